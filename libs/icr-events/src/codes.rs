@@ -1,0 +1,179 @@
+//! Validated identifiers and the closed vocabularies (sections, purposes,
+//! scopes, kinds) shared by every crate.
+
+use icr_proto::pb::{
+    CareRelationshipKind, ConsentModel, ObjectionScope, PowerOfAttorneyKind, Purpose,
+    RecordSection,
+};
+use jiff::civil::Date;
+
+/// A field that failed validation, named by its path in the request
+/// (e.g. `requester.role_code`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// Path of the offending field.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Checks an identifier made of upper-case letters and digits (ODS codes,
+/// RBAC role codes, region codes), `min..=max` characters long.
+fn upper_alnum(field: &str, value: &str, min: usize, max: usize) -> Result<(), FieldError> {
+    let len_ok = (min..=max).contains(&value.len());
+    if len_ok && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, format!("must be {min} to {max} upper-case letters or digits")))
+    }
+}
+
+/// Validates an ODS organisation code (3 to 10 upper-case letters or digits).
+pub fn ods_code(field: &str, value: &str) -> Result<(), FieldError> {
+    upper_alnum(field, value, 3, 10)
+}
+
+/// Validates a national RBAC job-role code (e.g. `R8000`).
+pub fn role_code(field: &str, value: &str) -> Result<(), FieldError> {
+    upper_alnum(field, value, 2, 12)
+}
+
+/// Validates a region code (the ICB's ODS code, e.g. `QWU`).
+pub fn region_code(field: &str, value: &str) -> Result<(), FieldError> {
+    upper_alnum(field, value, 2, 10)
+}
+
+/// Validates a free-text identifier (user ids, attorney ids, request ids):
+/// non-empty, at most `max` bytes, no control characters.
+pub fn identifier(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Parses an ISO 8601 calendar date (`YYYY-MM-DD`).
+pub fn iso_date(field: &str, value: &str) -> Result<Date, FieldError> {
+    let well_formed = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
+    let parsed = well_formed.then(|| value.parse::<Date>().ok()).flatten();
+    parsed.ok_or_else(|| FieldError::new(field, "must be a date written YYYY-MM-DD"))
+}
+
+/// Checks that an enum number is a known, specified value of `E`.
+fn known<E: TryFrom<i32>>(field: &str, value: i32, unspecified: i32) -> Result<E, FieldError> {
+    if value == unspecified {
+        return Err(FieldError::new(field, "must be specified"));
+    }
+    E::try_from(value).map_err(|_| FieldError::new(field, format!("unknown value {value}")))
+}
+
+/// A known record section.
+pub fn section(field: &str, value: i32) -> Result<RecordSection, FieldError> {
+    known(field, value, RecordSection::Unspecified as i32)
+}
+
+/// A known purpose of use.
+pub fn purpose(field: &str, value: i32) -> Result<Purpose, FieldError> {
+    known(field, value, Purpose::Unspecified as i32)
+}
+
+/// A known objection scope.
+pub fn objection_scope(field: &str, value: i32) -> Result<ObjectionScope, FieldError> {
+    known(field, value, ObjectionScope::Unspecified as i32)
+}
+
+/// A known kind of power of attorney.
+pub fn power_of_attorney_kind(field: &str, value: i32) -> Result<PowerOfAttorneyKind, FieldError> {
+    known(field, value, PowerOfAttorneyKind::Unspecified as i32)
+}
+
+/// A known kind of care relationship.
+pub fn care_relationship_kind(field: &str, value: i32) -> Result<CareRelationshipKind, FieldError> {
+    known(field, value, CareRelationshipKind::Unspecified as i32)
+}
+
+/// A known consent model.
+pub fn consent_model(field: &str, value: i32) -> Result<ConsentModel, FieldError> {
+    known(field, value, ConsentModel::Unspecified as i32)
+}
+
+/// The short name policy files use for a proto enum value: its proto name
+/// without the type prefix, lower-cased (`RECORD_SECTION_MEDICATIONS` →
+/// `medications`).
+pub fn short_name(proto_name: &str, prefix: &str) -> String {
+    proto_name.strip_prefix(prefix).unwrap_or(proto_name).to_ascii_lowercase()
+}
+
+/// Policy-file name of a section.
+pub fn section_name(section: RecordSection) -> String {
+    short_name(section.as_str_name(), "RECORD_SECTION_")
+}
+
+/// Policy-file name of a purpose.
+pub fn purpose_name(purpose: Purpose) -> String {
+    short_name(purpose.as_str_name(), "PURPOSE_")
+}
+
+/// Parses a section from its policy-file name.
+pub fn section_from_name(name: &str) -> Option<RecordSection> {
+    RecordSection::from_str_name(&format!("RECORD_SECTION_{}", name.to_ascii_uppercase()))
+        .filter(|s| *s != RecordSection::Unspecified)
+}
+
+/// Parses a purpose from its policy-file name.
+pub fn purpose_from_name(name: &str) -> Option<Purpose> {
+    Purpose::from_str_name(&format!("PURPOSE_{}", name.to_ascii_uppercase()))
+        .filter(|p| *p != Purpose::Unspecified)
+}
+
+/// Parses a consent model from its policy-file name.
+pub fn consent_model_from_name(name: &str) -> Option<ConsentModel> {
+    ConsentModel::from_str_name(&format!("CONSENT_MODEL_{}", name.to_ascii_uppercase()))
+        .filter(|m| *m != ConsentModel::Unspecified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn section_names_round_trip() {
+        assert_eq!(section_name(RecordSection::MentalHealth), "mental_health");
+        assert_eq!(section_from_name("mental_health"), Some(RecordSection::MentalHealth));
+        assert_eq!(section_from_name("unspecified"), None);
+        assert_eq!(section_from_name("everything"), None);
+    }
+
+    #[test]
+    fn enums_reject_unspecified_and_unknown_numbers() {
+        assert_eq!(section("section", 0).unwrap_err().field, "section");
+        assert!(section("section", 999).unwrap_err().message.contains("999"));
+        assert_eq!(purpose("purpose", 1), Ok(Purpose::DirectCare));
+    }
+
+    #[test]
+    fn codes_and_dates_are_checked() {
+        assert!(ods_code("ods", "RKB").is_ok());
+        assert!(ods_code("ods", "rkb").is_err());
+        assert!(ods_code("ods", "R").is_err());
+        assert!(iso_date("dob", "1970-02-28").is_ok());
+        assert!(iso_date("dob", "1970-02-30").is_err());
+        assert!(iso_date("dob", "19700228").is_err());
+        assert!(identifier("user_id", "  ", 64).is_err());
+        assert!(identifier("user_id", "a\nb", 64).is_err());
+    }
+}

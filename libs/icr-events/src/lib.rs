@@ -1,0 +1,64 @@
+//! The consent domain: validated identifiers, the event vocabulary, and the
+//! rules that decide whether a proposed event may be appended.
+//!
+//! # Layout
+//! - [`nhs_number`]: NHS numbers with their Modulus 11 check digit.
+//! - [`codes`]: ODS, role and region codes, dates, and the closed enum
+//!   vocabularies (record sections, purposes, scopes, kinds).
+//! - [`event`]: event type names, schema versions and stream names.
+//! - [`patient`]: the patient aggregate, folded from a patient's stream.
+//! - [`policy`]: an organisation's membership of the sharing agreement.
+//!
+//! Handling a command is `Aggregate::decide(proposed event)`; folding is
+//! `Aggregate::apply(event)`, which never fails. This crate knows nothing of
+//! gRPC, storage or casbin.
+#![forbid(unsafe_code)]
+
+pub mod codes;
+pub mod event;
+pub mod nhs_number;
+pub mod patient;
+pub mod policy;
+
+pub use codes::FieldError;
+pub use event::{event_type, StreamId};
+pub use nhs_number::{NhsNumber, NhsNumberError};
+pub use patient::Patient;
+pub use policy::Membership;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// Why current state refuses a command. Nothing is appended in either case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The state does not allow the change (e.g. withdrawing an objection
+    /// that is not active). Re-read the state; retrying unchanged will fail again.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The change is already in effect. Safe to treat as done.
+    #[error("{0}")]
+    AlreadyExists(String),
+}
+
+/// The calendar date in the UK (Europe/London) at `now`: ages and validity
+/// dates are judged by the date people in the UK see on the wall.
+pub fn uk_date(now: Timestamp) -> Date {
+    // The tz database is bundled into the binary, so this lookup only fails
+    // if the build is broken; UTC is then within an hour of UK time.
+    let tz = TimeZone::get("Europe/London").unwrap_or(TimeZone::UTC);
+    now.to_zoned(tz).date()
+}
+
+/// Converts a protobuf timestamp; `None` when out of range.
+pub fn timestamp_from_proto(ts: &icr_proto::Timestamp) -> Option<Timestamp> {
+    let nanos = i32::try_from(ts.nanos).ok()?;
+    Timestamp::new(ts.seconds, nanos).ok()
+}
+
+/// Converts to a protobuf timestamp.
+pub fn timestamp_to_proto(ts: Timestamp) -> icr_proto::Timestamp {
+    icr_proto::Timestamp { seconds: ts.as_second(), nanos: ts.subsec_nanosecond() }
+}
+

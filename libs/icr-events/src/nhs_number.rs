@@ -1,0 +1,114 @@
+//! NHS numbers: ten digits, the last a Modulus 11 check digit.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A syntactically valid NHS number (ten digits with a correct check digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NhsNumber([u8; 10]);
+
+/// Why a string is not an NHS number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NhsNumberError {
+    /// Not exactly ten ASCII digits (spaces are not accepted).
+    #[error("must be exactly 10 digits")]
+    Format,
+    /// The Modulus 11 check digit does not match.
+    #[error("check digit is wrong (Modulus 11)")]
+    CheckDigit,
+}
+
+impl NhsNumber {
+    /// The ten digits as text.
+    pub fn as_string(&self) -> String {
+        self.0.iter().map(|d| char::from(b'0' + d)).collect()
+    }
+}
+
+/// The Modulus 11 check digit for the first nine digits, or `None` when the
+/// remainder makes the number invalid (check value 10).
+fn check_digit(first_nine: &[u8]) -> Option<u8> {
+    let sum: u32 = first_nine
+        .iter()
+        .zip((2..=10u32).rev())
+        .map(|(&d, weight)| u32::from(d) * weight)
+        .sum();
+    match 11 - (sum % 11) {
+        11 => Some(0),
+        10 => None,
+        n => u8::try_from(n).ok(),
+    }
+}
+
+impl FromStr for NhsNumber {
+    type Err = NhsNumberError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 10 || !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(NhsNumberError::Format);
+        }
+        let mut digits = [0u8; 10];
+        for (slot, b) in digits.iter_mut().zip(bytes) {
+            *slot = b - b'0';
+        }
+        match check_digit(&digits[..9]) {
+            Some(expected) if expected == digits[9] => Ok(Self(digits)),
+            _ => Err(NhsNumberError::CheckDigit),
+        }
+    }
+}
+
+impl fmt::Display for NhsNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_published_valid_numbers() {
+        for n in ["9434765919", "9434765870", "4010232137", "9990548609"] {
+            assert!(n.parse::<NhsNumber>().is_ok(), "{n}");
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_check_digit_and_format() {
+        assert_eq!("9434765918".parse::<NhsNumber>(), Err(NhsNumberError::CheckDigit));
+        assert_eq!("943 476 5919".parse::<NhsNumber>(), Err(NhsNumberError::Format));
+        assert_eq!("943476591".parse::<NhsNumber>(), Err(NhsNumberError::Format));
+        assert_eq!("".parse::<NhsNumber>(), Err(NhsNumberError::Format));
+    }
+
+    #[test]
+    fn rejects_numbers_whose_check_value_is_ten() {
+        // 1000000010 → weighted sum 1*10 + 1*2 = 12, 11 - 1 = 10: never valid.
+        for last in 0..=9 {
+            assert!(format!("100000001{last}").parse::<NhsNumber>().is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn exactly_one_check_digit_fits_unless_none_does(prefix in "[0-9]{9}") {
+            let valid: Vec<_> = (0..=9)
+                .filter(|d| format!("{prefix}{d}").parse::<NhsNumber>().is_ok())
+                .collect();
+            prop_assert!(valid.len() <= 1);
+            for d in valid {
+                let n: NhsNumber = format!("{prefix}{d}").parse().expect("valid");
+                prop_assert_eq!(n.to_string(), format!("{prefix}{d}"));
+            }
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in ".*") {
+            let _ = s.parse::<NhsNumber>();
+        }
+    }
+}

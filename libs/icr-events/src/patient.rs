@@ -1,0 +1,258 @@
+//! The patient aggregate: a fold of one patient's stream, and the rules that
+//! decide whether a proposed change to it is accepted.
+//!
+//! The same fold serves the command side (load the stream, decide) and the
+//! projections (current state for decisions), so the two cannot disagree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{
+    CareRelationshipKind, EventPayload, ObjectionScope, PowerOfAttorneyKind, Purpose,
+};
+use jiff::civil::Date;
+use jiff::Timestamp;
+
+use crate::{timestamp_from_proto, uk_date, CommandError};
+
+/// Where the patient is registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// ODS code of the registered GP practice.
+    pub gp_practice_ods: String,
+    /// Date of birth.
+    pub date_of_birth: Date,
+}
+
+/// A registered power of attorney.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attorney {
+    /// Kind of power held.
+    pub kind: PowerOfAttorneyKind,
+    /// Who verified the instrument.
+    pub verified_by: String,
+    /// First day of validity.
+    pub valid_from: Date,
+    /// Last day of validity, if any.
+    pub valid_until: Option<Date>,
+}
+
+impl Attorney {
+    /// Whether this power lets the attorney make consent decisions on `today`:
+    /// only a health-and-welfare LPA or a court-appointed deputyship, verified,
+    /// within its validity.
+    pub fn may_decide_consent(&self, today: Date) -> bool {
+        let kind_ok = matches!(
+            self.kind,
+            PowerOfAttorneyKind::HealthAndWelfareLpa | PowerOfAttorneyKind::CourtAppointedDeputy
+        );
+        let in_date = self.valid_from <= today && self.valid_until.is_none_or(|end| today <= end);
+        kind_ok && in_date && !self.verified_by.is_empty()
+    }
+}
+
+/// An organisation's involvement in the patient's care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CareRelationship {
+    /// ODS code of the organisation.
+    pub organisation_ods: String,
+    /// How it is involved.
+    pub kind: CareRelationshipKind,
+}
+
+/// Current state of one patient, folded from their stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Patient {
+    /// Version of the stream folded so far (0 = no events).
+    pub version: u64,
+    /// GP registration, once known.
+    pub registration: Option<Registration>,
+    /// Active objections, by [`ObjectionScope`] number.
+    pub objections: BTreeSet<i32>,
+    /// Registered attorneys by attorney id.
+    pub attorneys: BTreeMap<String, Attorney>,
+    /// Active care relationships by the feed's relationship id.
+    pub care_relationships: BTreeMap<String, CareRelationship>,
+    /// Permissions to view: organisation ODS code → when it lapses.
+    pub permissions_to_view: BTreeMap<String, Timestamp>,
+}
+
+impl Patient {
+    /// Folds one event of this patient's stream. Applying never fails: an
+    /// event in the log is a fact.
+    pub fn apply(&mut self, payload: &EventPayload) {
+        self.version += 1;
+        let Some(kind) = payload.kind.as_ref() else { return };
+        match kind {
+            Kind::PatientRegistered(e) => {
+                // A date that cannot be read leaves the patient unregistered,
+                // hence out of every population: fail closed.
+                self.registration = e.date_of_birth.parse().ok().map(|date_of_birth| Registration {
+                    gp_practice_ods: e.gp_practice_ods.clone(),
+                    date_of_birth,
+                });
+            }
+            Kind::ObjectionRecorded(e) => {
+                self.objections.insert(e.scope);
+            }
+            Kind::ObjectionWithdrawn(e) => {
+                self.objections.remove(&e.scope);
+            }
+            Kind::PowerOfAttorneyRegistered(e) => {
+                let attorney = e.valid_from.parse().ok().map(|valid_from| Attorney {
+                    kind: e.kind(),
+                    verified_by: e.verified_by.clone(),
+                    valid_from,
+                    valid_until: e.valid_until.parse().ok(),
+                });
+                if let Some(attorney) = attorney {
+                    self.attorneys.insert(e.attorney_id.clone(), attorney);
+                }
+            }
+            Kind::PowerOfAttorneyRevoked(e) => {
+                self.attorneys.remove(&e.attorney_id);
+            }
+            Kind::CareRelationshipStarted(e) => {
+                let relationship = CareRelationship {
+                    organisation_ods: e.organisation_ods.clone(),
+                    kind: e.kind(),
+                };
+                self.care_relationships.insert(e.relationship_id.clone(), relationship);
+            }
+            Kind::CareRelationshipEnded(e) => {
+                self.care_relationships.remove(&e.relationship_id);
+            }
+            Kind::PermissionToViewGranted(e) => {
+                let until = e.until.as_ref().and_then(timestamp_from_proto);
+                match until {
+                    Some(until) => self.permissions_to_view.insert(e.organisation_ods.clone(), until),
+                    None => self.permissions_to_view.remove(&e.organisation_ods),
+                };
+            }
+            Kind::PermissionToViewRevoked(e) => {
+                self.permissions_to_view.remove(&e.organisation_ods);
+            }
+            Kind::OrganisationJoined(_)
+            | Kind::OrganisationLeft(_)
+            | Kind::RolePolicySet(_)
+            | Kind::RegionPolicySet(_) => {}
+        }
+    }
+
+    /// Folds a whole stream.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a EventPayload>) -> Self {
+        let mut patient = Self::default();
+        events.into_iter().for_each(|e| patient.apply(e));
+        patient
+    }
+
+    /// Whether an objection bars use of the record for `purpose`. An objection
+    /// whose scope this build does not know bars every purpose.
+    pub fn objects_to(&self, purpose: Purpose) -> bool {
+        let scope = match purpose {
+            Purpose::DirectCare => ObjectionScope::DirectCare,
+            Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
+            Purpose::Unspecified => return true,
+        };
+        self.objections.iter().any(|&s| s == scope as i32 || ObjectionScope::try_from(s).is_err())
+    }
+
+    /// Whether `organisation_ods` has an active care relationship.
+    pub fn has_care_relationship(&self, organisation_ods: &str) -> bool {
+        self.care_relationships.values().any(|r| r.organisation_ods == organisation_ods)
+    }
+
+    /// Whether `organisation_ods` holds a permission to view that has not lapsed at `now`.
+    pub fn has_permission_to_view(&self, organisation_ods: &str, now: Timestamp) -> bool {
+        self.permissions_to_view.get(organisation_ods).is_some_and(|until| now < *until)
+    }
+
+    /// Decides whether `proposed` may be appended to this patient's stream at
+    /// `now`. Identifiers and enum values were validated at the boundary; this
+    /// checks the change against current state.
+    pub fn decide(&self, proposed: &EventPayload, now: Timestamp) -> Result<(), CommandError> {
+        let today = uk_date(now);
+        let Some(kind) = proposed.kind.as_ref() else {
+            return Err(CommandError::FailedPrecondition("empty event".into()));
+        };
+        match kind {
+            Kind::PatientRegistered(e) => {
+                let same = self.registration.as_ref().is_some_and(|r| {
+                    r.gp_practice_ods == e.gp_practice_ods && r.date_of_birth.to_string() == e.date_of_birth
+                });
+                if same {
+                    return Err(CommandError::AlreadyExists("patient is already registered with these details".into()));
+                }
+            }
+            Kind::ObjectionRecorded(e) => {
+                self.check_submitter(&e.attorney_id, today)?;
+                if self.objections.contains(&e.scope) {
+                    return Err(CommandError::AlreadyExists("an objection with this scope is already active".into()));
+                }
+            }
+            Kind::ObjectionWithdrawn(e) => {
+                self.check_submitter(&e.attorney_id, today)?;
+                if !self.objections.contains(&e.scope) {
+                    return Err(CommandError::FailedPrecondition("there is no active objection with this scope".into()));
+                }
+            }
+            Kind::PowerOfAttorneyRegistered(e) => {
+                if self.attorneys.contains_key(&e.attorney_id) {
+                    return Err(CommandError::AlreadyExists("this attorney is already registered; revoke it first".into()));
+                }
+            }
+            Kind::PowerOfAttorneyRevoked(e) => {
+                if !self.attorneys.contains_key(&e.attorney_id) {
+                    return Err(CommandError::FailedPrecondition("no power of attorney is registered for this attorney".into()));
+                }
+            }
+            Kind::CareRelationshipStarted(e) => {
+                if self.care_relationships.contains_key(&e.relationship_id) {
+                    return Err(CommandError::AlreadyExists("this care relationship is already active".into()));
+                }
+            }
+            Kind::CareRelationshipEnded(e) => {
+                if !self.care_relationships.contains_key(&e.relationship_id) {
+                    return Err(CommandError::FailedPrecondition("no active care relationship has this id".into()));
+                }
+            }
+            Kind::PermissionToViewGranted(e) => {
+                let until = e.until.as_ref().and_then(timestamp_from_proto);
+                if until.is_none_or(|until| until <= now) {
+                    return Err(CommandError::FailedPrecondition("permission must end in the future".into()));
+                }
+            }
+            Kind::PermissionToViewRevoked(e) => {
+                if !self.has_permission_to_view(&e.organisation_ods, now) {
+                    return Err(CommandError::FailedPrecondition("this organisation holds no active permission to view".into()));
+                }
+            }
+            Kind::OrganisationJoined(_)
+            | Kind::OrganisationLeft(_)
+            | Kind::RolePolicySet(_)
+            | Kind::RegionPolicySet(_) => {
+                return Err(CommandError::FailedPrecondition("not a patient event".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A consent decision is made by the patient (empty `attorney_id`) or by an
+    /// attorney whose registered power lets them decide on `today`.
+    fn check_submitter(&self, attorney_id: &str, today: Date) -> Result<(), CommandError> {
+        if attorney_id.is_empty() {
+            return Ok(());
+        }
+        match self.attorneys.get(attorney_id) {
+            Some(a) if a.may_decide_consent(today) => Ok(()),
+            Some(_) => Err(CommandError::FailedPrecondition(
+                "the attorney's power does not cover consent decisions today (needs an in-date health-and-welfare LPA or deputyship)".into(),
+            )),
+            None => Err(CommandError::FailedPrecondition("no power of attorney is registered for this attorney".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "patient_tests.rs"]
+mod tests;

@@ -1,0 +1,102 @@
+//! The append-only event log.
+//!
+//! [`EventLog`] is the whole storage contract the domain relies on: append
+//! with an expected stream version and a request id, read a range of the
+//! global log, read one stream, and subscribe to the durable head. [`SledLog`]
+//! implements it on an embedded sled database; a NATS JetStream backend can
+//! implement the same trait without the domain noticing.
+//!
+//! Nothing here updates or deletes an event, and no API to do so exists.
+#![forbid(unsafe_code)]
+
+mod error;
+mod keys;
+mod sled_log;
+
+use std::future::Future;
+
+use icr_proto::pb::{Actor, EventPayload, RecordedEvent};
+use tokio::sync::watch;
+
+pub use error::LogError;
+pub use sled_log::SledLog;
+
+/// What the caller expects the stream's version to be before the append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the version is.
+    Any,
+    /// Append only if the stream is at exactly this version (0 = empty).
+    Exact(u64),
+}
+
+/// An event the caller wants recorded; the log assigns its id, position,
+/// stream version and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvent {
+    /// Who caused it.
+    pub actor: Actor,
+    /// Event type name.
+    pub event_type: String,
+    /// Schema version of the payload.
+    pub schema_version: u32,
+    /// The payload.
+    pub payload: EventPayload,
+}
+
+/// One atomic append of events to one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendRequest {
+    /// Target stream.
+    pub stream: String,
+    /// Optimistic concurrency expectation.
+    pub expected_version: ExpectedVersion,
+    /// Client request id: a second append with the same id appends nothing
+    /// and returns the first result.
+    pub request_id: String,
+    /// Digest of the request's content; reusing a request id for different
+    /// content is refused.
+    pub fingerprint: Vec<u8>,
+    /// Events to append, in order (at least one).
+    pub events: Vec<PendingEvent>,
+}
+
+/// The durable result of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Ids of the appended events, in order.
+    pub event_ids: Vec<String>,
+    /// Position of the first event.
+    pub first_position: u64,
+    /// Position of the last event: a consistency token for later reads.
+    pub last_position: u64,
+    /// Stream version after the append.
+    pub stream_version: u64,
+    /// True when the request id had been seen and nothing new was appended.
+    pub replayed: bool,
+}
+
+/// The storage contract of the event log.
+///
+/// Positions start at 1 and are gapless. A write is reported only once it is
+/// durable, and [`EventLog::read_from`] and [`EventLog::subscribe`] only ever
+/// show durable events, so nothing downstream acts on a write that a crash
+/// could take back.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends atomically: the events, their stream index and the
+    /// idempotency record are written together or not at all.
+    fn append(&self, request: AppendRequest) -> impl Future<Output = Result<Appended, LogError>> + Send;
+
+    /// The durable result of an earlier append with this request id, if any.
+    fn find_request(&self, request_id: &str) -> impl Future<Output = Result<Option<Appended>, LogError>> + Send;
+
+    /// Up to `limit` durable events from position `from` on, in order.
+    fn read_from(&self, from: u64, limit: usize) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
+
+    /// Every event of one stream, in stream order, including ones whose flush
+    /// is still in progress (they cannot be acknowledged before it ends).
+    fn read_stream(&self, stream: &str) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
+
+    /// The durable head position, updated after every flush.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+}

@@ -1,0 +1,239 @@
+//! [`EventLog`] on an embedded sled database.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use icr_proto::pb::RecordedEvent;
+use prost::Message;
+use tokio::sync::watch;
+use ulid::Generator;
+
+use crate::keys::{self, decode_u64};
+use crate::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError};
+
+/// The idempotency record kept for every request id, written in the same
+/// batch as the events it produced.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RequestRecord {
+    #[prost(bytes = "vec", tag = "1")]
+    fingerprint: Vec<u8>,
+    #[prost(string, repeated, tag = "2")]
+    event_ids: Vec<String>,
+    #[prost(uint64, tag = "3")]
+    first_position: u64,
+    #[prost(uint64, tag = "4")]
+    last_position: u64,
+    #[prost(uint64, tag = "5")]
+    stream_version: u64,
+}
+
+impl RequestRecord {
+    fn replayed(self) -> Appended {
+        Appended {
+            event_ids: self.event_ids,
+            first_position: self.first_position,
+            last_position: self.last_position,
+            stream_version: self.stream_version,
+            replayed: true,
+        }
+    }
+}
+
+/// State only the writer touches: the next position and the ULID generator
+/// (monotonic, so event ids sort in log order).
+struct Writer {
+    head: u64,
+    ids: Generator,
+}
+
+struct Inner {
+    db: sled::Db,
+    tree: sled::Tree,
+    /// Held only while checking expectations and applying one batch in
+    /// memory, never across a flush, so concurrent appends share flushes.
+    writer: Mutex<Writer>,
+    /// Highest position applied to the tree (durable or not).
+    written: AtomicU64,
+    /// Highest position known to be on disk.
+    durable: watch::Sender<u64>,
+}
+
+/// The sled-backed event log. Cheap to clone; clones share the database.
+#[derive(Clone)]
+pub struct SledLog {
+    inner: Arc<Inner>,
+}
+
+impl SledLog {
+    /// Opens (or creates) the log in directory `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        let db = sled::open(path)?;
+        let tree = db.open_tree("log")?;
+        let head = match tree.scan_prefix([keys::EVENT]).keys().next_back() {
+            Some(key) => decode_u64(&key?[1..]).unwrap_or(0),
+            None => 0,
+        };
+        let (durable, _) = watch::channel(head);
+        let writer = Writer { head, ids: Generator::new() };
+        let inner = Inner { db, tree, writer: Mutex::new(writer), written: AtomicU64::new(head), durable };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The durable head position.
+    pub fn head(&self) -> u64 {
+        *self.inner.durable.borrow()
+    }
+
+    fn get_record(&self, request_id: &str) -> Result<Option<RequestRecord>, LogError> {
+        let key = keys::request(request_id);
+        let Some(bytes) = self.inner.tree.get(&key)? else { return Ok(None) };
+        RequestRecord::decode(bytes.as_ref())
+            .map(Some)
+            .map_err(|source| LogError::Corrupt { key: format!("request {request_id}"), source })
+    }
+
+    /// Checks the expectation and applies the whole append as one batch.
+    fn write(&self, request: &AppendRequest) -> Result<Appended, LogError> {
+        let inner = &self.inner;
+        // A panic while holding the lock cannot leave `head` ahead of the
+        // tree: it only moves after the batch is applied.
+        let mut writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(record) = self.get_record(&request.request_id)? {
+            if record.fingerprint != request.fingerprint {
+                return Err(LogError::RequestIdReused(request.request_id.clone()));
+            }
+            return Ok(record.replayed());
+        }
+        let head_key = keys::stream_head(&request.stream);
+        let current = inner.tree.get(&head_key)?.and_then(|v| decode_u64(&v)).unwrap_or(0);
+        if let ExpectedVersion::Exact(expected) = request.expected_version {
+            if expected != current {
+                return Err(LogError::VersionConflict { stream: request.stream.clone(), expected, actual: current });
+            }
+        }
+        let now = jiff::Timestamp::now();
+        let recorded_at = icr_proto::Timestamp { seconds: now.as_second(), nanos: now.subsec_nanosecond() };
+        let mut batch = sled::Batch::default();
+        let mut event_ids = Vec::with_capacity(request.events.len());
+        let (mut position, mut version) = (writer.head, current);
+        for pending in &request.events {
+            position += 1;
+            version += 1;
+            let id = writer.ids.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string();
+            let event = RecordedEvent {
+                id: id.clone(),
+                position,
+                stream: request.stream.clone(),
+                stream_version: version,
+                recorded_at: Some(recorded_at),
+                actor: Some(pending.actor.clone()),
+                event_type: pending.event_type.clone(),
+                schema_version: pending.schema_version,
+                request_id: request.request_id.clone(),
+                payload: Some(pending.payload.clone()),
+            };
+            batch.insert(&keys::event(position), event.encode_to_vec());
+            batch.insert(keys::stream_index(&request.stream, version), &position.to_be_bytes());
+            event_ids.push(id);
+        }
+        let record = RequestRecord {
+            fingerprint: request.fingerprint.clone(),
+            event_ids,
+            first_position: writer.head + 1,
+            last_position: position,
+            stream_version: version,
+        };
+        batch.insert(head_key, &version.to_be_bytes());
+        batch.insert(keys::request(&request.request_id), record.encode_to_vec());
+        inner.tree.apply_batch(batch)?;
+        writer.head = position;
+        inner.written.store(position, Ordering::Release);
+        Ok(Appended { replayed: false, ..record.replayed() })
+    }
+
+    /// Returns once everything up to `position` is on disk. Concurrent callers
+    /// each flush, but a flush covers every write applied before it began, so
+    /// a waiting writer's flush usually finds little left to do.
+    async fn make_durable(&self, position: u64) -> Result<(), LogError> {
+        if *self.inner.durable.borrow() >= position {
+            return Ok(());
+        }
+        let covered = self.inner.written.load(Ordering::Acquire);
+        self.inner.db.flush_async().await?;
+        self.inner.durable.send_if_modified(|durable| {
+            let advanced = covered > *durable;
+            if advanced {
+                *durable = covered;
+            }
+            advanced
+        });
+        Ok(())
+    }
+
+    fn decode_event(key: &[u8], bytes: &[u8]) -> Result<RecordedEvent, LogError> {
+        RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
+            key: format!("event {}", decode_u64(&key[1..]).unwrap_or(0)),
+            source,
+        })
+    }
+}
+
+impl EventLog for SledLog {
+    async fn append(&self, request: AppendRequest) -> Result<Appended, LogError> {
+        if request.events.is_empty() {
+            return Err(LogError::InvalidAppend("an append needs at least one event"));
+        }
+        if request.stream.is_empty() || request.stream.contains('\0') {
+            return Err(LogError::InvalidAppend("stream name must be non-empty without NUL"));
+        }
+        let appended = self.write(&request)?;
+        self.make_durable(appended.last_position).await?;
+        Ok(appended)
+    }
+
+    async fn find_request(&self, request_id: &str) -> Result<Option<Appended>, LogError> {
+        let Some(record) = self.get_record(request_id)? else { return Ok(None) };
+        self.make_durable(record.last_position).await?;
+        Ok(Some(record.replayed()))
+    }
+
+    async fn read_from(&self, from: u64, limit: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        let durable = self.head();
+        let from = from.max(1);
+        if from > durable {
+            return Ok(Vec::new());
+        }
+        self.inner
+            .tree
+            .range(keys::event(from)..=keys::event(durable))
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Self::decode_event(&key, &value)
+            })
+            .collect()
+    }
+
+    async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, LogError> {
+        let tree = &self.inner.tree;
+        let mut events = Vec::new();
+        for entry in tree.scan_prefix(keys::stream_prefix(stream)) {
+            let (_, position) = entry?;
+            let key = keys::event(decode_u64(&position).unwrap_or(0));
+            let value = tree.get(key)?.ok_or_else(|| {
+                LogError::Inconsistent(format!("stream {stream} indexes a missing event"))
+            })?;
+            events.push(Self::decode_event(&key, &value)?);
+        }
+        Ok(events)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.durable.subscribe()
+    }
+}
+
+#[cfg(test)]
+#[path = "sled_log_tests.rs"]
+mod tests;
