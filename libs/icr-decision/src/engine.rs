@@ -1,0 +1,217 @@
+//! Building the casbin enforcer from policy, and asking it.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use serde::Serialize;
+
+use crate::reason::{explain, Reason};
+use crate::Verdict;
+
+/// Why an engine could not be built from a model, rules and policy. The
+/// previous engine (or none: deny everything) stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// casbin rejected the model or a policy line.
+    #[error("casbin: {0}")]
+    Casbin(#[from] casbin::Error),
+    /// A deny rule is malformed or names a fact no request carries.
+    #[error("rule {line}: {message}")]
+    Rule {
+        /// 1-based line in the rules file.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The sections and purposes one national RBAC role may see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolePolicy {
+    /// The role code, e.g. `R8000`.
+    pub role_code: String,
+    /// Section names (`medications`, …).
+    pub sections: Vec<String>,
+    /// Purpose names (`direct_care`, …).
+    pub purposes: Vec<String>,
+}
+
+/// The current policy: what casbin is told, as small as the rules allow
+/// (roles, organisations, regions; never one line per patient).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySet {
+    /// Role policies.
+    pub roles: Vec<RolePolicy>,
+    /// `(ODS code, region)` of every organisation in the agreement.
+    pub organisations: Vec<(String, String)>,
+    /// `(region, regions whose organisations may view its patients)`.
+    pub regions: Vec<(String, Vec<String>)>,
+}
+
+/// Facts about one request, computed from the projections. The field names
+/// are the fact names deny rules use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Facts {
+    /// The patient is not in the population of their region's ICR.
+    pub outside_population: bool,
+    /// The patient objects to use of their record for this purpose.
+    pub objection_active: bool,
+    /// The requester's organisation has no active care relationship.
+    pub no_care_relationship: bool,
+    /// The region needs permission to view and the requester's organisation has none.
+    pub permission_to_view_missing: bool,
+    /// The data comes from the requester's own organisation.
+    pub own_organisation_data: bool,
+}
+
+impl Facts {
+    /// Every fact name a rule may use.
+    pub const NAMES: [&'static str; 5] = [
+        "outside_population",
+        "objection_active",
+        "no_care_relationship",
+        "permission_to_view_missing",
+        "own_organisation_data",
+    ];
+}
+
+/// Who asks to see what, in the vocabulary of the policy files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRequest<'a> {
+    /// National RBAC role code.
+    pub role_code: &'a str,
+    /// Section name.
+    pub section: &'a str,
+    /// Purpose name.
+    pub purpose: &'a str,
+    /// Requester's organisation ODS code.
+    pub organisation_ods: &'a str,
+    /// The patient's region (empty when unknown).
+    pub patient_region: &'a str,
+}
+
+/// A built enforcer for one version of the policy.
+pub struct Engine {
+    enforcer: Enforcer,
+    roles: HashSet<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("roles", &self.roles.len()).finish_non_exhaustive()
+    }
+}
+
+const ORG: &str = "org:";
+const REGION: &str = "region:";
+const VIEWERS_OF: &str = "viewers-of:";
+
+/// Parses the deny rules file: `p, role, section, purpose, eft, when, unless`.
+fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
+    let mut lines = Vec::new();
+    for (index, raw) in rules.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fail = |message: String| EngineError::Rule { line: index + 1, message };
+        let cols: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
+        let [ptype, rest @ ..] = cols.as_slice() else { return Err(fail("empty".into())) };
+        if ptype != "p" || rest.len() != 6 {
+            return Err(fail("expected: p, role, section, purpose, eft, when, unless".into()));
+        }
+        if !matches!(rest[3].as_str(), "allow" | "deny") {
+            return Err(fail(format!("effect must be allow or deny, not '{}'", rest[3])));
+        }
+        for fact in &rest[4..] {
+            if fact != "-" && !Facts::NAMES.contains(&fact.as_str()) {
+                return Err(fail(format!("unknown fact '{fact}'; known: {}", Facts::NAMES.join(", "))));
+            }
+        }
+        lines.push(rest.to_vec());
+    }
+    Ok(lines)
+}
+
+impl Engine {
+    /// Builds an enforcer from the model text, the deny rules text and the
+    /// policy. Every line is checked here, so evaluation cannot meet a rule
+    /// it does not understand.
+    pub async fn build(model: &str, rules: &str, policy: &PolicySet) -> Result<Self, EngineError> {
+        let model = DefaultModel::from_str(model).await?;
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
+        let mut lines = parse_rules(rules)?;
+        for role in &policy.roles {
+            for purpose in &role.purposes {
+                for section in &role.sections {
+                    let line = [&role.role_code, section, purpose, "allow", "-", "-"];
+                    lines.push(line.map(str::to_owned).to_vec());
+                }
+            }
+        }
+        let mut groups = Vec::new();
+        for (ods, region) in &policy.organisations {
+            groups.push(vec![format!("{ORG}{ods}"), format!("{REGION}{region}")]);
+        }
+        for (region, viewers) in &policy.regions {
+            let target = format!("{VIEWERS_OF}{region}");
+            for viewer in std::iter::once(region).chain(viewers) {
+                groups.push(vec![format!("{REGION}{viewer}"), target.clone()]);
+            }
+        }
+        if !lines.is_empty() {
+            enforcer.add_policies(lines).await?;
+        }
+        if !groups.is_empty() {
+            enforcer.add_grouping_policies(groups).await?;
+        }
+        let roles = policy.roles.iter().map(|r| r.role_code.clone()).collect();
+        Ok(Self { enforcer, roles })
+    }
+
+    /// Decides one request. Never panics and never allows on an error.
+    pub fn decide(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
+        let org = format!("{ORG}{}", request.organisation_ods);
+        let args = (request.role_code, request.section, request.purpose, org.as_str(), request.patient_region, *facts);
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
+        let reason = match outcome {
+            Ok(Ok((true, _))) => return verdict(true, Reason::RolePermitsSection.as_str()),
+            Ok(Ok((false, matched))) => match matched.iter().find(|rule| rule.get(3).is_some_and(|e| e == "deny")) {
+                Some(rule) => rule.get(4).map_or(Reason::EvaluationFailed.as_str(), String::as_str).to_owned(),
+                None => self.default_deny_reason(request, &org).as_str().to_owned(),
+            },
+            Ok(Err(error)) => {
+                tracing::error!(%error, "casbin evaluation failed; denying");
+                Reason::EvaluationFailed.as_str().to_owned()
+            }
+            Err(_) => {
+                tracing::error!("casbin evaluation panicked; denying");
+                Reason::EvaluationFailed.as_str().to_owned()
+            }
+        };
+        verdict(false, &reason)
+    }
+
+    /// Names what was missing when no rule allowed the request. This only
+    /// words the reason; the decision was casbin's.
+    fn default_deny_reason(&self, request: &AccessRequest<'_>, org: &str) -> Reason {
+        if !self.roles.contains(request.role_code) {
+            return Reason::UnknownRole;
+        }
+        let viewers = format!("{VIEWERS_OF}{}", request.patient_region);
+        let rm = self.enforcer.get_role_manager();
+        if !rm.read().has_link(org, &viewers, None) {
+            return Reason::OrganisationNotInAgreement;
+        }
+        Reason::RoleNotPermitted
+    }
+}
+
+fn verdict(allowed: bool, reason: &str) -> Verdict {
+    Verdict { allowed, reason: reason.to_owned(), explanation: explain(reason) }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

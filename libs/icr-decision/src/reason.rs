@@ -1,0 +1,51 @@
+//! The reason vocabulary of decisions and their human explanations.
+
+/// Reasons the engine itself gives. Deny rules in `policies/rules.csv` give
+/// the name of the fact that fired (e.g. `objection_active`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A role policy allows this role to see this section for this purpose.
+    RolePermitsSection,
+    /// The requester's role has no policy at all.
+    UnknownRole,
+    /// The role exists but may not see this section for this purpose.
+    RoleNotPermitted,
+    /// The requester's organisation is not in the agreement, or its region
+    /// may not view the patient's region.
+    OrganisationNotInAgreement,
+    /// casbin failed or panicked while evaluating.
+    EvaluationFailed,
+}
+
+impl Reason {
+    /// The reason code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RolePermitsSection => "role_permits_section",
+            Self::UnknownRole => "unknown_role",
+            Self::RoleNotPermitted => "role_not_permitted",
+            Self::OrganisationNotInAgreement => "organisation_not_in_agreement",
+            Self::EvaluationFailed => "evaluation_failed",
+        }
+    }
+}
+
+/// A short human explanation of a reason code.
+pub fn explain(reason: &str) -> String {
+    let text = match reason {
+        "role_permits_section" => "the requester's role may see this section and no rule denies it",
+        "unknown_role" => "the requester's job role has no access policy",
+        "role_not_permitted" => "the requester's job role may not see this section for this purpose",
+        "organisation_not_in_agreement" => {
+            "the requester's organisation is not in the sharing agreement for the patient's region"
+        }
+        "evaluation_failed" => "the decision could not be evaluated, so access is denied",
+        "outside_population" => "the patient is not in this ICR's population (GP registration or age)",
+        "objection_active" => "the patient has objected to their record being shared for this purpose",
+        "no_care_relationship" => "the requester's organisation is not involved in the patient's care",
+        "permission_to_view_missing" => "the patient has not given the requester's organisation permission to view",
+        "unknown_patient" => "the patient is not known to the ICR",
+        other => return format!("denied by the policy rule for '{other}'"),
+    };
+    text.to_owned()
+}
