@@ -1,0 +1,1 @@
+//! The ICR consent service.
