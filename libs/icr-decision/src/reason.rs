@@ -44,7 +44,7 @@ pub fn explain(reason: &str) -> String {
         "objection_active" => "the patient has objected to their record being shared for this purpose",
         "no_care_relationship" => "the requester's organisation is not involved in the patient's care",
         "permission_to_view_missing" => "the patient has not given the requester's organisation permission to view",
-        "unknown_patient" => "the patient is not known to the ICR",
+        "policy_unavailable" => "the access policy could not be loaded, so access is denied",
         other => return format!("denied by the policy rule for '{other}'"),
     };
     text.to_owned()

@@ -88,7 +88,13 @@ pub trait EventLog: Send + Sync + 'static {
     fn append(&self, request: AppendRequest) -> impl Future<Output = Result<Appended, LogError>> + Send;
 
     /// The durable result of an earlier append with this request id, if any.
-    fn find_request(&self, request_id: &str) -> impl Future<Output = Result<Option<Appended>, LogError>> + Send;
+    /// A request id recorded with a different fingerprint is
+    /// [`LogError::RequestIdReused`].
+    fn find_request(
+        &self,
+        request_id: &str,
+        fingerprint: &[u8],
+    ) -> impl Future<Output = Result<Option<Appended>, LogError>> + Send;
 
     /// Up to `limit` durable events from position `from` on, in order.
     fn read_from(&self, from: u64, limit: usize) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;

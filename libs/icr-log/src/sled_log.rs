@@ -192,8 +192,11 @@ impl EventLog for SledLog {
         Ok(appended)
     }
 
-    async fn find_request(&self, request_id: &str) -> Result<Option<Appended>, LogError> {
+    async fn find_request(&self, request_id: &str, fingerprint: &[u8]) -> Result<Option<Appended>, LogError> {
         let Some(record) = self.get_record(request_id)? else { return Ok(None) };
+        if record.fingerprint != fingerprint {
+            return Err(LogError::RequestIdReused(request_id.to_owned()));
+        }
         self.make_durable(record.last_position).await?;
         Ok(Some(record.replayed()))
     }

@@ -52,7 +52,7 @@ async fn version_conflict_writes_nothing() {
     let err = log.append(request("s/a", ExpectedVersion::Exact(0), "r2")).await.unwrap_err();
     assert!(matches!(err, LogError::VersionConflict { expected: 0, actual: 1, .. }), "{err}");
     assert_eq!(log.read_from(0, 100).await.expect("read").len(), 1);
-    assert_eq!(log.find_request("r2").await.expect("find"), None);
+    assert_eq!(log.find_request("r2", b"r2").await.expect("find"), None);
 }
 
 #[tokio::test]
@@ -67,7 +67,8 @@ async fn retry_with_same_request_id_appends_nothing() {
     let mut reused = request("s/a", ExpectedVersion::Any, "r1");
     reused.fingerprint = b"different".to_vec();
     assert!(matches!(log.append(reused).await, Err(LogError::RequestIdReused(_))));
-    let found = log.find_request("r1").await.expect("find").expect("present");
+    let found = log.find_request("r1", b"r1").await.expect("find").expect("present");
+    assert!(matches!(log.find_request("r1", b"other").await, Err(LogError::RequestIdReused(_))));
     assert_eq!(found.event_ids, first.event_ids);
 }
 

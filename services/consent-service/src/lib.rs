@@ -1,1 +1,87 @@
-//! The ICR consent service.
+//! The ICR consent and access-control service.
+//!
+//! Record viewers ask it before releasing any section of a patient's
+//! Integrated Care Record; patient-facing services record objections and
+//! permissions; care feeds record registrations and care relationships;
+//! policy administrators change policy; auditors replay the log.
+//!
+//! # Layout
+//! - [`run`]: opens the sled log, loads the default policy pack into an empty
+//!   log, rebuilds the projections, and serves gRPC until shutdown.
+//! - `api/`: one file per gRPC service. Handlers validate (`validate`), then
+//!   either write through `writes` or read through `view`.
+//! - `writes`: idempotency → load stream → decide → durable append → wait
+//!   for the projections.
+//! - `view`: projections and the casbin engine at one log position, and the
+//!   follower task that folds new durable events into them.
+//! - `status`: the one map from domain errors to gRPC codes.
+//! - `policy_files` and `startup`: the model, rules and policy pack.
+//!
+//! Data flows one way: RPC → validate → command → append → project → decide.
+#![forbid(unsafe_code)]
+
+mod api;
+mod policy_files;
+pub mod shutdown;
+mod startup;
+mod status;
+mod validate;
+mod view;
+mod writes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use icr_log::SledLog;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use policy_files::{PolicyFiles, DEFAULT_PACK};
+pub use writes::CALLING_SYSTEM_HEADER;
+
+/// Longest the service waits at start for the projections to fold the log.
+const REBUILD_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory of the sled database.
+    pub data_dir: PathBuf,
+    /// Model, rules and policy pack.
+    pub policy: PolicyFiles,
+}
+
+/// Runs the service on `listener` until `shutdown` resolves.
+///
+/// Every acknowledged write is already durable, so stopping needs no final
+/// flush; in-flight requests are allowed to finish.
+pub async fn run(listener: TcpListener, options: Options, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let log = SledLog::open(&options.data_dir)
+        .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
+    // Refuse a bad engine configuration before serving anything.
+    options.policy.pack_events()?;
+    icr_decision::Engine::build(&options.policy.model, &options.policy.rules, &Default::default())
+        .await
+        .context("policy model or rules are invalid")?;
+    let view = view::View::new();
+    let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
+    startup::load_pack_if_new(&log, &view, &options.policy).await?;
+    let head = log.head();
+    view.wait_for(head, REBUILD_WAIT).await.context("rebuilding projections from the log")?;
+    let local: SocketAddr = listener.local_addr()?;
+    tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
+    let (decisions, consent, care, policy, audit) = api::servers::all(api::Api::new(log, view));
+    let served = tonic::transport::Server::builder()
+        .add_service(decisions)
+        .add_service(consent)
+        .add_service(care)
+        .add_service(policy)
+        .add_service(audit)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    follower.abort();
+    served.context("gRPC server failed")
+}

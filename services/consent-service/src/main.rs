@@ -1,2 +1,55 @@
-//! Binary.
-fn main() {}
+//! `consent-service`: runs the ICR consent service on a local sled directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use consent_service::{run, shutdown, Options, PolicyFiles, DEFAULT_PACK};
+use tracing_subscriber::EnvFilter;
+
+/// The ICR consent and access-control service.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "ICR_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Directory of the sled event log (created if missing).
+    #[arg(long, env = "ICR_DATA_DIR", default_value = "data/consent-service")]
+    data_dir: PathBuf,
+    /// Directory with model.conf, rules.csv and pack folders; the built-in
+    /// copies are used when not given.
+    #[arg(long, env = "ICR_POLICIES_DIR")]
+    policies_dir: Option<PathBuf>,
+    /// Policy pack loaded into an empty log on first start.
+    #[arg(long, env = "ICR_POLICY_PACK", default_value = DEFAULT_PACK)]
+    policy_pack: String,
+    /// Serve plain-text gRPC on a non-loopback address. Only for isolated
+    /// test networks: callers are not authenticated and traffic is not encrypted.
+    #[arg(long, env = "ICR_INSECURE_PLAINTEXT_ON_NETWORK")]
+    insecure_plaintext_on_network: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let args = Args::parse();
+    if !args.listen.ip().is_loopback() && !args.insecure_plaintext_on_network {
+        bail!(
+            "refusing to serve plain-text gRPC on {}: use a loopback address, or pass \
+             --insecure-plaintext-on-network on an isolated test network",
+            args.listen
+        );
+    }
+    let policy = match &args.policies_dir {
+        Some(dir) => PolicyFiles::from_dir(dir, &args.policy_pack)?,
+        None if args.policy_pack == DEFAULT_PACK => PolicyFiles::built_in(),
+        None => bail!("policy pack {} is not built in; pass --policies-dir", args.policy_pack),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    run(listener, Options { data_dir: args.data_dir, policy }, shutdown::signal()).await
+}

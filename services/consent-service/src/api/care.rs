@@ -1,0 +1,80 @@
+//! CareContextService: GP registrations and care relationships.
+
+use icr_events::codes::{care_relationship_kind, iso_date, ods_code};
+use icr_events::FieldError;
+use icr_log::EventLog;
+use icr_proto::pb::care_context_service_server::CareContextService;
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::*;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+
+use super::servers::Handle;
+use super::{Api, WriteParts};
+use crate::status::ServiceResult;
+use crate::validate;
+
+impl<L: EventLog> Api<L> {
+    async fn register_patient(&self, metadata: &MetadataMap, mut req: RegisterPatientRequest) -> ServiceResult<WriteResult> {
+        let request_id = std::mem::take(&mut req.request_id);
+        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        ods_code("gp_practice_ods", &req.gp_practice_ods)?;
+        let dob = iso_date("date_of_birth", &req.date_of_birth)?;
+        if dob > icr_events::uk_date(jiff::Timestamp::now()) {
+            return Err(FieldError::new("date_of_birth", "must not be in the future").into());
+        }
+        let event = PatientRegistered {
+            nhs_number: req.nhs_number.clone(),
+            gp_practice_ods: req.gp_practice_ods.clone(),
+            date_of_birth: req.date_of_birth.clone(),
+        };
+        let parts = WriteParts { rpc: "RegisterPatient", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
+        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::PatientRegistered(event)) }).await
+    }
+
+    async fn start_relationship(&self, metadata: &MetadataMap, mut req: StartCareRelationshipRequest) -> ServiceResult<WriteResult> {
+        let request_id = std::mem::take(&mut req.request_id);
+        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::id("relationship_id", &req.relationship_id)?;
+        ods_code("organisation_ods", &req.organisation_ods)?;
+        let kind = care_relationship_kind("kind", req.kind)?;
+        let event = CareRelationshipStarted {
+            nhs_number: req.nhs_number.clone(),
+            relationship_id: req.relationship_id.clone(),
+            organisation_ods: req.organisation_ods.clone(),
+            kind: kind.into(),
+        };
+        let parts = WriteParts { rpc: "StartCareRelationship", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
+        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::CareRelationshipStarted(event)) }).await
+    }
+
+    async fn end_relationship(&self, metadata: &MetadataMap, mut req: EndCareRelationshipRequest) -> ServiceResult<WriteResult> {
+        let request_id = std::mem::take(&mut req.request_id);
+        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::id("relationship_id", &req.relationship_id)?;
+        let event = CareRelationshipEnded { nhs_number: req.nhs_number.clone(), relationship_id: req.relationship_id.clone() };
+        let parts = WriteParts { rpc: "EndCareRelationship", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
+        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::CareRelationshipEnded(event)) }).await
+    }
+}
+
+#[tonic::async_trait]
+impl<L: EventLog> CareContextService for Handle<L> {
+    async fn register_patient(&self, request: Request<RegisterPatientRequest>) -> Result<Response<RegisterPatientResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let result = self.0.register_patient(&metadata, req).await?;
+        Ok(Response::new(RegisterPatientResponse { result: Some(result) }))
+    }
+
+    async fn start_care_relationship(&self, request: Request<StartCareRelationshipRequest>) -> Result<Response<StartCareRelationshipResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let result = self.0.start_relationship(&metadata, req).await?;
+        Ok(Response::new(StartCareRelationshipResponse { result: Some(result) }))
+    }
+
+    async fn end_care_relationship(&self, request: Request<EndCareRelationshipRequest>) -> Result<Response<EndCareRelationshipResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let result = self.0.end_relationship(&metadata, req).await?;
+        Ok(Response::new(EndCareRelationshipResponse { result: Some(result) }))
+    }
+}

@@ -1,0 +1,112 @@
+//! gRPC handlers, one file per service. Each handler validates its request,
+//! builds a domain command or query, and leaves the rest to [`crate::writes`]
+//! and [`crate::view`]. Domain errors become statuses in [`crate::status`].
+
+mod audit;
+mod care;
+mod consent;
+mod decisions;
+mod policy;
+
+pub(crate) use policy::validate_policy_event;
+
+use std::sync::Arc;
+
+use icr_log::EventLog;
+use icr_proto::pb::{EventPayload, WriteResult};
+use prost::Message;
+use tonic::metadata::MetadataMap;
+
+use crate::status::ServiceResult;
+use crate::validate;
+use crate::view::View;
+use crate::writes::{self, actor, fingerprint, Command};
+
+/// The handlers of every service, sharing the log and the view.
+pub(crate) struct Api<L> {
+    log: L,
+    view: Arc<View>,
+}
+
+impl<L: EventLog + Clone> Api<L> {
+    pub(crate) fn new(log: L, view: Arc<View>) -> Arc<Self> {
+        Arc::new(Self { log, view })
+    }
+}
+
+/// The parts every write request has.
+pub(crate) struct WriteParts<'a> {
+    /// RPC name, part of the fingerprint.
+    pub(crate) rpc: &'static str,
+    /// Request metadata (calling system).
+    pub(crate) metadata: &'a MetadataMap,
+    /// The user named in the request.
+    pub(crate) user_id: &'a str,
+    /// The patient an attorney acts for, or empty.
+    pub(crate) on_behalf_of: &'a str,
+    /// Expected stream version, if the client gave one.
+    pub(crate) expected_version: Option<u64>,
+}
+
+impl<L: EventLog> Api<L> {
+    /// Validates the request id and actor, fingerprints the request and runs
+    /// the write. `request_id` is taken out of `request` before hashing so a
+    /// retry hashes the same.
+    pub(crate) async fn write<M: Message>(
+        &self,
+        parts: WriteParts<'_>,
+        request_id: String,
+        request: &M,
+        payload: EventPayload,
+    ) -> ServiceResult<WriteResult> {
+        validate::id("request_id", &request_id)?;
+        let command = Command {
+            request_id,
+            fingerprint: fingerprint(parts.rpc, request),
+            expected_version: parts.expected_version,
+            actor: actor(parts.metadata, parts.user_id, parts.on_behalf_of)?,
+            payload,
+        };
+        writes::execute(&self.log, &self.view, command).await
+    }
+}
+
+/// Wraps each service trait around the shared handlers.
+pub(crate) mod servers {
+    use super::*;
+    use icr_proto::pb::access_decision_service_server::AccessDecisionServiceServer;
+    use icr_proto::pb::audit_service_server::AuditServiceServer;
+    use icr_proto::pb::care_context_service_server::CareContextServiceServer;
+    use icr_proto::pb::consent_service_server::ConsentServiceServer;
+    use icr_proto::pb::policy_admin_service_server::PolicyAdminServiceServer;
+
+    /// A clonable handle implementing every service trait.
+    pub(crate) struct Handle<L>(pub(crate) Arc<Api<L>>);
+
+    impl<L> Clone for Handle<L> {
+        fn clone(&self) -> Self {
+            Self(Arc::clone(&self.0))
+        }
+    }
+
+    /// The five services, ready to add to a router.
+    pub(crate) type Servers<L> = (
+        AccessDecisionServiceServer<Handle<L>>,
+        ConsentServiceServer<Handle<L>>,
+        CareContextServiceServer<Handle<L>>,
+        PolicyAdminServiceServer<Handle<L>>,
+        AuditServiceServer<Handle<L>>,
+    );
+
+    /// Builds the five services over one set of handlers.
+    pub(crate) fn all<L: EventLog + Clone>(api: Arc<Api<L>>) -> Servers<L> {
+        let h = Handle(api);
+        (
+            AccessDecisionServiceServer::new(h.clone()),
+            ConsentServiceServer::new(h.clone()),
+            CareContextServiceServer::new(h.clone()),
+            PolicyAdminServiceServer::new(h.clone()),
+            AuditServiceServer::new(h),
+        )
+    }
+}

@@ -1,0 +1,126 @@
+//! The live view: projections and the decision engine built from their
+//! policy, kept at one log position together, and the task that folds new
+//! durable events into them.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use icr_decision::Engine;
+use icr_log::EventLog;
+use icr_projections::{PolicyState, Projections};
+use tokio::sync::watch;
+
+use crate::policy_files::PolicyFiles;
+use crate::status::{ServiceError, ServiceResult};
+
+/// How many events the follower folds under one write lock.
+const BATCH: usize = 512;
+
+/// Projections and the engine for the same position. Readers see both or
+/// neither of a policy change.
+struct State {
+    projections: Projections,
+    /// `None` until the first build, or when the current policy could not be
+    /// built: every decision is then a deny.
+    engine: Option<Arc<Engine>>,
+}
+
+/// Where the follower stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Folded up to this position.
+    At(u64),
+    /// Stopped: the log could not be read or folded. Nothing is decided.
+    Failed(String),
+}
+
+/// Shared, read-mostly view of current state.
+pub(crate) struct View {
+    state: RwLock<State>,
+    progress: watch::Sender<Progress>,
+}
+
+impl View {
+    pub(crate) fn new() -> Arc<Self> {
+        let state = State { projections: Projections::default(), engine: None };
+        let (progress, _) = watch::channel(Progress::At(0));
+        Arc::new(Self { state: RwLock::new(state), progress })
+    }
+
+    /// Runs `read` on the projections and engine of one position. The lock
+    /// is never held across an await.
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&Projections, Option<&Engine>) -> R) -> R {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        read(&state.projections, state.engine.as_deref())
+    }
+
+    /// Waits until the projections have applied `position`, for at most
+    /// `timeout`. Errs when they lag (never a decision on stale state) or failed.
+    pub(crate) async fn wait_for(&self, position: u64, timeout: Duration) -> ServiceResult<()> {
+        let mut progress = self.progress.subscribe();
+        let reached = |p: &Progress| !matches!(p, Progress::At(at) if *at < position);
+        let outcome = tokio::time::timeout(timeout, progress.wait_for(reached)).await;
+        match self.progress.borrow().clone() {
+            Progress::Failed(why) => Err(ServiceError::Unavailable(format!("projections stopped: {why}"))),
+            Progress::At(at) if at < position || outcome.is_err() => Err(ServiceError::Lagging { at, wanted: position }),
+            Progress::At(_) => Ok(()),
+        }
+    }
+
+    /// Folds durable events as they arrive, until the log fails. A policy
+    /// change rebuilds the engine off the lock, then swaps it in with the
+    /// events that caused it.
+    pub(crate) async fn follow<L: EventLog>(self: Arc<Self>, log: L, files: PolicyFiles) {
+        let mut head = log.subscribe();
+        let mut engine_built = false;
+        loop {
+            let at = self.read(|p, _| p.position());
+            let durable = *head.borrow_and_update();
+            if at >= durable && engine_built {
+                if head.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            if let Err(why) = self.fold_batch(&log, &files, at, !engine_built).await {
+                tracing::error!(%why, "projections stopped; decisions are unavailable");
+                self.progress.send_replace(Progress::Failed(why));
+                return;
+            }
+            engine_built = true;
+        }
+    }
+
+    async fn fold_batch<L: EventLog>(&self, log: &L, files: &PolicyFiles, at: u64, force_build: bool) -> Result<(), String> {
+        let events = log.read_from(at + 1, BATCH).await.map_err(|e| e.to_string())?;
+        let policy_changes: Vec<_> = events
+            .iter()
+            .filter_map(|e| e.payload.as_ref())
+            .filter(|p| PolicyState::is_policy_event(p))
+            .collect();
+        let engine = if force_build || !policy_changes.is_empty() {
+            let mut policy = self.read(|p, _| p.policy().clone());
+            policy_changes.into_iter().for_each(|p| policy.apply(p));
+            match Engine::build(&files.model, &files.rules, &policy.policy_set()).await {
+                Ok(engine) => Some(Some(Arc::new(engine))),
+                Err(error) => {
+                    tracing::error!(%error, "policy cannot be built into an engine; denying every request");
+                    Some(None)
+                }
+            }
+        } else {
+            None
+        };
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        for event in &events {
+            state.projections.apply(event).map_err(|e| e.to_string())?;
+        }
+        if let Some(engine) = engine {
+            state.engine = engine;
+        }
+        let position = state.projections.position();
+        drop(state);
+        self.progress.send_replace(Progress::At(position));
+        Ok(())
+    }
+}
