@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use consent_service::{Options, PolicyFiles, CALLING_SYSTEM_HEADER};
+use consent_service::{CALLING_SYSTEM_HEADER, Options, PolicyFiles};
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
@@ -17,8 +17,8 @@ use tonic::transport::Channel;
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
     AuthorizeRequest, CareRelationshipKind, Decision, ObjectionScope, Outcome, Purpose,
-    ReadEventsRequest, RecordObjectionRequest, RecordSection, RecordedEvent, RegisterPatientRequest,
-    Requester, StartCareRelationshipRequest, Submitter, WriteResult,
+    ReadEventsRequest, RecordObjectionRequest, RecordSection, RecordedEvent,
+    RegisterPatientRequest, Requester, StartCareRelationshipRequest, Submitter, WriteResult,
 };
 
 /// A patient registered at a C&W practice in the tests (valid check digit).
@@ -35,7 +35,10 @@ pub const HOSPITAL: &str = "RKB";
 pub struct CallingSystem(pub &'static str);
 
 impl tonic::service::Interceptor for CallingSystem {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         let value = tonic::metadata::MetadataValue::from_static(self.0);
         request.metadata_mut().insert(CALLING_SYSTEM_HEADER, value);
         Ok(request)
@@ -71,10 +74,15 @@ impl Server {
 
     /// Starts the service with the given policy files.
     pub async fn start_with(data_dir: &Path, policy: PolicyFiles) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let options = Options { data_dir: PathBuf::from(data_dir), policy };
+        let options = Options {
+            data_dir: PathBuf::from(data_dir),
+            policy,
+        };
         let task = tokio::spawn(async move {
             consent_service::run(listener, options, async {
                 let _ = stopped.await;
@@ -82,7 +90,9 @@ impl Server {
             .await
             .map_err(|e| format!("{e:#}"))
         });
-        let channel = Channel::from_shared(endpoint.clone()).expect("uri").connect_lazy();
+        let channel = Channel::from_shared(endpoint.clone())
+            .expect("uri")
+            .connect_lazy();
         let with = |c: Channel| InterceptedService::new(c, CallingSystem("integration-test"));
         Self {
             decisions: AccessDecisionServiceClient::new(with(channel.clone())),
@@ -110,7 +120,11 @@ impl Server {
 
 /// Who asks in most tests: a clinician at the hospital.
 pub fn clinician() -> Requester {
-    Requester { user_id: "dr-1".into(), role_code: "R8000".into(), organisation_ods: HOSPITAL.into() }
+    Requester {
+        user_id: "dr-1".into(),
+        role_code: "R8000".into(),
+        organisation_ods: HOSPITAL.into(),
+    }
 }
 
 impl Server {
@@ -145,7 +159,12 @@ impl Server {
     }
 
     /// Asks whether `requester` may see `section` of `nhs` for direct care.
-    pub async fn authorize(&mut self, nhs: &str, requester: Requester, section: RecordSection) -> Decision {
+    pub async fn authorize(
+        &mut self,
+        nhs: &str,
+        requester: Requester,
+        section: RecordSection,
+    ) -> Decision {
         self.decisions
             .authorize(AuthorizeRequest {
                 nhs_number: nhs.into(),
@@ -168,7 +187,9 @@ impl Server {
             request_id: request_id(),
             nhs_number: nhs.into(),
             scope: ObjectionScope::DirectCare.into(),
-            submitter: Some(Submitter { who: Some(Who::Patient(true)) }),
+            submitter: Some(Submitter {
+                who: Some(Who::Patient(true)),
+            }),
             user_id: "pals-officer".into(),
             expected_stream_version: None,
         }
@@ -178,7 +199,10 @@ impl Server {
     pub async fn all_events(&mut self) -> Vec<RecordedEvent> {
         let mut stream = self
             .audit
-            .read_events(ReadEventsRequest { from_position: 1, limit: 0 })
+            .read_events(ReadEventsRequest {
+                from_position: 1,
+                limit: 0,
+            })
             .await
             .expect("read events")
             .into_inner();
@@ -202,7 +226,10 @@ pub fn allowed(decision: &Decision) -> bool {
 
 /// A fresh request id.
 pub fn request_id() -> String {
-    format!("req-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    format!(
+        "req-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

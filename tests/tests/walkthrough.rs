@@ -11,13 +11,22 @@ async fn objection_denies_and_withdrawal_restores_access() {
     let mut server = Server::start(dir.path()).await;
     server.admit(PATIENT).await;
 
-    let before = server.authorize(PATIENT, clinician(), RecordSection::Medications).await;
+    let before = server
+        .authorize(PATIENT, clinician(), RecordSection::Medications)
+        .await;
     assert!(allowed(&before), "{before:?}");
     assert_eq!(before.reason, "role_permits_section");
 
-    let objection = server.consent.record_objection(Server::objection(PATIENT)).await.expect("object").into_inner();
+    let objection = server
+        .consent
+        .record_objection(Server::objection(PATIENT))
+        .await
+        .expect("object")
+        .into_inner();
     let objected_at = write_position(objection.result);
-    let denied = server.authorize(PATIENT, clinician(), RecordSection::Medications).await;
+    let denied = server
+        .authorize(PATIENT, clinician(), RecordSection::Medications)
+        .await;
     assert!(!allowed(&denied));
     assert_eq!(denied.reason, "objection_active");
     assert!(denied.log_position >= objected_at);
@@ -27,12 +36,20 @@ async fn objection_denies_and_withdrawal_restores_access() {
         request_id: request_id(),
         nhs_number: PATIENT.into(),
         scope: ObjectionScope::DirectCare.into(),
-        submitter: Some(Submitter { who: Some(Who::Patient(true)) }),
+        submitter: Some(Submitter {
+            who: Some(Who::Patient(true)),
+        }),
         user_id: "pals-officer".into(),
         expected_stream_version: None,
     };
-    server.consent.withdraw_objection(withdrawal).await.expect("withdraw");
-    let after = server.authorize(PATIENT, clinician(), RecordSection::Medications).await;
+    server
+        .consent
+        .withdraw_objection(withdrawal)
+        .await
+        .expect("withdraw");
+    let after = server
+        .authorize(PATIENT, clinician(), RecordSection::Medications)
+        .await;
     assert!(allowed(&after), "{after:?}");
     server.stop().await.expect("clean stop");
 }

@@ -1,13 +1,13 @@
 //! Building the casbin enforcer from policy, and asking it.
 
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use serde::Serialize;
 
-use crate::reason::{explain, Reason};
 use crate::Verdict;
+use crate::reason::{Reason, explain};
 
 /// Why an engine could not be built from a model, rules and policy. The
 /// previous engine (or none: deny everything) stays in force.
@@ -99,7 +99,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("roles", &self.roles.len()).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("roles", &self.roles.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,18 +117,31 @@ fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fail = |message: String| EngineError::Rule { line: index + 1, message };
+        let fail = |message: String| EngineError::Rule {
+            line: index + 1,
+            message,
+        };
         let cols: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
-        let [ptype, rest @ ..] = cols.as_slice() else { return Err(fail("empty".into())) };
+        let [ptype, rest @ ..] = cols.as_slice() else {
+            return Err(fail("empty".into()));
+        };
         if ptype != "p" || rest.len() != 6 {
-            return Err(fail("expected: p, role, section, purpose, eft, when, unless".into()));
+            return Err(fail(
+                "expected: p, role, section, purpose, eft, when, unless".into(),
+            ));
         }
         if !matches!(rest[3].as_str(), "allow" | "deny") {
-            return Err(fail(format!("effect must be allow or deny, not '{}'", rest[3])));
+            return Err(fail(format!(
+                "effect must be allow or deny, not '{}'",
+                rest[3]
+            )));
         }
         for fact in &rest[4..] {
             if fact != "-" && !Facts::NAMES.contains(&fact.as_str()) {
-                return Err(fail(format!("unknown fact '{fact}'; known: {}", Facts::NAMES.join(", "))));
+                return Err(fail(format!(
+                    "unknown fact '{fact}'; known: {}",
+                    Facts::NAMES.join(", ")
+                )));
             }
         }
         lines.push(rest.to_vec());
@@ -173,12 +188,25 @@ impl Engine {
     /// Decides one request. Never panics and never allows on an error.
     pub fn decide(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
         let org = format!("{ORG}{}", request.organisation_ods);
-        let args = (request.role_code, request.section, request.purpose, org.as_str(), request.patient_region, *facts);
+        let args = (
+            request.role_code,
+            request.section,
+            request.purpose,
+            org.as_str(),
+            request.patient_region,
+            *facts,
+        );
         let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
         let reason = match outcome {
             Ok(Ok((true, _))) => return verdict(true, Reason::RolePermitsSection.as_str()),
-            Ok(Ok((false, matched))) => match matched.iter().find(|rule| rule.get(3).is_some_and(|e| e == "deny")) {
-                Some(rule) => rule.get(4).map_or(Reason::EvaluationFailed.as_str(), String::as_str).to_owned(),
+            Ok(Ok((false, matched))) => match matched
+                .iter()
+                .find(|rule| rule.get(3).is_some_and(|e| e == "deny"))
+            {
+                Some(rule) => rule
+                    .get(4)
+                    .map_or(Reason::EvaluationFailed.as_str(), String::as_str)
+                    .to_owned(),
                 None => self.default_deny_reason(request, &org).as_str().to_owned(),
             },
             Ok(Err(error)) => {
@@ -209,7 +237,11 @@ impl Engine {
 }
 
 fn verdict(allowed: bool, reason: &str) -> Verdict {
-    Verdict { allowed, reason: reason.to_owned(), explanation: explain(reason) }
+    Verdict {
+        allowed,
+        reason: reason.to_owned(),
+        explanation: explain(reason),
+    }
 }
 
 #[cfg(test)]

@@ -20,11 +20,19 @@ fn policy() -> PolicySet {
 }
 
 async fn engine() -> Engine {
-    Engine::build(MODEL, RULES, &policy()).await.expect("engine")
+    Engine::build(MODEL, RULES, &policy())
+        .await
+        .expect("engine")
 }
 
 fn ask<'a>(role: &'a str, section: &'a str, org: &'a str, region: &'a str) -> AccessRequest<'a> {
-    AccessRequest { role_code: role, section, purpose: "direct_care", organisation_ods: org, patient_region: region }
+    AccessRequest {
+        role_code: role,
+        section,
+        purpose: "direct_care",
+        organisation_ods: org,
+        patient_region: region,
+    }
 }
 
 fn reason(v: &Verdict) -> &str {
@@ -33,7 +41,10 @@ fn reason(v: &Verdict) -> &str {
 
 #[tokio::test]
 async fn clinician_in_the_agreement_with_no_denying_fact_is_allowed() {
-    let v = engine().await.decide(&ask("R8000", "medications", "RKB", "QWU"), &Facts::default());
+    let v = engine().await.decide(
+        &ask("R8000", "medications", "RKB", "QWU"),
+        &Facts::default(),
+    );
     assert!(v.allowed, "{v:?}");
     assert_eq!(reason(&v), "role_permits_section");
 }
@@ -41,11 +52,23 @@ async fn clinician_in_the_agreement_with_no_denying_fact_is_allowed() {
 #[tokio::test]
 async fn role_section_mapping_is_enforced() {
     let e = engine().await;
-    let admin = e.decide(&ask("R8008", "medications", "RKB", "QWU"), &Facts::default());
-    assert_eq!((admin.allowed, reason(&admin)), (false, "role_not_permitted"));
-    let admin_ok = e.decide(&ask("R8008", "appointments_and_referrals", "RKB", "QWU"), &Facts::default());
+    let admin = e.decide(
+        &ask("R8008", "medications", "RKB", "QWU"),
+        &Facts::default(),
+    );
+    assert_eq!(
+        (admin.allowed, reason(&admin)),
+        (false, "role_not_permitted")
+    );
+    let admin_ok = e.decide(
+        &ask("R8008", "appointments_and_referrals", "RKB", "QWU"),
+        &Facts::default(),
+    );
     assert!(admin_ok.allowed);
-    let unknown = e.decide(&ask("R9999", "demographics", "RKB", "QWU"), &Facts::default());
+    let unknown = e.decide(
+        &ask("R9999", "demographics", "RKB", "QWU"),
+        &Facts::default(),
+    );
     assert_eq!((unknown.allowed, reason(&unknown)), (false, "unknown_role"));
     let bad_section = e.decide(&ask("R8000", "everything", "RKB", "QWU"), &Facts::default());
     assert!(!bad_section.allowed);
@@ -58,11 +81,29 @@ async fn role_section_mapping_is_enforced() {
 #[tokio::test]
 async fn organisations_view_only_regions_that_admit_them() {
     let e = engine().await;
-    assert!(e.decide(&ask("R8000", "medications", "RRK", "QWU"), &Facts::default()).allowed);
-    let v = e.decide(&ask("R8000", "medications", "RKB", "QHL"), &Facts::default());
-    assert_eq!((v.allowed, reason(&v)), (false, "organisation_not_in_agreement"));
-    let v = e.decide(&ask("R8000", "medications", "XYZ", "QWU"), &Facts::default());
-    assert_eq!((v.allowed, reason(&v)), (false, "organisation_not_in_agreement"));
+    assert!(
+        e.decide(
+            &ask("R8000", "medications", "RRK", "QWU"),
+            &Facts::default()
+        )
+        .allowed
+    );
+    let v = e.decide(
+        &ask("R8000", "medications", "RKB", "QHL"),
+        &Facts::default(),
+    );
+    assert_eq!(
+        (v.allowed, reason(&v)),
+        (false, "organisation_not_in_agreement")
+    );
+    let v = e.decide(
+        &ask("R8000", "medications", "XYZ", "QWU"),
+        &Facts::default(),
+    );
+    assert_eq!(
+        (v.allowed, reason(&v)),
+        (false, "organisation_not_in_agreement")
+    );
     let v = e.decide(&ask("R8000", "medications", "RKB", ""), &Facts::default());
     assert!(!v.allowed);
 }
@@ -70,38 +111,84 @@ async fn organisations_view_only_regions_that_admit_them() {
 #[tokio::test]
 async fn objection_blocks_other_organisations_data_but_not_own() {
     let e = engine().await;
-    let objected = Facts { objection_active: true, ..Facts::default() };
+    let objected = Facts {
+        objection_active: true,
+        ..Facts::default()
+    };
     let v = e.decide(&ask("R8000", "medications", "RKB", "QWU"), &objected);
     assert_eq!((v.allowed, reason(&v)), (false, "objection_active"));
-    let own = Facts { own_organisation_data: true, ..objected };
-    assert!(e.decide(&ask("R8000", "medications", "RKB", "QWU"), &own).allowed);
+    let own = Facts {
+        own_organisation_data: true,
+        ..objected
+    };
+    assert!(
+        e.decide(&ask("R8000", "medications", "RKB", "QWU"), &own)
+            .allowed
+    );
 }
 
 #[tokio::test]
 async fn care_relationship_population_and_permission_facts_deny() {
     let e = engine().await;
     let r = ask("R8000", "medications", "RKB", "QWU");
-    let v = e.decide(&r, &Facts { no_care_relationship: true, ..Facts::default() });
+    let v = e.decide(
+        &r,
+        &Facts {
+            no_care_relationship: true,
+            ..Facts::default()
+        },
+    );
     assert_eq!((v.allowed, reason(&v)), (false, "no_care_relationship"));
-    let v = e.decide(&r, &Facts { outside_population: true, own_organisation_data: true, ..Facts::default() });
+    let v = e.decide(
+        &r,
+        &Facts {
+            outside_population: true,
+            own_organisation_data: true,
+            ..Facts::default()
+        },
+    );
     assert_eq!((v.allowed, reason(&v)), (false, "outside_population"));
-    let v = e.decide(&r, &Facts { permission_to_view_missing: true, ..Facts::default() });
-    assert_eq!((v.allowed, reason(&v)), (false, "permission_to_view_missing"));
+    let v = e.decide(
+        &r,
+        &Facts {
+            permission_to_view_missing: true,
+            ..Facts::default()
+        },
+    );
+    assert_eq!(
+        (v.allowed, reason(&v)),
+        (false, "permission_to_view_missing")
+    );
     assert!(!v.explanation.is_empty());
 }
 
 #[tokio::test]
 async fn rules_naming_unknown_facts_or_effects_are_rejected_up_front() {
     let bad_fact = "p, *, *, *, deny, sunny_day, -";
-    assert!(matches!(Engine::build(MODEL, bad_fact, &policy()).await, Err(EngineError::Rule { line: 1, .. })));
+    assert!(matches!(
+        Engine::build(MODEL, bad_fact, &policy()).await,
+        Err(EngineError::Rule { line: 1, .. })
+    ));
     let bad_effect = "# comment\np, *, *, *, maybe, -, -";
-    assert!(matches!(Engine::build(MODEL, bad_effect, &policy()).await, Err(EngineError::Rule { line: 2, .. })));
-    assert!(Engine::build("not a model", RULES, &policy()).await.is_err());
+    assert!(matches!(
+        Engine::build(MODEL, bad_effect, &policy()).await,
+        Err(EngineError::Rule { line: 2, .. })
+    ));
+    assert!(
+        Engine::build("not a model", RULES, &policy())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn empty_policy_denies_everything() {
-    let e = Engine::build(MODEL, RULES, &PolicySet::default()).await.expect("engine");
-    let v = e.decide(&ask("R8000", "medications", "RKB", "QWU"), &Facts::default());
+    let e = Engine::build(MODEL, RULES, &PolicySet::default())
+        .await
+        .expect("engine");
+    let v = e.decide(
+        &ask("R8000", "medications", "RKB", "QWU"),
+        &Facts::default(),
+    );
     assert!(!v.allowed);
 }

@@ -14,7 +14,7 @@ mod engine;
 mod reason;
 
 pub use engine::{AccessRequest, Engine, EngineError, Facts, PolicySet, RolePolicy};
-pub use reason::{explain, Reason};
+pub use reason::{Reason, explain};
 
 /// The answer to one access request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,15 +35,25 @@ pub fn explain(reason: &str) -> String {
     let text = match reason {
         "role_permits_section" => "the requester's role may see this section and no rule denies it",
         "unknown_role" => "the requester's job role has no access policy",
-        "role_not_permitted" => "the requester's job role may not see this section for this purpose",
+        "role_not_permitted" => {
+            "the requester's job role may not see this section for this purpose"
+        }
         "organisation_not_in_agreement" => {
             "the requester's organisation is not in the sharing agreement for the patient's region"
         }
         "evaluation_failed" => "the decision could not be evaluated, so access is denied",
-        "outside_population" => "the patient is not in this ICR's population (GP registration or age)",
-        "objection_active" => "the patient has objected to their record being shared for this purpose",
-        "no_care_relationship" => "the requester's organisation is not involved in the patient's care",
-        "permission_to_view_missing" => "the patient has not given the requester's organisation permission to view",
+        "outside_population" => {
+            "the patient is not in this ICR's population (GP registration or age)"
+        }
+        "objection_active" => {
+            "the patient has objected to their record being shared for this purpose"
+        }
+        "no_care_relationship" => {
+            "the requester's organisation is not involved in the patient's care"
+        }
+        "permission_to_view_missing" => {
+            "the patient has not given the requester's organisation permission to view"
+        }
         "policy_unavailable" => "the access policy could not be loaded, so access is denied",
         other => return format!("denied by the policy rule for '{other}'"),
     };

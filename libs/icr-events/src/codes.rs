@@ -2,8 +2,7 @@
 //! scopes, kinds) shared by every crate.
 
 use icr_proto::pb::{
-    CareRelationshipKind, ConsentModel, ObjectionScope, PowerOfAttorneyKind, Purpose,
-    RecordSection,
+    CareRelationshipKind, ConsentModel, ObjectionScope, PowerOfAttorneyKind, Purpose, RecordSection,
 };
 use jiff::civil::Date;
 
@@ -21,7 +20,10 @@ pub struct FieldError {
 impl FieldError {
     /// A new error for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -29,10 +31,17 @@ impl FieldError {
 /// RBAC role codes, region codes), `min..=max` characters long.
 fn upper_alnum(field: &str, value: &str, min: usize, max: usize) -> Result<(), FieldError> {
     let len_ok = (min..=max).contains(&value.len());
-    if len_ok && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    if len_ok
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         Ok(())
     } else {
-        Err(FieldError::new(field, format!("must be {min} to {max} upper-case letters or digits")))
+        Err(FieldError::new(
+            field,
+            format!("must be {min} to {max} upper-case letters or digits"),
+        ))
     }
 }
 
@@ -58,17 +67,24 @@ pub fn identifier(field: &str, value: &str, max: usize) -> Result<(), FieldError
         return Err(FieldError::new(field, "must not be empty"));
     }
     if value.len() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} bytes")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} bytes"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 /// Parses an ISO 8601 calendar date (`YYYY-MM-DD`).
 pub fn iso_date(field: &str, value: &str) -> Result<Date, FieldError> {
-    let well_formed = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
+    let well_formed =
+        value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
     let parsed = well_formed.then(|| value.parse::<Date>().ok()).flatten();
     parsed.ok_or_else(|| FieldError::new(field, "must be a date written YYYY-MM-DD"))
 }
@@ -115,7 +131,10 @@ pub fn consent_model(field: &str, value: i32) -> Result<ConsentModel, FieldError
 /// without the type prefix, lower-cased (`RECORD_SECTION_MEDICATIONS` →
 /// `medications`).
 pub fn short_name(proto_name: &str, prefix: &str) -> String {
-    proto_name.strip_prefix(prefix).unwrap_or(proto_name).to_ascii_lowercase()
+    proto_name
+        .strip_prefix(prefix)
+        .unwrap_or(proto_name)
+        .to_ascii_lowercase()
 }
 
 /// Policy-file name of a section.
@@ -153,7 +172,10 @@ mod tests {
     #[test]
     fn section_names_round_trip() {
         assert_eq!(section_name(RecordSection::MentalHealth), "mental_health");
-        assert_eq!(section_from_name("mental_health"), Some(RecordSection::MentalHealth));
+        assert_eq!(
+            section_from_name("mental_health"),
+            Some(RecordSection::MentalHealth)
+        );
         assert_eq!(section_from_name("unspecified"), None);
         assert_eq!(section_from_name("everything"), None);
     }

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::EventPayload;
+use icr_proto::pb::event_payload::Kind;
 
 use crate::NhsNumber;
 

@@ -21,14 +21,14 @@ pub mod patient;
 pub mod policy;
 
 pub use codes::FieldError;
-pub use event::{event_type, StreamId};
+pub use event::{StreamId, event_type};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use patient::Patient;
 pub use policy::Membership;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 /// Why current state refuses a command. Nothing is appended in either case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,12 +53,13 @@ pub fn uk_date(now: Timestamp) -> Date {
 
 /// Converts a protobuf timestamp; `None` when out of range.
 pub fn timestamp_from_proto(ts: &icr_proto::Timestamp) -> Option<Timestamp> {
-    let nanos = i32::try_from(ts.nanos).ok()?;
-    Timestamp::new(ts.seconds, nanos).ok()
+    Timestamp::new(ts.seconds, ts.nanos).ok()
 }
 
 /// Converts to a protobuf timestamp.
 pub fn timestamp_to_proto(ts: Timestamp) -> icr_proto::Timestamp {
-    icr_proto::Timestamp { seconds: ts.as_second(), nanos: ts.subsec_nanosecond() }
+    icr_proto::Timestamp {
+        seconds: ts.as_second(),
+        nanos: ts.subsec_nanosecond(),
+    }
 }
-

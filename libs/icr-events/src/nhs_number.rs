@@ -79,9 +79,18 @@ mod tests {
 
     #[test]
     fn rejects_wrong_check_digit_and_format() {
-        assert_eq!("9434765918".parse::<NhsNumber>(), Err(NhsNumberError::CheckDigit));
-        assert_eq!("943 476 5919".parse::<NhsNumber>(), Err(NhsNumberError::Format));
-        assert_eq!("943476591".parse::<NhsNumber>(), Err(NhsNumberError::Format));
+        assert_eq!(
+            "9434765918".parse::<NhsNumber>(),
+            Err(NhsNumberError::CheckDigit)
+        );
+        assert_eq!(
+            "943 476 5919".parse::<NhsNumber>(),
+            Err(NhsNumberError::Format)
+        );
+        assert_eq!(
+            "943476591".parse::<NhsNumber>(),
+            Err(NhsNumberError::Format)
+        );
         assert_eq!("".parse::<NhsNumber>(), Err(NhsNumberError::Format));
     }
 

@@ -10,10 +10,10 @@ use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
     CareRelationshipKind, EventPayload, ObjectionScope, PowerOfAttorneyKind, Purpose,
 };
-use jiff::civil::Date;
 use jiff::Timestamp;
+use jiff::civil::Date;
 
-use crate::{timestamp_from_proto, uk_date, CommandError};
+use crate::{CommandError, timestamp_from_proto, uk_date};
 
 /// Where the patient is registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,15 +82,21 @@ impl Patient {
     /// event in the log is a fact.
     pub fn apply(&mut self, payload: &EventPayload) {
         self.version += 1;
-        let Some(kind) = payload.kind.as_ref() else { return };
+        let Some(kind) = payload.kind.as_ref() else {
+            return;
+        };
         match kind {
             Kind::PatientRegistered(e) => {
                 // A date that cannot be read leaves the patient unregistered,
                 // hence out of every population: fail closed.
-                self.registration = e.date_of_birth.parse().ok().map(|date_of_birth| Registration {
-                    gp_practice_ods: e.gp_practice_ods.clone(),
-                    date_of_birth,
-                });
+                self.registration =
+                    e.date_of_birth
+                        .parse()
+                        .ok()
+                        .map(|date_of_birth| Registration {
+                            gp_practice_ods: e.gp_practice_ods.clone(),
+                            date_of_birth,
+                        });
             }
             Kind::ObjectionRecorded(e) => {
                 self.objections.insert(e.scope);
@@ -117,7 +123,8 @@ impl Patient {
                     organisation_ods: e.organisation_ods.clone(),
                     kind: e.kind(),
                 };
-                self.care_relationships.insert(e.relationship_id.clone(), relationship);
+                self.care_relationships
+                    .insert(e.relationship_id.clone(), relationship);
             }
             Kind::CareRelationshipEnded(e) => {
                 self.care_relationships.remove(&e.relationship_id);
@@ -125,7 +132,9 @@ impl Patient {
             Kind::PermissionToViewGranted(e) => {
                 let until = e.until.as_ref().and_then(timestamp_from_proto);
                 match until {
-                    Some(until) => self.permissions_to_view.insert(e.organisation_ods.clone(), until),
+                    Some(until) => self
+                        .permissions_to_view
+                        .insert(e.organisation_ods.clone(), until),
                     None => self.permissions_to_view.remove(&e.organisation_ods),
                 };
             }
@@ -154,17 +163,23 @@ impl Patient {
             Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
             Purpose::Unspecified => return true,
         };
-        self.objections.iter().any(|&s| s == scope as i32 || ObjectionScope::try_from(s).is_err())
+        self.objections
+            .iter()
+            .any(|&s| s == scope as i32 || ObjectionScope::try_from(s).is_err())
     }
 
     /// Whether `organisation_ods` has an active care relationship.
     pub fn has_care_relationship(&self, organisation_ods: &str) -> bool {
-        self.care_relationships.values().any(|r| r.organisation_ods == organisation_ods)
+        self.care_relationships
+            .values()
+            .any(|r| r.organisation_ods == organisation_ods)
     }
 
     /// Whether `organisation_ods` holds a permission to view that has not lapsed at `now`.
     pub fn has_permission_to_view(&self, organisation_ods: &str, now: Timestamp) -> bool {
-        self.permissions_to_view.get(organisation_ods).is_some_and(|until| now < *until)
+        self.permissions_to_view
+            .get(organisation_ods)
+            .is_some_and(|until| now < *until)
     }
 
     /// Decides whether `proposed` may be appended to this patient's stream at
@@ -178,60 +193,81 @@ impl Patient {
         match kind {
             Kind::PatientRegistered(e) => {
                 let same = self.registration.as_ref().is_some_and(|r| {
-                    r.gp_practice_ods == e.gp_practice_ods && r.date_of_birth.to_string() == e.date_of_birth
+                    r.gp_practice_ods == e.gp_practice_ods
+                        && r.date_of_birth.to_string() == e.date_of_birth
                 });
                 if same {
-                    return Err(CommandError::AlreadyExists("patient is already registered with these details".into()));
+                    return Err(CommandError::AlreadyExists(
+                        "patient is already registered with these details".into(),
+                    ));
                 }
             }
             Kind::ObjectionRecorded(e) => {
                 self.check_submitter(&e.attorney_id, today)?;
                 if self.objections.contains(&e.scope) {
-                    return Err(CommandError::AlreadyExists("an objection with this scope is already active".into()));
+                    return Err(CommandError::AlreadyExists(
+                        "an objection with this scope is already active".into(),
+                    ));
                 }
             }
             Kind::ObjectionWithdrawn(e) => {
                 self.check_submitter(&e.attorney_id, today)?;
                 if !self.objections.contains(&e.scope) {
-                    return Err(CommandError::FailedPrecondition("there is no active objection with this scope".into()));
+                    return Err(CommandError::FailedPrecondition(
+                        "there is no active objection with this scope".into(),
+                    ));
                 }
             }
             Kind::PowerOfAttorneyRegistered(e) => {
                 if self.attorneys.contains_key(&e.attorney_id) {
-                    return Err(CommandError::AlreadyExists("this attorney is already registered; revoke it first".into()));
+                    return Err(CommandError::AlreadyExists(
+                        "this attorney is already registered; revoke it first".into(),
+                    ));
                 }
             }
             Kind::PowerOfAttorneyRevoked(e) => {
                 if !self.attorneys.contains_key(&e.attorney_id) {
-                    return Err(CommandError::FailedPrecondition("no power of attorney is registered for this attorney".into()));
+                    return Err(CommandError::FailedPrecondition(
+                        "no power of attorney is registered for this attorney".into(),
+                    ));
                 }
             }
             Kind::CareRelationshipStarted(e) => {
                 if self.care_relationships.contains_key(&e.relationship_id) {
-                    return Err(CommandError::AlreadyExists("this care relationship is already active".into()));
+                    return Err(CommandError::AlreadyExists(
+                        "this care relationship is already active".into(),
+                    ));
                 }
             }
             Kind::CareRelationshipEnded(e) => {
                 if !self.care_relationships.contains_key(&e.relationship_id) {
-                    return Err(CommandError::FailedPrecondition("no active care relationship has this id".into()));
+                    return Err(CommandError::FailedPrecondition(
+                        "no active care relationship has this id".into(),
+                    ));
                 }
             }
             Kind::PermissionToViewGranted(e) => {
                 let until = e.until.as_ref().and_then(timestamp_from_proto);
                 if until.is_none_or(|until| until <= now) {
-                    return Err(CommandError::FailedPrecondition("permission must end in the future".into()));
+                    return Err(CommandError::FailedPrecondition(
+                        "permission must end in the future".into(),
+                    ));
                 }
             }
             Kind::PermissionToViewRevoked(e) => {
                 if !self.has_permission_to_view(&e.organisation_ods, now) {
-                    return Err(CommandError::FailedPrecondition("this organisation holds no active permission to view".into()));
+                    return Err(CommandError::FailedPrecondition(
+                        "this organisation holds no active permission to view".into(),
+                    ));
                 }
             }
             Kind::OrganisationJoined(_)
             | Kind::OrganisationLeft(_)
             | Kind::RolePolicySet(_)
             | Kind::RegionPolicySet(_) => {
-                return Err(CommandError::FailedPrecondition("not a patient event".into()));
+                return Err(CommandError::FailedPrecondition(
+                    "not a patient event".into(),
+                ));
             }
         }
         Ok(())

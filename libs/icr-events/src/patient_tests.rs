@@ -3,8 +3,8 @@
 use super::*;
 use icr_proto::pb::{
     CareRelationshipEnded, CareRelationshipStarted, ObjectionRecorded, ObjectionWithdrawn,
-    PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked,
-    PowerOfAttorneyRegistered, PowerOfAttorneyRevoked,
+    PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked, PowerOfAttorneyRegistered,
+    PowerOfAttorneyRevoked,
 };
 
 const NHS: &str = "9434765919";
@@ -53,7 +53,10 @@ fn attorney(id: &str, kind: PowerOfAttorneyKind, from: &str, until: &str) -> Eve
 }
 
 fn revoke_attorney(id: &str) -> EventPayload {
-    ev(Kind::PowerOfAttorneyRevoked(PowerOfAttorneyRevoked { nhs_number: NHS.into(), attorney_id: id.into() }))
+    ev(Kind::PowerOfAttorneyRevoked(PowerOfAttorneyRevoked {
+        nhs_number: NHS.into(),
+        attorney_id: id.into(),
+    }))
 }
 
 fn started(id: &str) -> EventPayload {
@@ -66,7 +69,10 @@ fn started(id: &str) -> EventPayload {
 }
 
 fn ended(id: &str) -> EventPayload {
-    ev(Kind::CareRelationshipEnded(CareRelationshipEnded { nhs_number: NHS.into(), relationship_id: id.into() }))
+    ev(Kind::CareRelationshipEnded(CareRelationshipEnded {
+        nhs_number: NHS.into(),
+        relationship_id: id.into(),
+    }))
 }
 
 fn granted(until: &str) -> EventPayload {
@@ -79,7 +85,10 @@ fn granted(until: &str) -> EventPayload {
 }
 
 fn revoked() -> EventPayload {
-    ev(Kind::PermissionToViewRevoked(PermissionToViewRevoked { nhs_number: NHS.into(), organisation_ods: "RKB".into() }))
+    ev(Kind::PermissionToViewRevoked(PermissionToViewRevoked {
+        nhs_number: NHS.into(),
+        organisation_ods: "RKB".into(),
+    }))
 }
 
 fn given(events: &[EventPayload]) -> Patient {
@@ -97,7 +106,9 @@ fn is_exists(r: Result<(), CommandError>) -> bool {
 #[test]
 fn register_is_accepted_and_identical_reregistration_already_exists() {
     assert_eq!(given(&[]).decide(&registered(), now()), Ok(()));
-    assert!(is_exists(given(&[registered()]).decide(&registered(), now())));
+    assert!(is_exists(
+        given(&[registered()]).decide(&registered(), now())
+    ));
 }
 
 #[test]
@@ -107,9 +118,16 @@ fn patient_may_object_even_before_registration() {
 
 #[test]
 fn objection_twice_already_exists_and_withdrawal_needs_an_objection() {
-    assert!(is_exists(given(&[objection("")]).decide(&objection(""), now())));
-    assert!(is_precondition(given(&[registered()]).decide(&withdrawal(""), now())));
-    assert_eq!(given(&[objection("")]).decide(&withdrawal(""), now()), Ok(()));
+    assert!(is_exists(
+        given(&[objection("")]).decide(&objection(""), now())
+    ));
+    assert!(is_precondition(
+        given(&[registered()]).decide(&withdrawal(""), now())
+    ));
+    assert_eq!(
+        given(&[objection("")]).decide(&withdrawal(""), now()),
+        Ok(())
+    );
 }
 
 #[test]
@@ -123,9 +141,19 @@ fn objection_then_withdrawal_folds_to_no_objection() {
 
 #[test]
 fn attorney_with_in_date_health_and_welfare_lpa_may_object() {
-    let lpa = attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2020-01-01", "");
+    let lpa = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2020-01-01",
+        "",
+    );
     assert_eq!(given(&[lpa]).decide(&objection("att-1"), now()), Ok(()));
-    let deputy = attorney("att-2", PowerOfAttorneyKind::CourtAppointedDeputy, "2020-01-01", "2030-01-01");
+    let deputy = attorney(
+        "att-2",
+        PowerOfAttorneyKind::CourtAppointedDeputy,
+        "2020-01-01",
+        "2030-01-01",
+    );
     assert_eq!(given(&[deputy]).decide(&objection("att-2"), now()), Ok(()));
 }
 
@@ -133,37 +161,87 @@ fn attorney_with_in_date_health_and_welfare_lpa_may_object() {
 fn attorney_without_a_valid_power_is_refused() {
     let unknown = given(&[]).decide(&objection("att-1"), now());
     assert!(is_precondition(unknown));
-    let financial = attorney("att-1", PowerOfAttorneyKind::PropertyAndFinancialLpa, "2020-01-01", "");
-    assert!(is_precondition(given(&[financial]).decide(&objection("att-1"), now())));
-    let expired = attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2020-01-01", "2026-05-31");
-    assert!(is_precondition(given(&[expired]).decide(&objection("att-1"), now())));
-    let future = attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2026-06-02", "");
-    assert!(is_precondition(given(&[future]).decide(&withdrawal("att-1"), now())));
-    let lpa = attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2020-01-01", "");
-    assert!(is_precondition(given(&[lpa, revoke_attorney("att-1")]).decide(&objection("att-1"), now())));
+    let financial = attorney(
+        "att-1",
+        PowerOfAttorneyKind::PropertyAndFinancialLpa,
+        "2020-01-01",
+        "",
+    );
+    assert!(is_precondition(
+        given(&[financial]).decide(&objection("att-1"), now())
+    ));
+    let expired = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2020-01-01",
+        "2026-05-31",
+    );
+    assert!(is_precondition(
+        given(&[expired]).decide(&objection("att-1"), now())
+    ));
+    let future = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2026-06-02",
+        "",
+    );
+    assert!(is_precondition(
+        given(&[future]).decide(&withdrawal("att-1"), now())
+    ));
+    let lpa = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2020-01-01",
+        "",
+    );
+    assert!(is_precondition(
+        given(&[lpa, revoke_attorney("att-1")]).decide(&objection("att-1"), now())
+    ));
 }
 
 #[test]
 fn attorney_validity_is_judged_by_the_uk_calendar_date() {
     // 23:30 UTC on 31 May is 00:30 on 1 June in London (BST).
     let late: Timestamp = "2026-05-31T23:30:00Z".parse().expect("timestamp");
-    let from_june = attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2026-06-01", "");
-    assert_eq!(given(&[from_june]).decide(&objection("att-1"), late), Ok(()));
+    let from_june = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2026-06-01",
+        "",
+    );
+    assert_eq!(
+        given(&[from_june]).decide(&objection("att-1"), late),
+        Ok(())
+    );
 }
 
 #[test]
 fn power_of_attorney_register_and_revoke() {
-    let lpa = || attorney("att-1", PowerOfAttorneyKind::HealthAndWelfareLpa, "2020-01-01", "");
+    let lpa = || {
+        attorney(
+            "att-1",
+            PowerOfAttorneyKind::HealthAndWelfareLpa,
+            "2020-01-01",
+            "",
+        )
+    };
     assert_eq!(given(&[]).decide(&lpa(), now()), Ok(()));
     assert!(is_exists(given(&[lpa()]).decide(&lpa(), now())));
-    assert!(is_precondition(given(&[]).decide(&revoke_attorney("att-1"), now())));
-    assert_eq!(given(&[lpa()]).decide(&revoke_attorney("att-1"), now()), Ok(()));
+    assert!(is_precondition(
+        given(&[]).decide(&revoke_attorney("att-1"), now())
+    ));
+    assert_eq!(
+        given(&[lpa()]).decide(&revoke_attorney("att-1"), now()),
+        Ok(())
+    );
 }
 
 #[test]
 fn care_relationship_start_and_end() {
     assert_eq!(given(&[]).decide(&started("ep-1"), now()), Ok(()));
-    assert!(is_exists(given(&[started("ep-1")]).decide(&started("ep-1"), now())));
+    assert!(is_exists(
+        given(&[started("ep-1")]).decide(&started("ep-1"), now())
+    ));
     assert!(is_precondition(given(&[]).decide(&ended("ep-1"), now())));
     let p = given(&[started("ep-1")]);
     assert!(p.has_care_relationship("RKB"));
@@ -173,8 +251,13 @@ fn care_relationship_start_and_end() {
 
 #[test]
 fn permission_to_view_must_end_in_the_future_and_lapses() {
-    assert!(is_precondition(given(&[]).decide(&granted("2026-05-01T00:00:00Z"), now())));
-    assert_eq!(given(&[]).decide(&granted("2026-07-01T00:00:00Z"), now()), Ok(()));
+    assert!(is_precondition(
+        given(&[]).decide(&granted("2026-05-01T00:00:00Z"), now())
+    ));
+    assert_eq!(
+        given(&[]).decide(&granted("2026-07-01T00:00:00Z"), now()),
+        Ok(())
+    );
     let p = given(&[granted("2026-07-01T00:00:00Z")]);
     assert!(p.has_permission_to_view("RKB", now()));
     let later: Timestamp = "2026-07-01T00:00:00Z".parse().expect("timestamp");
@@ -186,12 +269,18 @@ fn permission_to_view_revoke_needs_an_active_permission() {
     assert!(is_precondition(given(&[]).decide(&revoked(), now())));
     let p = given(&[granted("2026-07-01T00:00:00Z")]);
     assert_eq!(p.decide(&revoked(), now()), Ok(()));
-    assert!(!given(&[granted("2026-07-01T00:00:00Z"), revoked()]).has_permission_to_view("RKB", now()));
+    assert!(
+        !given(&[granted("2026-07-01T00:00:00Z"), revoked()]).has_permission_to_view("RKB", now())
+    );
 }
 
 #[test]
 fn unknown_objection_scope_bars_every_purpose() {
-    let odd = ev(Kind::ObjectionRecorded(ObjectionRecorded { nhs_number: NHS.into(), scope: 77, attorney_id: String::new() }));
+    let odd = ev(Kind::ObjectionRecorded(ObjectionRecorded {
+        nhs_number: NHS.into(),
+        scope: 77,
+        attorney_id: String::new(),
+    }));
     let p = given(&[odd]);
     assert!(p.objects_to(Purpose::DirectCare));
     assert!(p.objects_to(Purpose::SecondaryUse));

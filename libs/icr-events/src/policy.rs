@@ -2,8 +2,8 @@
 //! Role and region policies are replaced whole by each event, so any
 //! well-formed one is accepted.
 
-use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::EventPayload;
+use icr_proto::pb::event_payload::Kind;
 
 use crate::CommandError;
 
@@ -21,7 +21,9 @@ impl Membership {
     pub fn apply(&mut self, payload: &EventPayload) {
         self.version += 1;
         match payload.kind.as_ref() {
-            Some(Kind::OrganisationJoined(e)) => self.member = Some((e.name.clone(), e.region.clone())),
+            Some(Kind::OrganisationJoined(e)) => {
+                self.member = Some((e.name.clone(), e.region.clone()))
+            }
             Some(Kind::OrganisationLeft(_)) => self.member = None,
             _ => {}
         }
@@ -31,16 +33,20 @@ impl Membership {
     pub fn decide(&self, proposed: &EventPayload) -> Result<(), CommandError> {
         match proposed.kind.as_ref() {
             Some(Kind::OrganisationJoined(e)) => match &self.member {
-                Some((name, region)) if *name == e.name && *region == e.region => {
-                    Err(CommandError::AlreadyExists("organisation is already in the agreement".into()))
-                }
+                Some((name, region)) if *name == e.name && *region == e.region => Err(
+                    CommandError::AlreadyExists("organisation is already in the agreement".into()),
+                ),
                 _ => Ok(()),
             },
-            Some(Kind::OrganisationLeft(_)) if self.member.is_none() => {
-                Err(CommandError::FailedPrecondition("organisation is not in the agreement".into()))
+            Some(Kind::OrganisationLeft(_)) if self.member.is_none() => Err(
+                CommandError::FailedPrecondition("organisation is not in the agreement".into()),
+            ),
+            Some(Kind::OrganisationLeft(_) | Kind::RolePolicySet(_) | Kind::RegionPolicySet(_)) => {
+                Ok(())
             }
-            Some(Kind::OrganisationLeft(_) | Kind::RolePolicySet(_) | Kind::RegionPolicySet(_)) => Ok(()),
-            _ => Err(CommandError::FailedPrecondition("not a policy event".into())),
+            _ => Err(CommandError::FailedPrecondition(
+                "not a policy event".into(),
+            )),
         }
     }
 }
@@ -51,25 +57,41 @@ mod tests {
     use icr_proto::pb::{OrganisationJoined, OrganisationLeft};
 
     fn joined(name: &str) -> EventPayload {
-        let e = OrganisationJoined { ods_code: "RKB".into(), name: name.into(), region: "QWU".into() };
-        EventPayload { kind: Some(Kind::OrganisationJoined(e)) }
+        let e = OrganisationJoined {
+            ods_code: "RKB".into(),
+            name: name.into(),
+            region: "QWU".into(),
+        };
+        EventPayload {
+            kind: Some(Kind::OrganisationJoined(e)),
+        }
     }
 
     fn left() -> EventPayload {
-        EventPayload { kind: Some(Kind::OrganisationLeft(OrganisationLeft { ods_code: "RKB".into() })) }
+        EventPayload {
+            kind: Some(Kind::OrganisationLeft(OrganisationLeft {
+                ods_code: "RKB".into(),
+            })),
+        }
     }
 
     #[test]
     fn given_nothing_when_leave_then_failed_precondition() {
         let m = Membership::default();
-        assert!(matches!(m.decide(&left()), Err(CommandError::FailedPrecondition(_))));
+        assert!(matches!(
+            m.decide(&left()),
+            Err(CommandError::FailedPrecondition(_))
+        ));
     }
 
     #[test]
     fn given_joined_when_join_again_then_already_exists_unless_details_change() {
         let mut m = Membership::default();
         m.apply(&joined("UHCW"));
-        assert!(matches!(m.decide(&joined("UHCW")), Err(CommandError::AlreadyExists(_))));
+        assert!(matches!(
+            m.decide(&joined("UHCW")),
+            Err(CommandError::AlreadyExists(_))
+        ));
         assert_eq!(m.decide(&joined("UHCW renamed")), Ok(()));
         assert_eq!(m.decide(&left()), Ok(()));
         m.apply(&left());

@@ -85,7 +85,10 @@ pub struct Appended {
 pub trait EventLog: Send + Sync + 'static {
     /// Appends atomically: the events, their stream index and the
     /// idempotency record are written together or not at all.
-    fn append(&self, request: AppendRequest) -> impl Future<Output = Result<Appended, LogError>> + Send;
+    fn append(
+        &self,
+        request: AppendRequest,
+    ) -> impl Future<Output = Result<Appended, LogError>> + Send;
 
     /// The durable result of an earlier append with this request id, if any.
     /// A request id recorded with a different fingerprint is
@@ -97,11 +100,18 @@ pub trait EventLog: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Appended>, LogError>> + Send;
 
     /// Up to `limit` durable events from position `from` on, in order.
-    fn read_from(&self, from: u64, limit: usize) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
+    fn read_from(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
 
     /// Every event of one stream, in stream order, including ones whose flush
     /// is still in progress (they cannot be acknowledged before it ends).
-    fn read_stream(&self, stream: &str) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
+    fn read_stream(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
 
     /// The durable head position, updated after every flush.
     fn subscribe(&self) -> watch::Receiver<u64>;

@@ -75,9 +75,20 @@ impl SledLog {
             None => 0,
         };
         let (durable, _) = watch::channel(head);
-        let writer = Writer { head, ids: Generator::new() };
-        let inner = Inner { db, tree, writer: Mutex::new(writer), written: AtomicU64::new(head), durable };
-        Ok(Self { inner: Arc::new(inner) })
+        let writer = Writer {
+            head,
+            ids: Generator::new(),
+        };
+        let inner = Inner {
+            db,
+            tree,
+            writer: Mutex::new(writer),
+            written: AtomicU64::new(head),
+            durable,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The durable head position.
@@ -87,10 +98,15 @@ impl SledLog {
 
     fn get_record(&self, request_id: &str) -> Result<Option<RequestRecord>, LogError> {
         let key = keys::request(request_id);
-        let Some(bytes) = self.inner.tree.get(&key)? else { return Ok(None) };
+        let Some(bytes) = self.inner.tree.get(&key)? else {
+            return Ok(None);
+        };
         RequestRecord::decode(bytes.as_ref())
             .map(Some)
-            .map_err(|source| LogError::Corrupt { key: format!("request {request_id}"), source })
+            .map_err(|source| LogError::Corrupt {
+                key: format!("request {request_id}"),
+                source,
+            })
     }
 
     /// Checks the expectation and applies the whole append as one batch.
@@ -106,21 +122,36 @@ impl SledLog {
             return Ok(record.replayed());
         }
         let head_key = keys::stream_head(&request.stream);
-        let current = inner.tree.get(&head_key)?.and_then(|v| decode_u64(&v)).unwrap_or(0);
-        if let ExpectedVersion::Exact(expected) = request.expected_version {
-            if expected != current {
-                return Err(LogError::VersionConflict { stream: request.stream.clone(), expected, actual: current });
-            }
+        let current = inner
+            .tree
+            .get(&head_key)?
+            .and_then(|v| decode_u64(&v))
+            .unwrap_or(0);
+        if let ExpectedVersion::Exact(expected) = request.expected_version
+            && expected != current
+        {
+            return Err(LogError::VersionConflict {
+                stream: request.stream.clone(),
+                expected,
+                actual: current,
+            });
         }
         let now = jiff::Timestamp::now();
-        let recorded_at = icr_proto::Timestamp { seconds: now.as_second(), nanos: now.subsec_nanosecond() };
+        let recorded_at = icr_proto::Timestamp {
+            seconds: now.as_second(),
+            nanos: now.subsec_nanosecond(),
+        };
         let mut batch = sled::Batch::default();
         let mut event_ids = Vec::with_capacity(request.events.len());
         let (mut position, mut version) = (writer.head, current);
         for pending in &request.events {
             position += 1;
             version += 1;
-            let id = writer.ids.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string();
+            let id = writer
+                .ids
+                .generate()
+                .unwrap_or_else(|_| ulid::Ulid::new())
+                .to_string();
             let event = RecordedEvent {
                 id: id.clone(),
                 position,
@@ -134,7 +165,10 @@ impl SledLog {
                 payload: Some(pending.payload.clone()),
             };
             batch.insert(&keys::event(position), event.encode_to_vec());
-            batch.insert(keys::stream_index(&request.stream, version), &position.to_be_bytes());
+            batch.insert(
+                keys::stream_index(&request.stream, version),
+                &position.to_be_bytes(),
+            );
             event_ids.push(id);
         }
         let record = RequestRecord {
@@ -149,7 +183,10 @@ impl SledLog {
         inner.tree.apply_batch(batch)?;
         writer.head = position;
         inner.written.store(position, Ordering::Release);
-        Ok(Appended { replayed: false, ..record.replayed() })
+        Ok(Appended {
+            replayed: false,
+            ..record.replayed()
+        })
     }
 
     /// Returns once everything up to `position` is on disk. Concurrent callers
@@ -182,18 +219,28 @@ impl SledLog {
 impl EventLog for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<Appended, LogError> {
         if request.events.is_empty() {
-            return Err(LogError::InvalidAppend("an append needs at least one event"));
+            return Err(LogError::InvalidAppend(
+                "an append needs at least one event",
+            ));
         }
         if request.stream.is_empty() || request.stream.contains('\0') {
-            return Err(LogError::InvalidAppend("stream name must be non-empty without NUL"));
+            return Err(LogError::InvalidAppend(
+                "stream name must be non-empty without NUL",
+            ));
         }
         let appended = self.write(&request)?;
         self.make_durable(appended.last_position).await?;
         Ok(appended)
     }
 
-    async fn find_request(&self, request_id: &str, fingerprint: &[u8]) -> Result<Option<Appended>, LogError> {
-        let Some(record) = self.get_record(request_id)? else { return Ok(None) };
+    async fn find_request(
+        &self,
+        request_id: &str,
+        fingerprint: &[u8],
+    ) -> Result<Option<Appended>, LogError> {
+        let Some(record) = self.get_record(request_id)? else {
+            return Ok(None);
+        };
         if record.fingerprint != fingerprint {
             return Err(LogError::RequestIdReused(request_id.to_owned()));
         }

@@ -5,10 +5,18 @@ use icr_proto::pb::{Actor, EventPayload, OrganisationLeft};
 
 fn pending(ods: &str) -> PendingEvent {
     PendingEvent {
-        actor: Actor { calling_system: "test".into(), user_id: "u1".into(), on_behalf_of: String::new() },
+        actor: Actor {
+            calling_system: "test".into(),
+            user_id: "u1".into(),
+            on_behalf_of: String::new(),
+        },
         event_type: "OrganisationLeft".into(),
         schema_version: 1,
-        payload: EventPayload { kind: Some(Kind::OrganisationLeft(OrganisationLeft { ods_code: ods.into() })) },
+        payload: EventPayload {
+            kind: Some(Kind::OrganisationLeft(OrganisationLeft {
+                ods_code: ods.into(),
+            })),
+        },
     }
 }
 
@@ -31,16 +39,40 @@ fn open() -> (tempfile::TempDir, SledLog) {
 #[tokio::test]
 async fn appends_get_gapless_positions_and_stream_versions() {
     let (_dir, log) = open();
-    let a = log.append(request("s/a", ExpectedVersion::Exact(0), "r1")).await.expect("append");
-    let b = log.append(request("s/b", ExpectedVersion::Any, "r2")).await.expect("append");
-    let c = log.append(request("s/a", ExpectedVersion::Exact(1), "r3")).await.expect("append");
-    assert_eq!((a.last_position, b.last_position, c.last_position), (1, 2, 3));
-    assert_eq!((a.stream_version, b.stream_version, c.stream_version), (1, 1, 2));
+    let a = log
+        .append(request("s/a", ExpectedVersion::Exact(0), "r1"))
+        .await
+        .expect("append");
+    let b = log
+        .append(request("s/b", ExpectedVersion::Any, "r2"))
+        .await
+        .expect("append");
+    let c = log
+        .append(request("s/a", ExpectedVersion::Exact(1), "r3"))
+        .await
+        .expect("append");
+    assert_eq!(
+        (a.last_position, b.last_position, c.last_position),
+        (1, 2, 3)
+    );
+    assert_eq!(
+        (a.stream_version, b.stream_version, c.stream_version),
+        (1, 1, 2)
+    );
     let all = log.read_from(0, 100).await.expect("read");
-    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3]);
-    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ULIDs sort in log order");
+    assert_eq!(
+        all.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].id < w[1].id),
+        "ULIDs sort in log order"
+    );
     let stream = log.read_stream("s/a").await.expect("stream");
-    assert_eq!(stream.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(
+        stream.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
     assert_eq!(log.read_from(3, 100).await.expect("read").len(), 1);
     assert_eq!(log.read_from(2, 1).await.expect("read")[0].position, 2);
 }
@@ -48,9 +80,24 @@ async fn appends_get_gapless_positions_and_stream_versions() {
 #[tokio::test]
 async fn version_conflict_writes_nothing() {
     let (_dir, log) = open();
-    log.append(request("s/a", ExpectedVersion::Exact(0), "r1")).await.expect("append");
-    let err = log.append(request("s/a", ExpectedVersion::Exact(0), "r2")).await.unwrap_err();
-    assert!(matches!(err, LogError::VersionConflict { expected: 0, actual: 1, .. }), "{err}");
+    log.append(request("s/a", ExpectedVersion::Exact(0), "r1"))
+        .await
+        .expect("append");
+    let err = log
+        .append(request("s/a", ExpectedVersion::Exact(0), "r2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::VersionConflict {
+                expected: 0,
+                actual: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(log.read_from(0, 100).await.expect("read").len(), 1);
     assert_eq!(log.find_request("r2", b"r2").await.expect("find"), None);
 }
@@ -58,17 +105,33 @@ async fn version_conflict_writes_nothing() {
 #[tokio::test]
 async fn retry_with_same_request_id_appends_nothing() {
     let (_dir, log) = open();
-    let first = log.append(request("s/a", ExpectedVersion::Any, "r1")).await.expect("append");
-    let again = log.append(request("s/a", ExpectedVersion::Any, "r1")).await.expect("append");
+    let first = log
+        .append(request("s/a", ExpectedVersion::Any, "r1"))
+        .await
+        .expect("append");
+    let again = log
+        .append(request("s/a", ExpectedVersion::Any, "r1"))
+        .await
+        .expect("append");
     assert!(!first.replayed && again.replayed);
     assert_eq!(again.event_ids, first.event_ids);
     assert_eq!(again.last_position, first.last_position);
     assert_eq!(log.read_from(0, 100).await.expect("read").len(), 1);
     let mut reused = request("s/a", ExpectedVersion::Any, "r1");
     reused.fingerprint = b"different".to_vec();
-    assert!(matches!(log.append(reused).await, Err(LogError::RequestIdReused(_))));
-    let found = log.find_request("r1", b"r1").await.expect("find").expect("present");
-    assert!(matches!(log.find_request("r1", b"other").await, Err(LogError::RequestIdReused(_))));
+    assert!(matches!(
+        log.append(reused).await,
+        Err(LogError::RequestIdReused(_))
+    ));
+    let found = log
+        .find_request("r1", b"r1")
+        .await
+        .expect("find")
+        .expect("present");
+    assert!(matches!(
+        log.find_request("r1", b"other").await,
+        Err(LogError::RequestIdReused(_))
+    ));
     assert_eq!(found.event_ids, first.event_ids);
 }
 
@@ -77,8 +140,14 @@ async fn empty_appends_are_refused() {
     let (_dir, log) = open();
     let mut empty = request("s/a", ExpectedVersion::Any, "r1");
     empty.events.clear();
-    assert!(matches!(log.append(empty).await, Err(LogError::InvalidAppend(_))));
-    assert!(matches!(log.append(request("", ExpectedVersion::Any, "r2")).await, Err(LogError::InvalidAppend(_))));
+    assert!(matches!(
+        log.append(empty).await,
+        Err(LogError::InvalidAppend(_))
+    ));
+    assert!(matches!(
+        log.append(request("", ExpectedVersion::Any, "r2")).await,
+        Err(LogError::InvalidAppend(_))
+    ));
     assert_eq!(log.head(), 0);
 }
 
@@ -89,7 +158,10 @@ async fn reopening_keeps_every_acknowledged_event() {
         let log = SledLog::open(dir.path()).expect("open");
         let mut ids = Vec::new();
         for i in 0..5 {
-            let appended = log.append(request("s/a", ExpectedVersion::Any, &format!("r{i}"))).await.expect("append");
+            let appended = log
+                .append(request("s/a", ExpectedVersion::Any, &format!("r{i}")))
+                .await
+                .expect("append");
             ids.extend(appended.event_ids);
         }
         ids
@@ -98,7 +170,10 @@ async fn reopening_keeps_every_acknowledged_event() {
     assert_eq!(log.head(), 5);
     let events = log.read_from(1, 100).await.expect("read");
     assert_eq!(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), ids);
-    let next = log.append(request("s/a", ExpectedVersion::Exact(5), "r9")).await.expect("append");
+    let next = log
+        .append(request("s/a", ExpectedVersion::Exact(5), "r9"))
+        .await
+        .expect("append");
     assert_eq!((next.last_position, next.stream_version), (6, 6));
 }
 
@@ -111,7 +186,11 @@ async fn concurrent_appends_stay_gapless_and_subscribers_see_the_head() {
             let log = log.clone();
             tokio::spawn(async move {
                 for i in 0..25 {
-                    let r = request(&format!("s/{w}"), ExpectedVersion::Any, &format!("w{w}-{i}"));
+                    let r = request(
+                        &format!("s/{w}"),
+                        ExpectedVersion::Any,
+                        &format!("w{w}-{i}"),
+                    );
                     log.append(r).await.expect("append");
                 }
             })
@@ -122,9 +201,18 @@ async fn concurrent_appends_stay_gapless_and_subscribers_see_the_head() {
     }
     head.wait_for(|h| *h == 200).await.expect("head");
     let events = log.read_from(1, 1000).await.expect("read");
-    assert_eq!(events.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    assert_eq!(
+        events.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=200).collect::<Vec<_>>()
+    );
     for w in 0..8 {
-        let versions: Vec<_> = log.read_stream(&format!("s/{w}")).await.expect("stream").iter().map(|e| e.stream_version).collect();
+        let versions: Vec<_> = log
+            .read_stream(&format!("s/{w}"))
+            .await
+            .expect("stream")
+            .iter()
+            .map(|e| e.stream_version)
+            .collect();
         assert_eq!(versions, (1..=25).collect::<Vec<_>>());
     }
 }

@@ -1,10 +1,10 @@
 //! From an access request to the facts the decision engine combines.
 
 use icr_decision::Facts;
-use icr_events::{uk_date, NhsNumber};
+use icr_events::{NhsNumber, uk_date};
 use icr_proto::pb::{ConsentModel, Purpose};
-use jiff::civil::Date;
 use jiff::Timestamp;
+use jiff::civil::Date;
 
 use crate::Projections;
 
@@ -55,7 +55,8 @@ impl Projections {
             }
             _ => false,
         };
-        let permission_needed = region_policy.is_none_or(|p| p.consent_model() != ConsentModel::OptOut);
+        let permission_needed =
+            region_policy.is_none_or(|p| p.consent_model() != ConsentModel::OptOut);
         let org = query.organisation_ods;
         let facts = Facts {
             outside_population: !in_population,
@@ -63,8 +64,12 @@ impl Projections {
             no_care_relationship: !patient.is_some_and(|p| p.has_care_relationship(org)),
             permission_to_view_missing: permission_needed
                 && !patient.is_some_and(|p| p.has_permission_to_view(org, query.now)),
-            own_organisation_data: !query.source_organisation_ods.is_empty() && query.source_organisation_ods == org,
+            own_organisation_data: !query.source_organisation_ods.is_empty()
+                && query.source_organisation_ods == org,
         };
-        RequestFacts { patient_region: region.unwrap_or_default().to_owned(), facts }
+        RequestFacts {
+            patient_region: region.unwrap_or_default().to_owned(),
+            facts,
+        }
     }
 }

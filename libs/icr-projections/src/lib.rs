@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use icr_events::{NhsNumber, Patient};
 use icr_proto::pb::RecordedEvent;
 
-pub use facts::{age_on, FactQuery, RequestFacts};
+pub use facts::{FactQuery, RequestFacts, age_on};
 pub use icr_decision::Facts;
 pub use policy::PolicyState;
 
@@ -25,7 +25,9 @@ pub use policy::PolicyState;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProjectionError {
     /// The event's position is not the next one.
-    #[error("expected position {expected}, got {actual}: the log has a gap or was read out of order")]
+    #[error(
+        "expected position {expected}, got {actual}: the log has a gap or was read out of order"
+    )]
     OutOfOrder {
         /// Next position expected.
         expected: u64,
@@ -68,15 +70,24 @@ impl Projections {
     pub fn apply(&mut self, event: &RecordedEvent) -> Result<bool, ProjectionError> {
         let expected = self.position + 1;
         if event.position != expected {
-            return Err(ProjectionError::OutOfOrder { expected, actual: event.position });
+            return Err(ProjectionError::OutOfOrder {
+                expected,
+                actual: event.position,
+            });
         }
         self.position = event.position;
-        let Some(payload) = event.payload.as_ref() else { return Ok(false) };
+        let Some(payload) = event.payload.as_ref() else {
+            return Ok(false);
+        };
         if PolicyState::is_policy_event(payload) {
             self.policy.apply(payload);
             return Ok(true);
         }
-        if let Some(nhs_number) = event.stream.strip_prefix("patient/").and_then(|n| n.parse().ok()) {
+        if let Some(nhs_number) = event
+            .stream
+            .strip_prefix("patient/")
+            .and_then(|n| n.parse().ok())
+        {
             self.patients.entry(nhs_number).or_default().apply(payload);
         }
         Ok(false)

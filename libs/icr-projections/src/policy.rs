@@ -25,7 +25,12 @@ impl PolicyState {
     pub fn is_policy_event(payload: &EventPayload) -> bool {
         matches!(
             payload.kind,
-            Some(Kind::OrganisationJoined(_) | Kind::OrganisationLeft(_) | Kind::RolePolicySet(_) | Kind::RegionPolicySet(_))
+            Some(
+                Kind::OrganisationJoined(_)
+                    | Kind::OrganisationLeft(_)
+                    | Kind::RolePolicySet(_)
+                    | Kind::RegionPolicySet(_)
+            )
         )
     }
 
@@ -33,7 +38,8 @@ impl PolicyState {
     pub fn apply(&mut self, payload: &EventPayload) {
         match payload.kind.as_ref() {
             Some(Kind::OrganisationJoined(e)) => {
-                self.organisations.insert(e.ods_code.clone(), (e.name.clone(), e.region.clone()));
+                self.organisations
+                    .insert(e.ods_code.clone(), (e.name.clone(), e.region.clone()));
             }
             Some(Kind::OrganisationLeft(e)) => {
                 self.organisations.remove(&e.ods_code);
@@ -55,7 +61,11 @@ impl PolicyState {
                     .filter(|p| *p != Purpose::Unspecified)
                     .map(purpose_name)
                     .collect();
-                let role = RolePolicy { role_code: e.role_code.clone(), sections, purposes };
+                let role = RolePolicy {
+                    role_code: e.role_code.clone(),
+                    sections,
+                    purposes,
+                };
                 self.roles.insert(e.role_code.clone(), role);
             }
             Some(Kind::RegionPolicySet(e)) => {
@@ -67,15 +77,25 @@ impl PolicyState {
 
     /// The region an organisation belongs to, while it is in the agreement.
     pub fn region_of(&self, ods: &str) -> Option<&str> {
-        self.organisations.get(ods).map(|(_, region)| region.as_str())
+        self.organisations
+            .get(ods)
+            .map(|(_, region)| region.as_str())
     }
 
     /// What the decision engine is built from.
     pub fn policy_set(&self) -> PolicySet {
         PolicySet {
             roles: self.roles.values().cloned().collect(),
-            organisations: self.organisations.iter().map(|(ods, (_, region))| (ods.clone(), region.clone())).collect(),
-            regions: self.regions.values().map(|r| (r.region.clone(), r.viewing_regions.clone())).collect(),
+            organisations: self
+                .organisations
+                .iter()
+                .map(|(ods, (_, region))| (ods.clone(), region.clone()))
+                .collect(),
+            regions: self
+                .regions
+                .values()
+                .map(|r| (r.region.clone(), r.viewing_regions.clone()))
+                .collect(),
         }
     }
 }

@@ -6,8 +6,8 @@ use icr_proto::pb::{
     CareRelationshipStarted, ConsentModel, EventPayload, ObjectionRecorded, ObjectionScope,
     OrganisationJoined, PatientRegistered, PermissionToViewGranted, Purpose, RegionPolicySet,
 };
-use jiff::civil::date;
 use jiff::Timestamp;
+use jiff::civil::date;
 
 const NHS: &str = "9434765919";
 
@@ -33,27 +33,43 @@ fn patient_stream() -> String {
 fn given(dob: &str, model: ConsentModel) -> Projections {
     let mut p = Projections::default();
     let events = [
-        event(1, "region/QWU", Kind::RegionPolicySet(RegionPolicySet {
-            region: "QWU".into(),
-            consent_model: model as i32,
-            minimum_age: 18,
-            ..Default::default()
-        })),
-        event(2, "organisation/M86003", Kind::OrganisationJoined(OrganisationJoined {
-            ods_code: "M86003".into(),
-            name: "Practice".into(),
-            region: "QWU".into(),
-        })),
-        event(3, "organisation/RKB", Kind::OrganisationJoined(OrganisationJoined {
-            ods_code: "RKB".into(),
-            name: "Hospital".into(),
-            region: "QWU".into(),
-        })),
-        event(4, &patient_stream(), Kind::PatientRegistered(PatientRegistered {
-            nhs_number: NHS.into(),
-            gp_practice_ods: "M86003".into(),
-            date_of_birth: dob.into(),
-        })),
+        event(
+            1,
+            "region/QWU",
+            Kind::RegionPolicySet(RegionPolicySet {
+                region: "QWU".into(),
+                consent_model: model as i32,
+                minimum_age: 18,
+                ..Default::default()
+            }),
+        ),
+        event(
+            2,
+            "organisation/M86003",
+            Kind::OrganisationJoined(OrganisationJoined {
+                ods_code: "M86003".into(),
+                name: "Practice".into(),
+                region: "QWU".into(),
+            }),
+        ),
+        event(
+            3,
+            "organisation/RKB",
+            Kind::OrganisationJoined(OrganisationJoined {
+                ods_code: "RKB".into(),
+                name: "Hospital".into(),
+                region: "QWU".into(),
+            }),
+        ),
+        event(
+            4,
+            &patient_stream(),
+            Kind::PatientRegistered(PatientRegistered {
+                nhs_number: NHS.into(),
+                gp_practice_ods: "M86003".into(),
+                date_of_birth: dob.into(),
+            }),
+        ),
     ];
     for e in &events {
         p.apply(e).expect("apply");
@@ -74,14 +90,25 @@ fn then(p: &Projections, org: &str, source: &str) -> RequestFacts {
 
 fn add(p: &mut Projections, kind: Kind) {
     let position = p.position() + 1;
-    p.apply(&event(position, &patient_stream(), kind)).expect("apply");
+    p.apply(&event(position, &patient_stream(), kind))
+        .expect("apply");
 }
 
 #[test]
 fn events_must_arrive_in_position_order() {
     let mut p = given("1970-01-01", ConsentModel::OptOut);
-    let gap = event(9, &patient_stream(), Kind::ObjectionRecorded(ObjectionRecorded::default()));
-    assert_eq!(p.apply(&gap), Err(ProjectionError::OutOfOrder { expected: 5, actual: 9 }));
+    let gap = event(
+        9,
+        &patient_stream(),
+        Kind::ObjectionRecorded(ObjectionRecorded::default()),
+    );
+    assert_eq!(
+        p.apply(&gap),
+        Err(ProjectionError::OutOfOrder {
+            expected: 5,
+            actual: 9
+        })
+    );
     assert_eq!(p.position(), 4);
 }
 
@@ -90,24 +117,36 @@ fn registered_adult_without_relationship_is_in_population_but_not_related() {
     let p = given("1970-01-01", ConsentModel::OptOut);
     let f = then(&p, "RKB", "");
     assert_eq!(f.patient_region, "QWU");
-    assert_eq!(f.facts, Facts { no_care_relationship: true, ..Facts::default() });
+    assert_eq!(
+        f.facts,
+        Facts {
+            no_care_relationship: true,
+            ..Facts::default()
+        }
+    );
 }
 
 #[test]
 fn care_relationship_objection_and_own_data_facts() {
     let mut p = given("1970-01-01", ConsentModel::OptOut);
-    add(&mut p, Kind::CareRelationshipStarted(CareRelationshipStarted {
-        nhs_number: NHS.into(),
-        relationship_id: "ep-1".into(),
-        organisation_ods: "RKB".into(),
-        kind: 2,
-    }));
+    add(
+        &mut p,
+        Kind::CareRelationshipStarted(CareRelationshipStarted {
+            nhs_number: NHS.into(),
+            relationship_id: "ep-1".into(),
+            organisation_ods: "RKB".into(),
+            kind: 2,
+        }),
+    );
     assert_eq!(then(&p, "RKB", "").facts, Facts::default());
-    add(&mut p, Kind::ObjectionRecorded(ObjectionRecorded {
-        nhs_number: NHS.into(),
-        scope: ObjectionScope::DirectCare as i32,
-        attorney_id: String::new(),
-    }));
+    add(
+        &mut p,
+        Kind::ObjectionRecorded(ObjectionRecorded {
+            nhs_number: NHS.into(),
+            scope: ObjectionScope::DirectCare as i32,
+            attorney_id: String::new(),
+        }),
+    );
     let f = then(&p, "RKB", "RKB").facts;
     assert!(f.objection_active && f.own_organisation_data);
     assert!(!then(&p, "RKB", "M86003").facts.own_organisation_data);
@@ -128,18 +167,28 @@ fn minors_unknown_patients_and_unlisted_practices_are_outside_the_population() {
 fn permission_to_view_regions_need_an_active_permission() {
     let mut p = given("1970-01-01", ConsentModel::PermissionToView);
     assert!(then(&p, "RKB", "").facts.permission_to_view_missing);
-    assert!(!given("1970-01-01", ConsentModel::OptOut).facts(&FactQuery {
-        nhs_number: &NHS.parse().expect("nhs"),
-        purpose: Purpose::DirectCare,
-        organisation_ods: "RKB",
-        source_organisation_ods: "",
-        now: now(),
-    }).facts.permission_to_view_missing);
-    add(&mut p, Kind::PermissionToViewGranted(PermissionToViewGranted {
-        nhs_number: NHS.into(),
-        organisation_ods: "RKB".into(),
-        until: Some(icr_events::timestamp_to_proto("2026-07-01T00:00:00Z".parse().expect("ts"))),
-    }));
+    assert!(
+        !given("1970-01-01", ConsentModel::OptOut)
+            .facts(&FactQuery {
+                nhs_number: &NHS.parse().expect("nhs"),
+                purpose: Purpose::DirectCare,
+                organisation_ods: "RKB",
+                source_organisation_ods: "",
+                now: now(),
+            })
+            .facts
+            .permission_to_view_missing
+    );
+    add(
+        &mut p,
+        Kind::PermissionToViewGranted(PermissionToViewGranted {
+            nhs_number: NHS.into(),
+            organisation_ods: "RKB".into(),
+            until: Some(icr_events::timestamp_to_proto(
+                "2026-07-01T00:00:00Z".parse().expect("ts"),
+            )),
+        }),
+    );
     assert!(!then(&p, "RKB", "").facts.permission_to_view_missing);
     assert!(then(&p, "RLT", "").facts.permission_to_view_missing);
 }

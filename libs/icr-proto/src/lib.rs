@@ -17,6 +17,7 @@ pub mod pb {
 }
 
 /// Serialized `FileDescriptorSet` of the API, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("icr_consent_v1_descriptor");
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("icr_consent_v1_descriptor");
 
 pub use prost_types::Timestamp;

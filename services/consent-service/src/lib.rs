@@ -39,7 +39,7 @@ use icr_log::SledLog;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-pub use policy_files::{PolicyFiles, DEFAULT_PACK};
+pub use policy_files::{DEFAULT_PACK, PolicyFiles};
 pub use writes::CALLING_SYSTEM_HEADER;
 
 /// Longest the service waits at start for the projections to fold the log.
@@ -58,19 +58,29 @@ pub struct Options {
 ///
 /// Every acknowledged write is already durable, so stopping needs no final
 /// flush; in-flight requests are allowed to finish.
-pub async fn run(listener: TcpListener, options: Options, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let log = SledLog::open(&options.data_dir)
         .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
     // Refuse a bad engine configuration before serving anything.
     options.policy.pack_events()?;
-    icr_decision::Engine::build(&options.policy.model, &options.policy.rules, &Default::default())
-        .await
-        .context("policy model or rules are invalid")?;
+    icr_decision::Engine::build(
+        &options.policy.model,
+        &options.policy.rules,
+        &Default::default(),
+    )
+    .await
+    .context("policy model or rules are invalid")?;
     let view = view::View::new();
     let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
     startup::load_pack_if_new(&log, &view, &options.policy).await?;
     let head = log.head();
-    view.wait_for(head, REBUILD_WAIT).await.context("rebuilding projections from the log")?;
+    view.wait_for(head, REBUILD_WAIT)
+        .await
+        .context("rebuilding projections from the log")?;
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
     let (decisions, consent, care, policy, audit) = api::servers::all(api::Api::new(log, view));

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Parser;
-use consent_service::{run, shutdown, Options, PolicyFiles, DEFAULT_PACK};
+use consent_service::{DEFAULT_PACK, Options, PolicyFiles, run, shutdown};
 use tracing_subscriber::EnvFilter;
 
 /// The ICR consent and access-control service.
@@ -46,10 +46,21 @@ async fn main() -> anyhow::Result<()> {
     let policy = match &args.policies_dir {
         Some(dir) => PolicyFiles::from_dir(dir, &args.policy_pack)?,
         None if args.policy_pack == DEFAULT_PACK => PolicyFiles::built_in(),
-        None => bail!("policy pack {} is not built in; pass --policies-dir", args.policy_pack),
+        None => bail!(
+            "policy pack {} is not built in; pass --policies-dir",
+            args.policy_pack
+        ),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    run(listener, Options { data_dir: args.data_dir, policy }, shutdown::signal()).await
+    run(
+        listener,
+        Options {
+            data_dir: args.data_dir,
+            policy,
+        },
+        shutdown::signal(),
+    )
+    .await
 }

@@ -42,7 +42,9 @@ impl PolicyFiles {
 
     /// Reads `model.conf`, `rules.csv` and `<pack>/pack.toml` from `dir`.
     pub fn from_dir(dir: &Path, pack: &str) -> anyhow::Result<Self> {
-        let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+        };
         Ok(Self {
             model: read(&dir.join("model.conf"))?,
             rules: read(&dir.join("rules.csv"))?,
@@ -53,8 +55,10 @@ impl PolicyFiles {
 
     /// The pack as policy events, in file order: regions, organisations, roles.
     pub fn pack_events(&self) -> anyhow::Result<Vec<EventPayload>> {
-        let pack: Pack = toml::from_str(&self.pack).with_context(|| format!("parsing policy pack {}", self.pack_name))?;
-        pack.into_events().with_context(|| format!("policy pack {}", self.pack_name))
+        let pack: Pack = toml::from_str(&self.pack)
+            .with_context(|| format!("parsing policy pack {}", self.pack_name))?;
+        pack.into_events()
+            .with_context(|| format!("policy pack {}", self.pack_name))
     }
 }
 
@@ -108,13 +112,21 @@ struct PackRole {
     purposes: Vec<String>,
 }
 
-fn each<T>(names: &[String], what: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<Vec<i32>>
+fn each<T>(
+    names: &[String],
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> anyhow::Result<Vec<i32>>
 where
     T: Into<i32>,
 {
     names
         .iter()
-        .map(|n| parse(n).map(Into::into).with_context(|| format!("unknown {what} '{n}'")))
+        .map(|n| {
+            parse(n)
+                .map(Into::into)
+                .with_context(|| format!("unknown {what} '{n}'"))
+        })
         .collect()
 }
 
@@ -122,8 +134,12 @@ impl Pack {
     fn into_events(self) -> anyhow::Result<Vec<EventPayload>> {
         let mut events = Vec::new();
         for r in self.regions {
-            let model = consent_model_from_name(&r.consent_model)
-                .with_context(|| format!("region {}: unknown consent model '{}'", r.code, r.consent_model))?;
+            let model = consent_model_from_name(&r.consent_model).with_context(|| {
+                format!(
+                    "region {}: unknown consent model '{}'",
+                    r.code, r.consent_model
+                )
+            })?;
             events.push(Kind::RegionPolicySet(RegionPolicySet {
                 region: r.code,
                 name: r.name,
@@ -133,14 +149,28 @@ impl Pack {
             }));
         }
         for o in self.organisations {
-            events.push(Kind::OrganisationJoined(OrganisationJoined { ods_code: o.ods, name: o.name, region: o.region }));
+            events.push(Kind::OrganisationJoined(OrganisationJoined {
+                ods_code: o.ods,
+                name: o.name,
+                region: o.region,
+            }));
         }
         for r in self.roles {
-            let sections = each(&r.sections, "section", section_from_name).with_context(|| format!("role {}", r.code))?;
-            let purposes = each(&r.purposes, "purpose", purpose_from_name).with_context(|| format!("role {}", r.code))?;
-            events.push(Kind::RolePolicySet(RolePolicySet { role_code: r.code, description: r.description, sections, purposes }));
+            let sections = each(&r.sections, "section", section_from_name)
+                .with_context(|| format!("role {}", r.code))?;
+            let purposes = each(&r.purposes, "purpose", purpose_from_name)
+                .with_context(|| format!("role {}", r.code))?;
+            events.push(Kind::RolePolicySet(RolePolicySet {
+                role_code: r.code,
+                description: r.description,
+                sections,
+                purposes,
+            }));
         }
-        Ok(events.into_iter().map(|kind| EventPayload { kind: Some(kind) }).collect())
+        Ok(events
+            .into_iter()
+            .map(|kind| EventPayload { kind: Some(kind) })
+            .collect())
     }
 }
 
@@ -151,8 +181,16 @@ mod tests {
     #[test]
     fn built_in_pack_parses_into_policy_events() {
         let events = PolicyFiles::built_in().pack_events().expect("pack");
-        assert!(events.iter().any(|e| matches!(&e.kind, Some(Kind::RolePolicySet(r)) if r.role_code == "R8000")));
-        assert!(events.iter().any(|e| matches!(&e.kind, Some(Kind::OrganisationJoined(o)) if o.ods_code == "RKB")));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(&e.kind, Some(Kind::RolePolicySet(r)) if r.role_code == "R8000"))
+        );
+        assert!(
+            events.iter().any(
+                |e| matches!(&e.kind, Some(Kind::OrganisationJoined(o)) if o.ods_code == "RKB")
+            )
+        );
     }
 
     #[test]
@@ -160,6 +198,9 @@ mod tests {
         let mut files = PolicyFiles::built_in();
         files.pack = files.pack.replacen("\"medications\"", "\"medicine\"", 1);
         let err = files.pack_events().unwrap_err();
-        assert!(format!("{err:#}").contains("unknown section 'medicine'"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown section 'medicine'"),
+            "{err:#}"
+        );
     }
 }

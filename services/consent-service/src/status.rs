@@ -38,11 +38,15 @@ impl From<ServiceError> for Status {
             ServiceError::Command(CommandError::AlreadyExists(_)) => Code::AlreadyExists,
             ServiceError::Log(LogError::VersionConflict { .. }) => Code::Aborted,
             ServiceError::Log(LogError::RequestIdReused(_)) => {
-                return Status::invalid_argument(format!("request_id: {message}; use a new request id"));
+                return Status::invalid_argument(format!(
+                    "request_id: {message}; use a new request id"
+                ));
             }
             ServiceError::Log(LogError::Storage(_)) => {
                 tracing::error!(%message, "storage failure");
-                return Status::unavailable(format!("{message}; the outcome is unknown: retry with the same request_id"));
+                return Status::unavailable(format!(
+                    "{message}; the outcome is unknown: retry with the same request_id"
+                ));
             }
             ServiceError::Log(_) => {
                 tracing::error!(%message, "log failure");
@@ -66,12 +70,22 @@ mod tests {
         let field: Status = ServiceError::from(FieldError::new("nhs_number", "bad")).into();
         assert_eq!(field.code(), Code::InvalidArgument);
         assert!(field.message().starts_with("nhs_number"));
-        let conflict = LogError::VersionConflict { stream: "s".into(), expected: 1, actual: 2 };
-        assert_eq!(Status::from(ServiceError::from(conflict)).code(), Code::Aborted);
+        let conflict = LogError::VersionConflict {
+            stream: "s".into(),
+            expected: 1,
+            actual: 2,
+        };
+        assert_eq!(
+            Status::from(ServiceError::from(conflict)).code(),
+            Code::Aborted
+        );
         let reused: Status = ServiceError::from(LogError::RequestIdReused("r".into())).into();
         assert!(reused.message().starts_with("request_id"));
         let pre = CommandError::FailedPrecondition("no objection".into());
-        assert_eq!(Status::from(ServiceError::from(pre)).code(), Code::FailedPrecondition);
+        assert_eq!(
+            Status::from(ServiceError::from(pre)).code(),
+            Code::FailedPrecondition
+        );
         let lag = ServiceError::Lagging { at: 1, wanted: 2 };
         assert_eq!(Status::from(lag).code(), Code::Unavailable);
     }

@@ -3,7 +3,7 @@
 
 use icr_events::codes::{identifier, ods_code};
 use icr_events::{FieldError, NhsNumber};
-use icr_proto::pb::{submitter::Who, Submitter};
+use icr_proto::pb::{Submitter, submitter::Who};
 
 /// Longest user, attorney, relationship or request id accepted.
 pub(crate) const MAX_ID: usize = 128;
@@ -12,7 +12,9 @@ pub(crate) const MAX_NAME: usize = 256;
 
 /// A valid NHS number (ten digits, Modulus 11 check digit).
 pub(crate) fn nhs_number(field: &str, value: &str) -> Result<NhsNumber, FieldError> {
-    value.parse().map_err(|e| FieldError::new(field, format!("not a valid NHS number: {e}")))
+    value
+        .parse()
+        .map_err(|e| FieldError::new(field, format!("not a valid NHS number: {e}")))
 }
 
 /// A required id.
@@ -27,7 +29,11 @@ pub(crate) fn name(field: &str, value: &str) -> Result<(), FieldError> {
 
 /// An optional ODS code: empty, or valid.
 pub(crate) fn optional_ods(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.is_empty() { Ok(()) } else { ods_code(field, value) }
+    if value.is_empty() {
+        Ok(())
+    } else {
+        ods_code(field, value)
+    }
 }
 
 /// The attorney id of a consent submitter: empty when the patient acts.
@@ -38,7 +44,10 @@ pub(crate) fn submitter(field: &str, value: Option<&Submitter>) -> Result<String
             id(&format!("{field}.attorney_id"), attorney)?;
             Ok(attorney.clone())
         }
-        None => Err(FieldError::new(field, "must say whether the patient or an attorney submits")),
+        None => Err(FieldError::new(
+            field,
+            "must say whether the patient or an attorney submits",
+        )),
     }
 }
 
@@ -54,10 +63,17 @@ mod tests {
     #[test]
     fn submitter_must_be_said() {
         assert_eq!(submitter("submitter", None).unwrap_err().field, "submitter");
-        let patient = Submitter { who: Some(Who::Patient(true)) };
+        let patient = Submitter {
+            who: Some(Who::Patient(true)),
+        };
         assert_eq!(submitter("submitter", Some(&patient)), Ok(String::new()));
-        let blank = Submitter { who: Some(Who::AttorneyId(" ".into())) };
-        assert_eq!(submitter("submitter", Some(&blank)).unwrap_err().field, "submitter.attorney_id");
+        let blank = Submitter {
+            who: Some(Who::AttorneyId(" ".into())),
+        };
+        assert_eq!(
+            submitter("submitter", Some(&blank)).unwrap_err().field,
+            "submitter.attorney_id"
+        );
     }
 
     #[test]

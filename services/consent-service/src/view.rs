@@ -42,9 +42,15 @@ pub(crate) struct View {
 
 impl View {
     pub(crate) fn new() -> Arc<Self> {
-        let state = State { projections: Projections::default(), engine: None };
+        let state = State {
+            projections: Projections::default(),
+            engine: None,
+        };
         let (progress, _) = watch::channel(Progress::At(0));
-        Arc::new(Self { state: RwLock::new(state), progress })
+        Arc::new(Self {
+            state: RwLock::new(state),
+            progress,
+        })
     }
 
     /// Runs `read` on the projections and engine of one position. The lock
@@ -61,8 +67,13 @@ impl View {
         let reached = |p: &Progress| !matches!(p, Progress::At(at) if *at < position);
         let outcome = tokio::time::timeout(timeout, progress.wait_for(reached)).await;
         match self.progress.borrow().clone() {
-            Progress::Failed(why) => Err(ServiceError::Unavailable(format!("projections stopped: {why}"))),
-            Progress::At(at) if at < position || outcome.is_err() => Err(ServiceError::Lagging { at, wanted: position }),
+            Progress::Failed(why) => Err(ServiceError::Unavailable(format!(
+                "projections stopped: {why}"
+            ))),
+            Progress::At(at) if at < position || outcome.is_err() => Err(ServiceError::Lagging {
+                at,
+                wanted: position,
+            }),
             Progress::At(_) => Ok(()),
         }
     }
@@ -91,8 +102,17 @@ impl View {
         }
     }
 
-    async fn fold_batch<L: EventLog>(&self, log: &L, files: &PolicyFiles, at: u64, force_build: bool) -> Result<(), String> {
-        let events = log.read_from(at + 1, BATCH).await.map_err(|e| e.to_string())?;
+    async fn fold_batch<L: EventLog>(
+        &self,
+        log: &L,
+        files: &PolicyFiles,
+        at: u64,
+        force_build: bool,
+    ) -> Result<(), String> {
+        let events = log
+            .read_from(at + 1, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
         let policy_changes: Vec<_> = events
             .iter()
             .filter_map(|e| e.payload.as_ref())

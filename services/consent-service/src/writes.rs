@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use icr_events::{event_type, CommandError, FieldError, Membership, Patient, StreamId};
+use icr_events::{CommandError, FieldError, Membership, Patient, StreamId, event_type};
 use icr_log::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError, PendingEvent};
 use icr_proto::pb::{Actor, EventPayload, WriteResult};
 use prost::Message;
@@ -52,17 +52,27 @@ pub(crate) fn fingerprint(rpc: &str, request: &impl Message) -> Vec<u8> {
 
 /// The actor of a write: the calling system from metadata, the user from the
 /// request, and the patient when an attorney acts for them.
-pub(crate) fn actor(metadata: &MetadataMap, user_id: &str, on_behalf_of: &str) -> Result<Actor, FieldError> {
+pub(crate) fn actor(
+    metadata: &MetadataMap,
+    user_id: &str,
+    on_behalf_of: &str,
+) -> Result<Actor, FieldError> {
     validate::id("user_id", user_id)?;
     let calling_system = match metadata.get(CALLING_SYSTEM_HEADER) {
         Some(value) => {
-            let value = value.to_str().map_err(|_| FieldError::new(CALLING_SYSTEM_HEADER, "must be ASCII"))?;
+            let value = value
+                .to_str()
+                .map_err(|_| FieldError::new(CALLING_SYSTEM_HEADER, "must be ASCII"))?;
             validate::id(CALLING_SYSTEM_HEADER, value)?;
             value.to_owned()
         }
         None => "unidentified".to_owned(),
     };
-    Ok(Actor { calling_system, user_id: user_id.to_owned(), on_behalf_of: on_behalf_of.to_owned() })
+    Ok(Actor {
+        calling_system,
+        user_id: user_id.to_owned(),
+        on_behalf_of: on_behalf_of.to_owned(),
+    })
 }
 
 fn result(appended: Appended) -> WriteResult {
@@ -75,7 +85,11 @@ fn result(appended: Appended) -> WriteResult {
 }
 
 /// Checks `proposed` against the stream's history.
-fn decide(stream: &StreamId, history: &[EventPayload], proposed: &EventPayload) -> Result<(), CommandError> {
+fn decide(
+    stream: &StreamId,
+    history: &[EventPayload],
+    proposed: &EventPayload,
+) -> Result<(), CommandError> {
     let now = jiff::Timestamp::now();
     match stream {
         StreamId::Patient(_) => Patient::from_events(history).decide(proposed, now),
@@ -88,21 +102,33 @@ fn decide(stream: &StreamId, history: &[EventPayload], proposed: &EventPayload) 
 }
 
 /// Runs commands against a log and the view that follows it.
-pub(crate) async fn execute<L: EventLog>(log: &L, view: &View, command: Command) -> ServiceResult<WriteResult> {
-    if let Some(done) = log.find_request(&command.request_id, &command.fingerprint).await? {
+pub(crate) async fn execute<L: EventLog>(
+    log: &L,
+    view: &View,
+    command: Command,
+) -> ServiceResult<WriteResult> {
+    if let Some(done) = log
+        .find_request(&command.request_id, &command.fingerprint)
+        .await?
+    {
         return Ok(result(done));
     }
     let stream = StreamId::of(&command.payload)
         .ok_or_else(|| ServiceError::Unavailable("event has no stream; this is a bug".into()))?;
     let stream_name = stream.to_string();
-    let (event_type, schema_version) =
-        event_type(&command.payload).ok_or_else(|| ServiceError::Unavailable("empty event; this is a bug".into()))?;
+    let (event_type, schema_version) = event_type(&command.payload)
+        .ok_or_else(|| ServiceError::Unavailable("empty event; this is a bug".into()))?;
     let mut attempt = 0;
     loop {
         let history = log.read_stream(&stream_name).await?;
         let version = history.last().map_or(0, |e| e.stream_version);
         if let Some(expected) = command.expected_version.filter(|v| *v != version) {
-            return Err(LogError::VersionConflict { stream: stream_name, expected, actual: version }.into());
+            return Err(LogError::VersionConflict {
+                stream: stream_name,
+                expected,
+                actual: version,
+            }
+            .into());
         }
         let payloads: Vec<_> = history.into_iter().filter_map(|e| e.payload).collect();
         decide(&stream, &payloads, &command.payload)?;
@@ -119,7 +145,9 @@ pub(crate) async fn execute<L: EventLog>(log: &L, view: &View, command: Command)
             }],
         };
         match log.append(request).await {
-            Err(LogError::VersionConflict { .. }) if command.expected_version.is_none() && attempt < CONFLICT_RETRIES => {
+            Err(LogError::VersionConflict { .. })
+                if command.expected_version.is_none() && attempt < CONFLICT_RETRIES =>
+            {
                 attempt += 1;
             }
             outcome => {

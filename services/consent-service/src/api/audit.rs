@@ -14,7 +14,8 @@ use super::servers::Handle;
 const PAGE: usize = 256;
 
 /// The replay stream type.
-pub(crate) type EventStream = Pin<Box<dyn Stream<Item = Result<ReadEventsResponse, Status>> + Send>>;
+pub(crate) type EventStream =
+    Pin<Box<dyn Stream<Item = Result<ReadEventsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl<L: EventLog + Clone> AuditService for Handle<L> {
@@ -23,7 +24,10 @@ impl<L: EventLog + Clone> AuditService for Handle<L> {
     /// Sends durable events from `from_position` up to the head at the time
     /// of the call (or `limit` events), each with its position so a client
     /// can resume after the last one it saw.
-    async fn read_events(&self, request: Request<ReadEventsRequest>) -> Result<Response<Self::ReadEventsStream>, Status> {
+    async fn read_events(
+        &self,
+        request: Request<ReadEventsRequest>,
+    ) -> Result<Response<Self::ReadEventsStream>, Status> {
         let req = request.into_inner();
         let log = self.0.log.clone();
         let head = *log.subscribe().borrow();
@@ -45,7 +49,11 @@ impl<L: EventLog + Clone> AuditService for Handle<L> {
                 };
                 for event in events {
                     next = event.position + 1;
-                    if tx.send(Ok(ReadEventsResponse { event: Some(event) })).await.is_err() {
+                    if tx
+                        .send(Ok(ReadEventsResponse { event: Some(event) }))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

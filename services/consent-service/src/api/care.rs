@@ -1,7 +1,7 @@
 //! CareContextService: GP registrations and care relationships.
 
-use icr_events::codes::{care_relationship_kind, iso_date, ods_code};
 use icr_events::FieldError;
+use icr_events::codes::{care_relationship_kind, iso_date, ods_code};
 use icr_log::EventLog;
 use icr_proto::pb::care_context_service_server::CareContextService;
 use icr_proto::pb::event_payload::Kind;
@@ -15,7 +15,11 @@ use crate::status::ServiceResult;
 use crate::validate;
 
 impl<L: EventLog> Api<L> {
-    async fn register_patient(&self, metadata: &MetadataMap, mut req: RegisterPatientRequest) -> ServiceResult<WriteResult> {
+    async fn register_patient(
+        &self,
+        metadata: &MetadataMap,
+        mut req: RegisterPatientRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("gp_practice_ods", &req.gp_practice_ods)?;
@@ -28,11 +32,29 @@ impl<L: EventLog> Api<L> {
             gp_practice_ods: req.gp_practice_ods.clone(),
             date_of_birth: req.date_of_birth.clone(),
         };
-        let parts = WriteParts { rpc: "RegisterPatient", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
-        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::PatientRegistered(event)) }).await
+        let parts = WriteParts {
+            rpc: "RegisterPatient",
+            metadata,
+            user_id: &req.user_id,
+            on_behalf_of: "",
+            expected_version: req.expected_stream_version,
+        };
+        self.write(
+            parts,
+            request_id,
+            &req,
+            EventPayload {
+                kind: Some(Kind::PatientRegistered(event)),
+            },
+        )
+        .await
     }
 
-    async fn start_relationship(&self, metadata: &MetadataMap, mut req: StartCareRelationshipRequest) -> ServiceResult<WriteResult> {
+    async fn start_relationship(
+        &self,
+        metadata: &MetadataMap,
+        mut req: StartCareRelationshipRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
@@ -44,37 +66,87 @@ impl<L: EventLog> Api<L> {
             organisation_ods: req.organisation_ods.clone(),
             kind: kind.into(),
         };
-        let parts = WriteParts { rpc: "StartCareRelationship", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
-        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::CareRelationshipStarted(event)) }).await
+        let parts = WriteParts {
+            rpc: "StartCareRelationship",
+            metadata,
+            user_id: &req.user_id,
+            on_behalf_of: "",
+            expected_version: req.expected_stream_version,
+        };
+        self.write(
+            parts,
+            request_id,
+            &req,
+            EventPayload {
+                kind: Some(Kind::CareRelationshipStarted(event)),
+            },
+        )
+        .await
     }
 
-    async fn end_relationship(&self, metadata: &MetadataMap, mut req: EndCareRelationshipRequest) -> ServiceResult<WriteResult> {
+    async fn end_relationship(
+        &self,
+        metadata: &MetadataMap,
+        mut req: EndCareRelationshipRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
-        let event = CareRelationshipEnded { nhs_number: req.nhs_number.clone(), relationship_id: req.relationship_id.clone() };
-        let parts = WriteParts { rpc: "EndCareRelationship", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
-        self.write(parts, request_id, &req, EventPayload { kind: Some(Kind::CareRelationshipEnded(event)) }).await
+        let event = CareRelationshipEnded {
+            nhs_number: req.nhs_number.clone(),
+            relationship_id: req.relationship_id.clone(),
+        };
+        let parts = WriteParts {
+            rpc: "EndCareRelationship",
+            metadata,
+            user_id: &req.user_id,
+            on_behalf_of: "",
+            expected_version: req.expected_stream_version,
+        };
+        self.write(
+            parts,
+            request_id,
+            &req,
+            EventPayload {
+                kind: Some(Kind::CareRelationshipEnded(event)),
+            },
+        )
+        .await
     }
 }
 
 #[tonic::async_trait]
 impl<L: EventLog> CareContextService for Handle<L> {
-    async fn register_patient(&self, request: Request<RegisterPatientRequest>) -> Result<Response<RegisterPatientResponse>, Status> {
+    async fn register_patient(
+        &self,
+        request: Request<RegisterPatientRequest>,
+    ) -> Result<Response<RegisterPatientResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.register_patient(&metadata, req).await?;
-        Ok(Response::new(RegisterPatientResponse { result: Some(result) }))
+        Ok(Response::new(RegisterPatientResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn start_care_relationship(&self, request: Request<StartCareRelationshipRequest>) -> Result<Response<StartCareRelationshipResponse>, Status> {
+    async fn start_care_relationship(
+        &self,
+        request: Request<StartCareRelationshipRequest>,
+    ) -> Result<Response<StartCareRelationshipResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.start_relationship(&metadata, req).await?;
-        Ok(Response::new(StartCareRelationshipResponse { result: Some(result) }))
+        Ok(Response::new(StartCareRelationshipResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn end_care_relationship(&self, request: Request<EndCareRelationshipRequest>) -> Result<Response<EndCareRelationshipResponse>, Status> {
+    async fn end_care_relationship(
+        &self,
+        request: Request<EndCareRelationshipRequest>,
+    ) -> Result<Response<EndCareRelationshipResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.end_relationship(&metadata, req).await?;
-        Ok(Response::new(EndCareRelationshipResponse { result: Some(result) }))
+        Ok(Response::new(EndCareRelationshipResponse {
+            result: Some(result),
+        }))
     }
 }

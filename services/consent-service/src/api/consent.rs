@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use icr_events::codes::{iso_date, objection_scope, ods_code, power_of_attorney_kind};
-use icr_events::{timestamp_from_proto, timestamp_to_proto, FieldError, Patient};
+use icr_events::{FieldError, Patient, timestamp_from_proto, timestamp_to_proto};
 use icr_log::EventLog;
 use icr_proto::pb::consent_service_server::ConsentService;
 use icr_proto::pb::event_payload::Kind;
@@ -24,17 +24,33 @@ fn payload(kind: Kind) -> EventPayload {
 
 /// The patient an attorney acts for, for the actor's on-behalf-of.
 fn on_behalf<'a>(attorney_id: &str, nhs_number: &'a str) -> &'a str {
-    if attorney_id.is_empty() { "" } else { nhs_number }
+    if attorney_id.is_empty() {
+        ""
+    } else {
+        nhs_number
+    }
 }
 
-fn status_of(nhs_number: &str, patient: Option<&Patient>, position: u64) -> GetConsentStatusResponse {
+fn status_of(
+    nhs_number: &str,
+    patient: Option<&Patient>,
+    position: u64,
+) -> GetConsentStatusResponse {
     let default = Patient::default();
     let p = patient.unwrap_or(&default);
     GetConsentStatusResponse {
         nhs_number: nhs_number.to_owned(),
         registered: p.registration.is_some(),
-        gp_practice_ods: p.registration.as_ref().map(|r| r.gp_practice_ods.clone()).unwrap_or_default(),
-        date_of_birth: p.registration.as_ref().map(|r| r.date_of_birth.to_string()).unwrap_or_default(),
+        gp_practice_ods: p
+            .registration
+            .as_ref()
+            .map(|r| r.gp_practice_ods.clone())
+            .unwrap_or_default(),
+        date_of_birth: p
+            .registration
+            .as_ref()
+            .map(|r| r.date_of_birth.to_string())
+            .unwrap_or_default(),
         active_objections: p.objections.iter().copied().collect(),
         powers_of_attorney: p
             .attorneys
@@ -59,7 +75,10 @@ fn status_of(nhs_number: &str, patient: Option<&Patient>, position: u64) -> GetC
         permissions_to_view: p
             .permissions_to_view
             .iter()
-            .map(|(org, until)| PermissionToView { organisation_ods: org.clone(), until: Some(timestamp_to_proto(*until)) })
+            .map(|(org, until)| PermissionToView {
+                organisation_ods: org.clone(),
+                until: Some(timestamp_to_proto(*until)),
+            })
             .collect(),
         stream_version: p.version,
         log_position: position,
@@ -67,15 +86,29 @@ fn status_of(nhs_number: &str, patient: Option<&Patient>, position: u64) -> GetC
 }
 
 impl<L: EventLog> Api<L> {
-    async fn objection(&self, rpc: &'static str, metadata: &tonic::metadata::MetadataMap, mut req: RecordObjectionRequest, withdraw: bool) -> ServiceResult<WriteResult> {
+    async fn objection(
+        &self,
+        rpc: &'static str,
+        metadata: &tonic::metadata::MetadataMap,
+        mut req: RecordObjectionRequest,
+        withdraw: bool,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         let scope = objection_scope("scope", req.scope)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
         let kind = if withdraw {
-            Kind::ObjectionWithdrawn(ObjectionWithdrawn { nhs_number: req.nhs_number.clone(), scope: scope.into(), attorney_id: attorney_id.clone() })
+            Kind::ObjectionWithdrawn(ObjectionWithdrawn {
+                nhs_number: req.nhs_number.clone(),
+                scope: scope.into(),
+                attorney_id: attorney_id.clone(),
+            })
         } else {
-            Kind::ObjectionRecorded(ObjectionRecorded { nhs_number: req.nhs_number.clone(), scope: scope.into(), attorney_id: attorney_id.clone() })
+            Kind::ObjectionRecorded(ObjectionRecorded {
+                nhs_number: req.nhs_number.clone(),
+                scope: scope.into(),
+                attorney_id: attorney_id.clone(),
+            })
         };
         let parts = WriteParts {
             rpc,
@@ -87,7 +120,11 @@ impl<L: EventLog> Api<L> {
         self.write(parts, request_id, &req, payload(kind)).await
     }
 
-    async fn register_attorney(&self, metadata: &tonic::metadata::MetadataMap, mut req: RegisterPowerOfAttorneyRequest) -> ServiceResult<WriteResult> {
+    async fn register_attorney(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        mut req: RegisterPowerOfAttorneyRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
@@ -105,27 +142,67 @@ impl<L: EventLog> Api<L> {
             valid_from: req.valid_from.clone(),
             valid_until: req.valid_until.clone(),
         };
-        let parts = WriteParts { rpc: "RegisterPowerOfAttorney", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
-        self.write(parts, request_id, &req, payload(Kind::PowerOfAttorneyRegistered(event))).await
+        let parts = WriteParts {
+            rpc: "RegisterPowerOfAttorney",
+            metadata,
+            user_id: &req.user_id,
+            on_behalf_of: "",
+            expected_version: req.expected_stream_version,
+        };
+        self.write(
+            parts,
+            request_id,
+            &req,
+            payload(Kind::PowerOfAttorneyRegistered(event)),
+        )
+        .await
     }
 
-    async fn revoke_attorney(&self, metadata: &tonic::metadata::MetadataMap, mut req: RevokePowerOfAttorneyRequest) -> ServiceResult<WriteResult> {
+    async fn revoke_attorney(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        mut req: RevokePowerOfAttorneyRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
-        let event = PowerOfAttorneyRevoked { nhs_number: req.nhs_number.clone(), attorney_id: req.attorney_id.clone() };
-        let parts = WriteParts { rpc: "RevokePowerOfAttorney", metadata, user_id: &req.user_id, on_behalf_of: "", expected_version: req.expected_stream_version };
-        self.write(parts, request_id, &req, payload(Kind::PowerOfAttorneyRevoked(event))).await
+        let event = PowerOfAttorneyRevoked {
+            nhs_number: req.nhs_number.clone(),
+            attorney_id: req.attorney_id.clone(),
+        };
+        let parts = WriteParts {
+            rpc: "RevokePowerOfAttorney",
+            metadata,
+            user_id: &req.user_id,
+            on_behalf_of: "",
+            expected_version: req.expected_stream_version,
+        };
+        self.write(
+            parts,
+            request_id,
+            &req,
+            payload(Kind::PowerOfAttorneyRevoked(event)),
+        )
+        .await
     }
 
-    async fn grant_permission(&self, metadata: &tonic::metadata::MetadataMap, mut req: GrantPermissionToViewRequest) -> ServiceResult<WriteResult> {
+    async fn grant_permission(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        mut req: GrantPermissionToViewRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("organisation_ods", &req.organisation_ods)?;
         let until = validate::present("until", req.until.as_ref())?;
-        timestamp_from_proto(until).ok_or_else(|| FieldError::new("until", "is not a valid timestamp"))?;
+        timestamp_from_proto(until)
+            .ok_or_else(|| FieldError::new("until", "is not a valid timestamp"))?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
-        let event = PermissionToViewGranted { nhs_number: req.nhs_number.clone(), organisation_ods: req.organisation_ods.clone(), until: Some(*until) };
+        let event = PermissionToViewGranted {
+            nhs_number: req.nhs_number.clone(),
+            organisation_ods: req.organisation_ods.clone(),
+            until: Some(*until),
+        };
         let parts = WriteParts {
             rpc: "GrantPermissionToView",
             metadata,
@@ -133,15 +210,28 @@ impl<L: EventLog> Api<L> {
             on_behalf_of: on_behalf(&attorney_id, &req.nhs_number),
             expected_version: req.expected_stream_version,
         };
-        self.write(parts, request_id, &req, payload(Kind::PermissionToViewGranted(event))).await
+        self.write(
+            parts,
+            request_id,
+            &req,
+            payload(Kind::PermissionToViewGranted(event)),
+        )
+        .await
     }
 
-    async fn revoke_permission(&self, metadata: &tonic::metadata::MetadataMap, mut req: RevokePermissionToViewRequest) -> ServiceResult<WriteResult> {
+    async fn revoke_permission(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        mut req: RevokePermissionToViewRequest,
+    ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("organisation_ods", &req.organisation_ods)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
-        let event = PermissionToViewRevoked { nhs_number: req.nhs_number.clone(), organisation_ods: req.organisation_ods.clone() };
+        let event = PermissionToViewRevoked {
+            nhs_number: req.nhs_number.clone(),
+            organisation_ods: req.organisation_ods.clone(),
+        };
         let parts = WriteParts {
             rpc: "RevokePermissionToView",
             metadata,
@@ -149,13 +239,26 @@ impl<L: EventLog> Api<L> {
             on_behalf_of: on_behalf(&attorney_id, &req.nhs_number),
             expected_version: req.expected_stream_version,
         };
-        self.write(parts, request_id, &req, payload(Kind::PermissionToViewRevoked(event))).await
+        self.write(
+            parts,
+            request_id,
+            &req,
+            payload(Kind::PermissionToViewRevoked(event)),
+        )
+        .await
     }
 
-    async fn consent_status(&self, req: GetConsentStatusRequest) -> ServiceResult<GetConsentStatusResponse> {
+    async fn consent_status(
+        &self,
+        req: GetConsentStatusRequest,
+    ) -> ServiceResult<GetConsentStatusResponse> {
         let nhs = validate::nhs_number("nhs_number", &req.nhs_number)?;
-        self.view.wait_for(req.min_log_position, CONSISTENCY_WAIT).await?;
-        Ok(self.view.read(|p, _| status_of(&req.nhs_number, p.patient(&nhs), p.position())))
+        self.view
+            .wait_for(req.min_log_position, CONSISTENCY_WAIT)
+            .await?;
+        Ok(self
+            .view
+            .read(|p, _| status_of(&req.nhs_number, p.patient(&nhs), p.position())))
     }
 }
 
@@ -173,43 +276,84 @@ fn as_objection(req: WithdrawObjectionRequest) -> RecordObjectionRequest {
 
 #[tonic::async_trait]
 impl<L: EventLog> ConsentService for Handle<L> {
-    async fn record_objection(&self, request: Request<RecordObjectionRequest>) -> Result<Response<RecordObjectionResponse>, Status> {
+    async fn record_objection(
+        &self,
+        request: Request<RecordObjectionRequest>,
+    ) -> Result<Response<RecordObjectionResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
-        let result = self.0.objection("RecordObjection", &metadata, req, false).await?;
-        Ok(Response::new(RecordObjectionResponse { result: Some(result) }))
+        let result = self
+            .0
+            .objection("RecordObjection", &metadata, req, false)
+            .await?;
+        Ok(Response::new(RecordObjectionResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn withdraw_objection(&self, request: Request<WithdrawObjectionRequest>) -> Result<Response<WithdrawObjectionResponse>, Status> {
+    async fn withdraw_objection(
+        &self,
+        request: Request<WithdrawObjectionRequest>,
+    ) -> Result<Response<WithdrawObjectionResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
-        let result = self.0.objection("WithdrawObjection", &metadata, as_objection(req), true).await?;
-        Ok(Response::new(WithdrawObjectionResponse { result: Some(result) }))
+        let result = self
+            .0
+            .objection("WithdrawObjection", &metadata, as_objection(req), true)
+            .await?;
+        Ok(Response::new(WithdrawObjectionResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn get_consent_status(&self, request: Request<GetConsentStatusRequest>) -> Result<Response<GetConsentStatusResponse>, Status> {
-        Ok(Response::new(self.0.consent_status(request.into_inner()).await?))
+    async fn get_consent_status(
+        &self,
+        request: Request<GetConsentStatusRequest>,
+    ) -> Result<Response<GetConsentStatusResponse>, Status> {
+        Ok(Response::new(
+            self.0.consent_status(request.into_inner()).await?,
+        ))
     }
 
-    async fn register_power_of_attorney(&self, request: Request<RegisterPowerOfAttorneyRequest>) -> Result<Response<RegisterPowerOfAttorneyResponse>, Status> {
+    async fn register_power_of_attorney(
+        &self,
+        request: Request<RegisterPowerOfAttorneyRequest>,
+    ) -> Result<Response<RegisterPowerOfAttorneyResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.register_attorney(&metadata, req).await?;
-        Ok(Response::new(RegisterPowerOfAttorneyResponse { result: Some(result) }))
+        Ok(Response::new(RegisterPowerOfAttorneyResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn revoke_power_of_attorney(&self, request: Request<RevokePowerOfAttorneyRequest>) -> Result<Response<RevokePowerOfAttorneyResponse>, Status> {
+    async fn revoke_power_of_attorney(
+        &self,
+        request: Request<RevokePowerOfAttorneyRequest>,
+    ) -> Result<Response<RevokePowerOfAttorneyResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.revoke_attorney(&metadata, req).await?;
-        Ok(Response::new(RevokePowerOfAttorneyResponse { result: Some(result) }))
+        Ok(Response::new(RevokePowerOfAttorneyResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn grant_permission_to_view(&self, request: Request<GrantPermissionToViewRequest>) -> Result<Response<GrantPermissionToViewResponse>, Status> {
+    async fn grant_permission_to_view(
+        &self,
+        request: Request<GrantPermissionToViewRequest>,
+    ) -> Result<Response<GrantPermissionToViewResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.grant_permission(&metadata, req).await?;
-        Ok(Response::new(GrantPermissionToViewResponse { result: Some(result) }))
+        Ok(Response::new(GrantPermissionToViewResponse {
+            result: Some(result),
+        }))
     }
 
-    async fn revoke_permission_to_view(&self, request: Request<RevokePermissionToViewRequest>) -> Result<Response<RevokePermissionToViewResponse>, Status> {
+    async fn revoke_permission_to_view(
+        &self,
+        request: Request<RevokePermissionToViewRequest>,
+    ) -> Result<Response<RevokePermissionToViewResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let result = self.0.revoke_permission(&metadata, req).await?;
-        Ok(Response::new(RevokePermissionToViewResponse { result: Some(result) }))
+        Ok(Response::new(RevokePermissionToViewResponse {
+            result: Some(result),
+        }))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use icr_decision::{explain, AccessRequest, Engine};
+use icr_decision::{AccessRequest, Engine, explain};
 use icr_events::codes::{ods_code, purpose, purpose_name, role_code, section, section_name};
 use icr_log::EventLog;
 use icr_projections::FactQuery;
@@ -14,8 +14,8 @@ use icr_proto::pb::{
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
 
-use super::servers::Handle;
 use super::Api;
+use super::servers::Handle;
 use crate::status::ServiceResult;
 use crate::validate;
 
@@ -51,11 +51,27 @@ fn question<'a>(
     ods_code("requester.organisation_ods", &requester.organisation_ods)?;
     let purpose = purpose("purpose", purpose_value)?;
     validate::optional_ods("source_organisation_ods", source)?;
-    Ok(Question { nhs_number, requester, purpose, source_organisation_ods: source, min_log_position })
+    Ok(Question {
+        nhs_number,
+        requester,
+        purpose,
+        source_organisation_ods: source,
+        min_log_position,
+    })
 }
 
-fn decision(section: RecordSection, allowed: bool, reason: String, explanation: String, position: u64) -> Decision {
-    let outcome = if allowed { Outcome::Allow } else { Outcome::Deny };
+fn decision(
+    section: RecordSection,
+    allowed: bool,
+    reason: String,
+    explanation: String,
+    position: u64,
+) -> Decision {
+    let outcome = if allowed {
+        Outcome::Allow
+    } else {
+        Outcome::Deny
+    };
     Decision {
         decision_id: Ulid::new().to_string(),
         section: section.into(),
@@ -69,8 +85,14 @@ fn decision(section: RecordSection, allowed: bool, reason: String, explanation: 
 impl<L: EventLog> Api<L> {
     /// Decides every section against one consistent view: the facts and the
     /// engine come from the same log position.
-    async fn decide(&self, q: Question<'_>, sections: &[RecordSection]) -> ServiceResult<Vec<Decision>> {
-        self.view.wait_for(q.min_log_position, CONSISTENCY_WAIT).await?;
+    async fn decide(
+        &self,
+        q: Question<'_>,
+        sections: &[RecordSection],
+    ) -> ServiceResult<Vec<Decision>> {
+        self.view
+            .wait_for(q.min_log_position, CONSISTENCY_WAIT)
+            .await?;
         let now = jiff::Timestamp::now();
         let decisions = self.view.read(|projections, engine: Option<&Engine>| {
             let position = projections.position();
@@ -98,7 +120,13 @@ impl<L: EventLog> Api<L> {
                             let v = engine.decide(&request, &request_facts.facts);
                             decision(s, v.allowed, v.reason, v.explanation, position)
                         }
-                        None => decision(s, false, POLICY_UNAVAILABLE.into(), explain(POLICY_UNAVAILABLE), position),
+                        None => decision(
+                            s,
+                            false,
+                            POLICY_UNAVAILABLE.into(),
+                            explain(POLICY_UNAVAILABLE),
+                            position,
+                        ),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -120,14 +148,31 @@ impl<L: EventLog> Api<L> {
     }
 
     async fn authorize(&self, req: AuthorizeRequest) -> ServiceResult<AuthorizeResponse> {
-        let q = question(&req.nhs_number, req.requester.as_ref(), req.purpose, &req.source_organisation_ods, req.min_log_position)?;
+        let q = question(
+            &req.nhs_number,
+            req.requester.as_ref(),
+            req.purpose,
+            &req.source_organisation_ods,
+            req.min_log_position,
+        )?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
-        Ok(AuthorizeResponse { decision: decisions.pop() })
+        Ok(AuthorizeResponse {
+            decision: decisions.pop(),
+        })
     }
 
-    async fn authorize_batch(&self, req: AuthorizeBatchRequest) -> ServiceResult<AuthorizeBatchResponse> {
-        let q = question(&req.nhs_number, req.requester.as_ref(), req.purpose, &req.source_organisation_ods, req.min_log_position)?;
+    async fn authorize_batch(
+        &self,
+        req: AuthorizeBatchRequest,
+    ) -> ServiceResult<AuthorizeBatchResponse> {
+        let q = question(
+            &req.nhs_number,
+            req.requester.as_ref(),
+            req.purpose,
+            &req.source_organisation_ods,
+            req.min_log_position,
+        )?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
             return Err(icr_events::FieldError::new("sections", message).into());
@@ -138,13 +183,18 @@ impl<L: EventLog> Api<L> {
             .enumerate()
             .map(|(i, &s)| section(&format!("sections[{i}]"), s))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(AuthorizeBatchResponse { decisions: self.decide(q, &sections).await? })
+        Ok(AuthorizeBatchResponse {
+            decisions: self.decide(q, &sections).await?,
+        })
     }
 }
 
 #[tonic::async_trait]
 impl<L: EventLog> AccessDecisionService for Handle<L> {
-    async fn authorize(&self, request: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
+    async fn authorize(
+        &self,
+        request: Request<AuthorizeRequest>,
+    ) -> Result<Response<AuthorizeResponse>, Status> {
         Ok(Response::new(self.0.authorize(request.into_inner()).await?))
     }
 
@@ -152,6 +202,8 @@ impl<L: EventLog> AccessDecisionService for Handle<L> {
         &self,
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
-        Ok(Response::new(self.0.authorize_batch(request.into_inner()).await?))
+        Ok(Response::new(
+            self.0.authorize_batch(request.into_inner()).await?,
+        ))
     }
 }

@@ -20,7 +20,7 @@ use tonic::metadata::MetadataMap;
 use crate::status::ServiceResult;
 use crate::validate;
 use crate::view::View;
-use crate::writes::{self, actor, fingerprint, Command};
+use crate::writes::{self, Command, actor, fingerprint};
 
 /// The handlers of every service, sharing the log and the view.
 pub(crate) struct Api<L> {

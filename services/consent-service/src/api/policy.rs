@@ -1,8 +1,8 @@
 //! PolicyAdminService: organisations, role policy and region policy, each
 //! change an event validated as strictly as the engine will read it.
 
-use icr_events::codes::{consent_model, ods_code, purpose, region_code, role_code, section};
 use icr_events::FieldError;
+use icr_events::codes::{consent_model, ods_code, purpose, region_code, role_code, section};
 use icr_log::EventLog;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
@@ -36,7 +36,10 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
                 section(&format!("sections[{i}]"), s)?;
             }
             if e.purposes.is_empty() {
-                return Err(FieldError::new("purposes", "must list at least one purpose"));
+                return Err(FieldError::new(
+                    "purposes",
+                    "must list at least one purpose",
+                ));
             }
             for (i, &p) in e.purposes.iter().enumerate() {
                 purpose(&format!("purposes[{i}]"), p)?;
@@ -48,7 +51,10 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
             validate::name("name", &e.name)?;
             consent_model("consent_model", e.consent_model)?;
             if e.minimum_age > MAX_MINIMUM_AGE {
-                return Err(FieldError::new("minimum_age", format!("must be at most {MAX_MINIMUM_AGE}")));
+                return Err(FieldError::new(
+                    "minimum_age",
+                    format!("must be at most {MAX_MINIMUM_AGE}"),
+                ));
             }
             for (i, r) in e.viewing_regions.iter().enumerate() {
                 region_code(&format!("viewing_regions[{i}]"), r)?;
@@ -60,10 +66,24 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
 }
 
 impl<L: EventLog> Api<L> {
-    async fn policy_write(&self, rpc: &'static str, metadata: &MetadataMap, user_id: &str, request_id: String, request: &impl prost::Message, kind: Kind) -> ServiceResult<WriteResult> {
+    async fn policy_write(
+        &self,
+        rpc: &'static str,
+        metadata: &MetadataMap,
+        user_id: &str,
+        request_id: String,
+        request: &impl prost::Message,
+        kind: Kind,
+    ) -> ServiceResult<WriteResult> {
         let payload = EventPayload { kind: Some(kind) };
         validate_policy_event(&payload)?;
-        let parts = WriteParts { rpc, metadata, user_id, on_behalf_of: "", expected_version: None };
+        let parts = WriteParts {
+            rpc,
+            metadata,
+            user_id,
+            on_behalf_of: "",
+            expected_version: None,
+        };
         self.write(parts, request_id, request, payload).await
     }
 }
@@ -74,41 +94,84 @@ macro_rules! policy_rpc {
         let (metadata, _, mut $req) = $request.into_parts();
         let request_id = std::mem::take(&mut $req.request_id);
         let kind = $kind;
-        let result = $self.0.policy_write($rpc, &metadata, &$req.user_id, request_id, &$req, kind).await?;
-        Ok(Response::new($response { result: Some(result) }))
+        let result = $self
+            .0
+            .policy_write($rpc, &metadata, &$req.user_id, request_id, &$req, kind)
+            .await?;
+        Ok(Response::new($response {
+            result: Some(result),
+        }))
     }};
 }
 
 #[tonic::async_trait]
 impl<L: EventLog> PolicyAdminService for Handle<L> {
-    async fn join_organisation(&self, request: Request<JoinOrganisationRequest>) -> Result<Response<JoinOrganisationResponse>, Status> {
-        policy_rpc!(self, request, "JoinOrganisation", JoinOrganisationResponse, |req| Kind::OrganisationJoined(
-            OrganisationJoined { ods_code: req.ods_code.clone(), name: req.name.clone(), region: req.region.clone() }
-        ))
+    async fn join_organisation(
+        &self,
+        request: Request<JoinOrganisationRequest>,
+    ) -> Result<Response<JoinOrganisationResponse>, Status> {
+        policy_rpc!(
+            self,
+            request,
+            "JoinOrganisation",
+            JoinOrganisationResponse,
+            |req| Kind::OrganisationJoined(OrganisationJoined {
+                ods_code: req.ods_code.clone(),
+                name: req.name.clone(),
+                region: req.region.clone()
+            })
+        )
     }
 
-    async fn leave_organisation(&self, request: Request<LeaveOrganisationRequest>) -> Result<Response<LeaveOrganisationResponse>, Status> {
-        policy_rpc!(self, request, "LeaveOrganisation", LeaveOrganisationResponse, |req| Kind::OrganisationLeft(
-            OrganisationLeft { ods_code: req.ods_code.clone() }
-        ))
+    async fn leave_organisation(
+        &self,
+        request: Request<LeaveOrganisationRequest>,
+    ) -> Result<Response<LeaveOrganisationResponse>, Status> {
+        policy_rpc!(
+            self,
+            request,
+            "LeaveOrganisation",
+            LeaveOrganisationResponse,
+            |req| Kind::OrganisationLeft(OrganisationLeft {
+                ods_code: req.ods_code.clone()
+            })
+        )
     }
 
-    async fn set_role_policy(&self, request: Request<SetRolePolicyRequest>) -> Result<Response<SetRolePolicyResponse>, Status> {
-        policy_rpc!(self, request, "SetRolePolicy", SetRolePolicyResponse, |req| Kind::RolePolicySet(RolePolicySet {
-            role_code: req.role_code.clone(),
-            description: req.description.clone(),
-            sections: req.sections.clone(),
-            purposes: req.purposes.clone(),
-        }))
+    async fn set_role_policy(
+        &self,
+        request: Request<SetRolePolicyRequest>,
+    ) -> Result<Response<SetRolePolicyResponse>, Status> {
+        policy_rpc!(
+            self,
+            request,
+            "SetRolePolicy",
+            SetRolePolicyResponse,
+            |req| Kind::RolePolicySet(RolePolicySet {
+                role_code: req.role_code.clone(),
+                description: req.description.clone(),
+                sections: req.sections.clone(),
+                purposes: req.purposes.clone(),
+            })
+        )
     }
 
-    async fn set_region_policy(&self, request: Request<SetRegionPolicyRequest>) -> Result<Response<SetRegionPolicyResponse>, Status> {
-        policy_rpc!(self, request, "SetRegionPolicy", SetRegionPolicyResponse, |req| Kind::RegionPolicySet(RegionPolicySet {
-            region: req.region.clone(),
-            name: req.name.clone(),
-            consent_model: req.consent_model,
-            minimum_age: req.minimum_age,
-            viewing_regions: req.viewing_regions.clone(),
-        }))
+    async fn set_region_policy(
+        &self,
+        request: Request<SetRegionPolicyRequest>,
+    ) -> Result<Response<SetRegionPolicyResponse>, Status> {
+        policy_rpc!(
+            self,
+            request,
+            "SetRegionPolicy",
+            SetRegionPolicyResponse,
+            |req| Kind::RegionPolicySet(RegionPolicySet {
+                region: req.region.clone(),
+                name: req.name.clone(),
+                consent_model: req.consent_model,
+                minimum_age: req.minimum_age,
+                viewing_regions: req.viewing_regions.clone(),
+            })
+        )
     }
 }
