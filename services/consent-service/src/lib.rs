@@ -92,6 +92,9 @@ pub async fn run(
         .add_service(audit)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
+    // Wait for the follower to be gone so that, once `run` returns, nothing
+    // holds the sled directory and it can be opened again at once.
     follower.abort();
+    let _ = follower.await;
     served.context("gRPC server failed")
 }
