@@ -1,1 +1,175 @@
-fn main() {}
+//! `consent-cli`: the command line for the ICR consent service.
+//!
+//! It is for the people who run and support the service: to ask for an
+//! access decision as a record viewer would, to enter a patient's objection
+//! or attorney on their behalf, to feed care context by hand, to administer
+//! policy, and to read the audit log. It holds no state and no rules of its
+//! own: every command is one gRPC call (or one stream) and the service
+//! decides. Output is an aligned table, or JSON lines with `--json`.
+//!
+//! # Layout
+//!
+//! - `main.rs`: the command tree, global options and the connection.
+//! - One module per command group, each defining its arguments, a function
+//!   per RPC that takes a [`Channel`] and returns the response, and a `run`
+//!   that prints it: [`authorize`], [`consent`] (with `attorney`,
+//!   `permission` and `status`), [`care`], [`policy`], [`events`].
+//! - Shared pieces: [`caller`] (who is calling, sent on every request),
+//!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
+//!   values as short names), [`dates`], [`output`] (tables and JSON lines)
+//!   and [`failure`] (errors phrased as what to do next).
+//!
+//! A command flows: parse → connect → build the request (with
+//! `x-calling-system` and `user_id`) → call → print, or explain the failure
+//! on stderr and exit 1.
+#![forbid(unsafe_code)]
+
+mod authorize;
+mod caller;
+mod care;
+mod consent;
+mod dates;
+mod events;
+mod failure;
+mod names;
+mod output;
+mod policy;
+mod write;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::caller::Caller;
+use crate::output::Output;
+
+/// How long to wait for the service to accept a connection before saying it
+/// cannot be reached.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Command line of the ICR consent service.
+#[derive(Parser, Debug)]
+#[command(name = "consent-cli", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
+struct GlobalOptions {
+    /// Address of the consent service.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "ICR_CONSENT_ENDPOINT",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    endpoint: String,
+    /// Print one JSON object per line instead of tables, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Identity of this system, sent as `x-calling-system` metadata on every
+    /// request and recorded with every event.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ICR_CALLING_SYSTEM",
+        default_value = "consent-cli"
+    )]
+    calling_system: String,
+    /// The person making the request, sent as its `user_id`; defaults to
+    /// $USER.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        env = "ICR_USER",
+        default_value_t = default_user()
+    )]
+    user: String,
+}
+
+/// The command groups.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ask whether a viewer may see sections of a patient's record.
+    Authorize(authorize::AuthorizeArgs),
+    /// A patient's objections, attorneys and permissions to view.
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
+    /// Care context: GP registrations and care relationships.
+    #[command(subcommand)]
+    Care(care::CareCommand),
+    /// Policy administration: organisations, job roles and regions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Read the audit log in order from a position.
+    Events(events::EventsArgs),
+}
+
+/// `$USER`, or `cli` where the shell does not set it.
+fn default_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|user| !user.is_empty())
+        .unwrap_or_else(|| "cli".to_owned())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader (`| head`) has all it wanted; that is not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Connects and runs the chosen command.
+async fn run(cli: Cli) -> Result<()> {
+    let caller = Caller::new(&cli.global.calling_system, &cli.global.user)?;
+    let output = Output::new(cli.global.json);
+    let channel = connect(&cli.global.endpoint).await?;
+    match &cli.command {
+        Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,
+        Command::Consent(command) => consent::run(channel, &caller, command, output).await,
+        Command::Care(command) => care::run(channel, &caller, command, output).await,
+        Command::Policy(command) => policy::run(channel, &caller, command, output).await,
+        Command::Events(args) => events::run(channel, &caller, args, output).await,
+    }
+}
+
+/// Opens a connection now, so an absent service is reported as such rather
+/// than as the failure of whichever call came first.
+async fn connect(endpoint: &str) -> Result<Channel> {
+    Endpoint::from_shared(endpoint.to_owned())
+        .with_context(|| format!("--endpoint `{endpoint}` is not a valid URL"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .connect()
+        .await
+        .map_err(|error| failure::unreachable(endpoint, &error))
+}
+
+/// Whether writing the output failed because its reader went away.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+#[path = "main_tests.rs"]
+mod tests;

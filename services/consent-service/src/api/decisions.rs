@@ -132,13 +132,14 @@ impl<L: EventLog> Api<L> {
                 .collect::<Vec<_>>()
         });
         for d in &decisions {
+            let section = RecordSection::try_from(d.section).map_or_else(|_| String::new(), section_name);
             tracing::info!(
                 decision_id = %d.decision_id,
                 user = %q.requester.user_id,
                 role = %q.requester.role_code,
                 organisation = %q.requester.organisation_ods,
-                section = d.section,
-                outcome = d.outcome,
+                %section,
+                allowed = d.outcome == Outcome::Allow as i32,
                 reason = %d.reason,
                 position = d.log_position,
                 "access decision"

@@ -1,0 +1,163 @@
+//! `authorize`: ask whether a viewer may see sections of a patient's record,
+//! as a record viewer does before it releases any data.
+
+use anyhow::Result;
+use clap::Args;
+use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
+use icr_proto::pb::{
+    AuthorizeBatchRequest, AuthorizeRequest, Decision, Outcome, Purpose, RecordSection, Requester,
+};
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+use crate::caller::Caller;
+use crate::failure::{self, CallContext};
+use crate::names;
+use crate::output::Output;
+
+/// Arguments of `authorize`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AuthorizeArgs {
+    /// NHS number of the patient whose record would be viewed.
+    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    pub(crate) nhs_number: String,
+    /// National RBAC job-role code the viewer acts in, e.g. R8000.
+    #[arg(long = "role", value_name = "CODE")]
+    pub(crate) role_code: String,
+    /// ODS code of the viewer's organisation.
+    #[arg(long = "org", value_name = "ODS")]
+    pub(crate) organisation_ods: String,
+    /// Record section to decide. Give several (repeated or comma-separated)
+    /// to decide them in one batch, one decision each.
+    #[arg(
+        long = "section",
+        value_name = "SECTION",
+        required = true,
+        num_args = 1..,
+        value_delimiter = ',',
+        value_parser = names::parser::<RecordSection>(),
+    )]
+    pub(crate) sections: Vec<RecordSection>,
+    /// Why the record is being looked at.
+    #[arg(long, value_name = "PURPOSE", value_parser = names::parser::<Purpose>())]
+    pub(crate) purpose: Purpose,
+    /// ODS code of the organisation the data came from. Data from the
+    /// viewer's own organisation is not ICR sharing.
+    #[arg(long = "source-org", value_name = "ODS")]
+    pub(crate) source_organisation_ods: Option<String>,
+    /// Decide only once the service has applied this log position, e.g. the
+    /// one a write just printed; 0 means no minimum.
+    #[arg(long = "min-position", value_name = "POSITION", default_value_t = 0)]
+    pub(crate) min_log_position: u64,
+}
+
+/// Asks the service for one decision per requested section, in order. One
+/// section uses `Authorize`, several use `AuthorizeBatch`, as a viewer would.
+pub(crate) async fn authorize(
+    channel: Channel,
+    caller: &Caller,
+    args: &AuthorizeArgs,
+) -> Result<Vec<Decision>> {
+    let mut client = AccessDecisionServiceClient::new(channel);
+    let call = CallContext::patient_read(&args.nhs_number);
+    let requester = Requester {
+        user_id: caller.user_id(),
+        role_code: args.role_code.clone(),
+        organisation_ods: args.organisation_ods.clone(),
+    };
+    let source_organisation_ods = args.source_organisation_ods.clone().unwrap_or_default();
+    if let [section] = args.sections.as_slice() {
+        let request = AuthorizeRequest {
+            nhs_number: args.nhs_number.clone(),
+            requester: Some(requester),
+            section: (*section).into(),
+            purpose: args.purpose.into(),
+            source_organisation_ods,
+            min_log_position: args.min_log_position,
+        };
+        let response = client
+            .authorize(caller.request(request))
+            .await
+            .map_err(|status| call.rejected(status))?
+            .into_inner();
+        let decision = response
+            .decision
+            .ok_or_else(|| failure::missing("decision"))?;
+        return Ok(vec![decision]);
+    }
+    let request = AuthorizeBatchRequest {
+        nhs_number: args.nhs_number.clone(),
+        requester: Some(requester),
+        sections: args
+            .sections
+            .iter()
+            .map(|&section| section.into())
+            .collect(),
+        purpose: args.purpose.into(),
+        source_organisation_ods,
+        min_log_position: args.min_log_position,
+    };
+    let response = client
+        .authorize_batch(caller.request(request))
+        .await
+        .map_err(|status| call.rejected(status))?
+        .into_inner();
+    Ok(response.decisions)
+}
+
+/// Runs `authorize` and prints its decisions.
+pub(crate) async fn run(
+    channel: Channel,
+    caller: &Caller,
+    args: &AuthorizeArgs,
+    output: Output,
+) -> Result<()> {
+    let decisions = authorize(channel, caller, args).await?;
+    let records: Vec<Value> = decisions.iter().map(decision_record).collect();
+    output.records(DECISION_FIELDS, &records)?;
+    Ok(())
+}
+
+/// Fields of a decision, in the order people read them.
+const DECISION_FIELDS: &[&str] = &[
+    "section",
+    "outcome",
+    "reason",
+    "explanation",
+    "log_position",
+    "decision_id",
+];
+
+/// One decision as a record. The outcome is upper-cased (`ALLOW`, `DENY`)
+/// because it is the word a reader scans the table for.
+fn decision_record(decision: &Decision) -> Value {
+    json!({
+        "section": names::short_name_of::<RecordSection>(decision.section),
+        "outcome": names::short_name_of::<Outcome>(decision.outcome).to_ascii_uppercase(),
+        "reason": decision.reason,
+        "explanation": decision.explanation,
+        "log_position": decision.log_position,
+        "decision_id": decision.decision_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_reads_with_short_names() {
+        let decision = Decision {
+            decision_id: "01JDECISION".to_owned(),
+            section: RecordSection::MentalHealth.into(),
+            outcome: Outcome::Deny.into(),
+            reason: "objection_active".to_owned(),
+            explanation: "The patient has objected to sharing.".to_owned(),
+            log_position: 42,
+        };
+        let record = decision_record(&decision);
+        assert_eq!(record["section"], "mental_health");
+        assert_eq!(record["outcome"], "DENY");
+        assert_eq!(record["log_position"], 42);
+    }
+}

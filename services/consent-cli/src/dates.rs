@@ -1,0 +1,73 @@
+//! Dates and timestamps on the command line and in output.
+//!
+//! The API carries calendar dates as `YYYY-MM-DD` strings and instants as
+//! `google.protobuf.Timestamp`; prost's own RFC 3339 parser and printer do
+//! the work, so no date crate is needed.
+
+use prost_types::Timestamp;
+
+/// Checks a `YYYY-MM-DD` calendar date (a real one: no 30 February) and
+/// returns it unchanged, ready for a string field.
+pub(crate) fn parse_date(text: &str) -> Result<String, String> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(index, byte)| match index {
+            4 | 7 => byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    if shaped && text.parse::<Timestamp>().is_ok() {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not a date in the form YYYY-MM-DD"))
+    }
+}
+
+/// Parses an RFC 3339 instant such as `2026-03-31T23:59:59Z`. A bare date is
+/// refused: "until 2026-03-31" would silently mean midnight at its start.
+pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    let has_time = text.len() > 10;
+    match text.parse::<Timestamp>() {
+        Ok(timestamp) if has_time => Ok(timestamp),
+        _ => Err(format!(
+            "`{text}` is not an RFC 3339 timestamp such as 2026-03-31T23:59:59Z"
+        )),
+    }
+}
+
+/// An instant as RFC 3339 text, if there is one.
+pub(crate) fn format_timestamp(timestamp: Option<&Timestamp>) -> Option<String> {
+    timestamp.map(ToString::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_dates_pass_unchanged() {
+        assert_eq!(parse_date("2024-02-29"), Ok("2024-02-29".to_owned()));
+    }
+
+    #[test]
+    fn impossible_or_misshapen_dates_are_refused() {
+        for text in [
+            "2023-02-29",
+            "2024-2-1",
+            "01/02/2024",
+            "2024-01-01T00:00:00Z",
+            "",
+        ] {
+            assert!(parse_date(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn timestamps_need_a_time_and_print_back_as_rfc3339() {
+        let until = parse_timestamp("2026-03-31T23:59:59+01:00").expect("valid timestamp");
+        assert_eq!(
+            format_timestamp(Some(&until)).as_deref(),
+            Some("2026-03-31T22:59:59Z")
+        );
+        assert!(parse_timestamp("2026-03-31").is_err());
+        assert!(parse_timestamp("tomorrow").is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! What to tell the user when a call fails: what happened, then what to do
+//! next. This is the one place gRPC codes become advice.
+
+use std::error::Error;
+
+use anyhow::anyhow;
+use tonic::{Code, Status};
+
+/// What a failed call was about, so its hint can name the exact command or
+/// request id to use next.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CallContext<'a> {
+    /// Request id of a write: the id a retry must reuse to stay idempotent.
+    pub(crate) request_id: Option<&'a str>,
+    /// NHS number of the patient the call concerned.
+    pub(crate) nhs_number: Option<&'a str>,
+}
+
+impl<'a> CallContext<'a> {
+    /// A read about no patient in particular.
+    pub(crate) fn read() -> Self {
+        Self::default()
+    }
+
+    /// A read about one patient.
+    pub(crate) fn patient_read(nhs_number: &'a str) -> Self {
+        Self {
+            request_id: None,
+            nhs_number: Some(nhs_number),
+        }
+    }
+
+    /// A write to a patient's record.
+    pub(crate) fn patient_write(request_id: &'a str, nhs_number: &'a str) -> Self {
+        Self {
+            request_id: Some(request_id),
+            nhs_number: Some(nhs_number),
+        }
+    }
+
+    /// A write to policy, which concerns no patient.
+    pub(crate) fn policy_write(request_id: &'a str) -> Self {
+        Self {
+            request_id: Some(request_id),
+            nhs_number: None,
+        }
+    }
+
+    /// The error to report when the service answered this call with `status`.
+    pub(crate) fn rejected(self, status: Status) -> anyhow::Error {
+        let mut message = format!("{:?}: {}", status.code(), status.message());
+        if let Some(hint) = hint(status.code(), self) {
+            message.push_str("\nhint: ");
+            message.push_str(&hint);
+        }
+        anyhow!(message)
+    }
+}
+
+/// The error to report when no connection could be made at all.
+pub(crate) fn unreachable(endpoint: &str, error: &tonic::transport::Error) -> anyhow::Error {
+    anyhow!(
+        "cannot reach the consent service at {endpoint}: {}. Is it running? Start it with `cargo run`",
+        chain(error)
+    )
+}
+
+/// The error for a response that lacks the field the API promises; only a
+/// mismatched or faulty server sends one.
+pub(crate) fn missing(field: &str) -> anyhow::Error {
+    anyhow!(
+        "the service's response had no `{field}`; is the service the same API version as this CLI?"
+    )
+}
+
+/// The next step for a code, naming the patient or request id when known.
+fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
+    let status_command = match call.nhs_number {
+        Some(nhs_number) => format!("`consent-cli consent status --nhs {nhs_number}`"),
+        None => "`consent-cli consent status --nhs …`".to_owned(),
+    };
+    let hint = match code {
+        Code::InvalidArgument => "fix the field named above".to_owned(),
+        Code::FailedPrecondition if call.nhs_number.is_none() => {
+            "check the current policy with `consent-cli events`".to_owned()
+        }
+        Code::FailedPrecondition => format!("check the current state with {status_command}"),
+        Code::Aborted => format!(
+            "the patient's record changed meanwhile; re-read the status with {status_command} \
+             and retry with the new --expected-version"
+        ),
+        Code::AlreadyExists => "nothing to do: already in effect".to_owned(),
+        Code::Unavailable | Code::DeadlineExceeded => match call.request_id {
+            Some(request_id) => format!("retry with the same --request-id {request_id}"),
+            None => "retry; reading is safe to repeat".to_owned(),
+        },
+        Code::Unauthenticated | Code::PermissionDenied => {
+            "the service did not accept this caller; check --calling-system and --user".to_owned()
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// An error and its causes on one line: tonic's own text ("transport error")
+/// says nothing until joined with the cause ("Connection refused"). Some
+/// layers repeat their cause's text, so a cause already said is skipped.
+fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_names_the_patient_and_the_flag_to_change() {
+        let call = CallContext::patient_write("01J0000000000000000000000", "9434765919");
+        let error = call.rejected(Status::aborted("stream version is 4, expected 3"));
+        assert_eq!(
+            error.to_string(),
+            "Aborted: stream version is 4, expected 3\n\
+             hint: the patient's record changed meanwhile; re-read the status with \
+             `consent-cli consent status --nhs 9434765919` and retry with the new --expected-version"
+        );
+    }
+
+    #[test]
+    fn an_outage_during_a_write_gives_the_request_id_to_retry_with() {
+        let call = CallContext::policy_write("01JREQUEST");
+        let error = call.rejected(Status::unavailable("shutting down"));
+        assert!(
+            error
+                .to_string()
+                .ends_with("retry with the same --request-id 01JREQUEST")
+        );
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer = std::io::Error::other(Wrapper(inner));
+        assert_eq!(chain(&outer), "refused");
+    }
+
+    /// An error that repeats its cause's text, as hyper's does.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl Error for Wrapper {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn codes_without_advice_show_only_code_and_message() {
+        let error = CallContext::read().rejected(Status::internal("log corrupt"));
+        assert_eq!(error.to_string(), "Internal: log corrupt");
+    }
+}
