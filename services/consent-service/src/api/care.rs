@@ -121,32 +121,25 @@ impl<L: EventLog> CareContextService for Handle<L> {
         &self,
         request: Request<RegisterPatientRequest>,
     ) -> Result<Response<RegisterPatientResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.register_patient(&metadata, req).await?;
-        Ok(Response::new(RegisterPatientResponse {
-            result: Some(result),
-        }))
+        write_rpc!(self, request, register_patient, RegisterPatientResponse)
     }
 
     async fn start_care_relationship(
         &self,
         request: Request<StartCareRelationshipRequest>,
     ) -> Result<Response<StartCareRelationshipResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.start_relationship(&metadata, req).await?;
-        Ok(Response::new(StartCareRelationshipResponse {
-            result: Some(result),
-        }))
+        write_rpc!(
+            self,
+            request,
+            start_relationship,
+            StartCareRelationshipResponse
+        )
     }
 
     async fn end_care_relationship(
         &self,
         request: Request<EndCareRelationshipRequest>,
     ) -> Result<Response<EndCareRelationshipResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.end_relationship(&metadata, req).await?;
-        Ok(Response::new(EndCareRelationshipResponse {
-            result: Some(result),
-        }))
+        write_rpc!(self, request, end_relationship, EndCareRelationshipResponse)
     }
 }

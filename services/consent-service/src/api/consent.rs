@@ -317,43 +317,47 @@ impl<L: EventLog> ConsentService for Handle<L> {
         &self,
         request: Request<RegisterPowerOfAttorneyRequest>,
     ) -> Result<Response<RegisterPowerOfAttorneyResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.register_attorney(&metadata, req).await?;
-        Ok(Response::new(RegisterPowerOfAttorneyResponse {
-            result: Some(result),
-        }))
+        write_rpc!(
+            self,
+            request,
+            register_attorney,
+            RegisterPowerOfAttorneyResponse
+        )
     }
 
     async fn revoke_power_of_attorney(
         &self,
         request: Request<RevokePowerOfAttorneyRequest>,
     ) -> Result<Response<RevokePowerOfAttorneyResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.revoke_attorney(&metadata, req).await?;
-        Ok(Response::new(RevokePowerOfAttorneyResponse {
-            result: Some(result),
-        }))
+        write_rpc!(
+            self,
+            request,
+            revoke_attorney,
+            RevokePowerOfAttorneyResponse
+        )
     }
 
     async fn grant_permission_to_view(
         &self,
         request: Request<GrantPermissionToViewRequest>,
     ) -> Result<Response<GrantPermissionToViewResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.grant_permission(&metadata, req).await?;
-        Ok(Response::new(GrantPermissionToViewResponse {
-            result: Some(result),
-        }))
+        write_rpc!(
+            self,
+            request,
+            grant_permission,
+            GrantPermissionToViewResponse
+        )
     }
 
     async fn revoke_permission_to_view(
         &self,
         request: Request<RevokePermissionToViewRequest>,
     ) -> Result<Response<RevokePermissionToViewResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
-        let result = self.0.revoke_permission(&metadata, req).await?;
-        Ok(Response::new(RevokePermissionToViewResponse {
-            result: Some(result),
-        }))
+        write_rpc!(
+            self,
+            request,
+            revoke_permission,
+            RevokePermissionToViewResponse
+        )
     }
 }

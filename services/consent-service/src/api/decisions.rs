@@ -132,7 +132,8 @@ impl<L: EventLog> Api<L> {
                 .collect::<Vec<_>>()
         });
         for d in &decisions {
-            let section = RecordSection::try_from(d.section).map_or_else(|_| String::new(), section_name);
+            let section =
+                RecordSection::try_from(d.section).map_or_else(|_| String::new(), section_name);
             tracing::info!(
                 decision_id = %d.decision_id,
                 user = %q.requester.user_id,

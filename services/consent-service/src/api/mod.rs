@@ -2,6 +2,18 @@
 //! builds a domain command or query, and leaves the rest to [`crate::writes`]
 //! and [`crate::view`]. Domain errors become statuses in [`crate::status`].
 
+/// Body of a write RPC whose handler takes `(&metadata, request)`: split the
+/// request, run the handler, wrap its [`WriteResult`] in the response type.
+macro_rules! write_rpc {
+    ($self:ident, $request:ident, $handler:ident, $response:ident) => {{
+        let (metadata, _, req) = $request.into_parts();
+        let result = $self.0.$handler(&metadata, req).await?;
+        Ok(tonic::Response::new($response {
+            result: Some(result),
+        }))
+    }};
+}
+
 mod audit;
 mod care;
 mod consent;
