@@ -51,8 +51,12 @@ pub fn uk_date(now: Timestamp) -> Date {
     now.to_zoned(tz).date()
 }
 
-/// Converts a protobuf timestamp; `None` when out of range.
+/// Converts a protobuf timestamp; `None` when out of range or when `nanos`
+/// is outside `0..=999_999_999`, as the protobuf spec requires.
 pub fn timestamp_from_proto(ts: &icr_proto::Timestamp) -> Option<Timestamp> {
+    if !(0..=999_999_999).contains(&ts.nanos) {
+        return None;
+    }
     Timestamp::new(ts.seconds, ts.nanos).ok()
 }
 
