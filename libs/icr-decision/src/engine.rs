@@ -10,7 +10,8 @@ use crate::Verdict;
 use crate::reason::{Reason, explain};
 
 /// Why an engine could not be built from a model, rules and policy. The
-/// previous engine (or none: deny everything) stays in force.
+/// service then has no engine and denies every request until a policy change
+/// builds again.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// casbin rejected the model or a policy line.

@@ -75,6 +75,10 @@ pub struct Patient {
     pub care_relationships: BTreeMap<String, CareRelationship>,
     /// Permissions to view: organisation ODS code → when it lapses.
     pub permissions_to_view: BTreeMap<String, Timestamp>,
+    /// Events of a kind this build cannot read (written by a newer one). Any
+    /// such event might be an objection, so the patient is treated as
+    /// objecting until this build is upgraded.
+    pub unreadable_events: u64,
 }
 
 impl Patient {
@@ -83,6 +87,7 @@ impl Patient {
     pub fn apply(&mut self, payload: &EventPayload) {
         self.version += 1;
         let Some(kind) = payload.kind.as_ref() else {
+            self.unreadable_events += 1;
             return;
         };
         match kind {
@@ -155,17 +160,20 @@ impl Patient {
         patient
     }
 
-    /// Whether an objection bars use of the record for `purpose`. An objection
-    /// whose scope this build does not know bars every purpose.
+    /// Whether an objection bars use of the record for `purpose`. Fails
+    /// closed: an objection whose scope is unspecified or unknown to this
+    /// build, or an event this build cannot read, bars every purpose.
     pub fn objects_to(&self, purpose: Purpose) -> bool {
         let scope = match purpose {
             Purpose::DirectCare => ObjectionScope::DirectCare,
             Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
             Purpose::Unspecified => return true,
         };
-        self.objections
-            .iter()
-            .any(|&s| s == scope as i32 || ObjectionScope::try_from(s).is_err())
+        let bars = |s: i32| {
+            s == scope as i32
+                || !matches!(ObjectionScope::try_from(s), Ok(k) if k != ObjectionScope::Unspecified)
+        };
+        self.unreadable_events > 0 || self.objections.iter().any(|&s| bars(s))
     }
 
     /// Whether `organisation_ods` has an active care relationship.
@@ -247,6 +255,7 @@ impl Patient {
                 }
             }
             Kind::PermissionToViewGranted(e) => {
+                self.check_submitter(&e.attorney_id, today)?;
                 let until = e.until.as_ref().and_then(timestamp_from_proto);
                 if until.is_none_or(|until| until <= now) {
                     return Err(CommandError::FailedPrecondition(
@@ -255,6 +264,7 @@ impl Patient {
                 }
             }
             Kind::PermissionToViewRevoked(e) => {
+                self.check_submitter(&e.attorney_id, today)?;
                 if !self.has_permission_to_view(&e.organisation_ods, now) {
                     return Err(CommandError::FailedPrecondition(
                         "this organisation holds no active permission to view".into(),

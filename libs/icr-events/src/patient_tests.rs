@@ -81,6 +81,7 @@ fn granted(until: &str) -> EventPayload {
         nhs_number: NHS.into(),
         organisation_ods: "RKB".into(),
         until: Some(crate::timestamp_to_proto(until)),
+        attorney_id: String::new(),
     }))
 }
 
@@ -88,6 +89,8 @@ fn revoked() -> EventPayload {
     ev(Kind::PermissionToViewRevoked(PermissionToViewRevoked {
         nhs_number: NHS.into(),
         organisation_ods: "RKB".into(),
+
+        attorney_id: String::new(),
     }))
 }
 
@@ -284,4 +287,34 @@ fn unknown_objection_scope_bars_every_purpose() {
     let p = given(&[odd]);
     assert!(p.objects_to(Purpose::DirectCare));
     assert!(p.objects_to(Purpose::SecondaryUse));
+}
+
+#[test]
+fn permission_to_view_by_an_attorney_needs_a_valid_power() {
+    let mut grant = granted("2026-07-01T00:00:00Z");
+    if let Some(Kind::PermissionToViewGranted(e)) = grant.kind.as_mut() {
+        e.attorney_id = "att-1".into();
+    }
+    assert!(is_precondition(given(&[]).decide(&grant, now())));
+    let lpa = attorney(
+        "att-1",
+        PowerOfAttorneyKind::HealthAndWelfareLpa,
+        "2020-01-01",
+        "",
+    );
+    assert_eq!(given(&[lpa]).decide(&grant, now()), Ok(()));
+}
+
+#[test]
+fn unspecified_scope_and_unreadable_events_bar_every_purpose() {
+    let unspecified = ev(Kind::ObjectionRecorded(ObjectionRecorded {
+        nhs_number: NHS.into(),
+        scope: 0,
+        attorney_id: String::new(),
+    }));
+    assert!(given(&[unspecified]).objects_to(Purpose::DirectCare));
+    let unreadable = EventPayload { kind: None };
+    let p = given(&[registered(), unreadable]);
+    assert!(p.objects_to(Purpose::DirectCare) && p.objects_to(Purpose::SecondaryUse));
+    assert_eq!(p.version, 2);
 }

@@ -71,7 +71,12 @@ impl SledLog {
         let db = sled::open(path)?;
         let tree = db.open_tree("log")?;
         let head = match tree.scan_prefix([keys::EVENT]).keys().next_back() {
-            Some(key) => decode_u64(&key?[1..]).unwrap_or(0),
+            Some(key) => {
+                let key = key?;
+                decode_u64(&key[1..]).ok_or_else(|| {
+                    LogError::Inconsistent(format!("last event key {key:?} is not a position"))
+                })?
+            }
             None => 0,
         };
         let (durable, _) = watch::channel(head);
@@ -150,7 +155,9 @@ impl SledLog {
             let id = writer
                 .ids
                 .generate()
-                .unwrap_or_else(|_| ulid::Ulid::new())
+                .map_err(|_| {
+                    LogError::Inconsistent("ULID generator overflowed this millisecond".into())
+                })?
                 .to_string();
             let event = RecordedEvent {
                 id: id.clone(),

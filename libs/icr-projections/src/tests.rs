@@ -184,6 +184,7 @@ fn permission_to_view_regions_need_an_active_permission() {
         Kind::PermissionToViewGranted(PermissionToViewGranted {
             nhs_number: NHS.into(),
             organisation_ods: "RKB".into(),
+            attorney_id: String::new(),
             until: Some(icr_events::timestamp_to_proto(
                 "2026-07-01T00:00:00Z".parse().expect("ts"),
             )),

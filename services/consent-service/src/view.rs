@@ -34,6 +34,19 @@ pub(crate) enum Progress {
     Failed(String),
 }
 
+/// Marks the view failed when dropped: the follower holds one for its life.
+struct StopGuard<'a>(&'a watch::Sender<Progress>);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|p| {
+            if let Progress::At(at) = p {
+                *p = Progress::Failed(format!("projection follower stopped at position {at}"));
+            }
+        });
+    }
+}
+
 /// Shared, read-mostly view of current state.
 pub(crate) struct View {
     state: RwLock<State>,
@@ -82,6 +95,9 @@ impl View {
     /// change rebuilds the engine off the lock, then swaps it in with the
     /// events that caused it.
     pub(crate) async fn follow<L: EventLog>(self: Arc<Self>, log: L, files: PolicyFiles) {
+        // However the follower ends (log error, panic, abort at shutdown),
+        // decisions must stop with it rather than go on from frozen state.
+        let _stopped = StopGuard(&self.progress);
         let mut head = log.subscribe();
         let mut engine_built = false;
         loop {
@@ -131,6 +147,14 @@ impl View {
         } else {
             None
         };
+        // Check the whole batch before applying any of it, so a bad batch
+        // leaves the state as it was.
+        let contiguous = events.iter().zip(at + 1..).all(|(e, p)| e.position == p);
+        if !contiguous {
+            return Err(format!(
+                "events after position {at} are not contiguous: the log is damaged"
+            ));
+        }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         for event in &events {
             state.projections.apply(event).map_err(|e| e.to_string())?;

@@ -131,7 +131,17 @@ pub(crate) async fn execute<L: EventLog>(
             .into());
         }
         let payloads: Vec<_> = history.into_iter().filter_map(|e| e.payload).collect();
-        decide(&stream, &payloads, &command.payload)?;
+        if let Err(refused) = decide(&stream, &payloads, &command.payload) {
+            // An honest retry racing its original sees the original's event
+            // and would be refused: answer it with the original's result.
+            return match log
+                .find_request(&command.request_id, &command.fingerprint)
+                .await?
+            {
+                Some(done) => Ok(result(done)),
+                None => Err(refused.into()),
+            };
+        }
         let request = AppendRequest {
             stream: stream_name.clone(),
             expected_version: ExpectedVersion::Exact(version),

@@ -21,6 +21,9 @@ impl<L: EventLog> Api<L> {
         mut req: RegisterPatientRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("gp_practice_ods", &req.gp_practice_ods)?;
         let dob = iso_date("date_of_birth", &req.date_of_birth)?;
@@ -37,7 +40,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: "",
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -56,6 +59,9 @@ impl<L: EventLog> Api<L> {
         mut req: StartCareRelationshipRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
         ods_code("organisation_ods", &req.organisation_ods)?;
@@ -71,7 +77,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: "",
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -90,6 +96,9 @@ impl<L: EventLog> Api<L> {
         mut req: EndCareRelationshipRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
         let event = CareRelationshipEnded {
@@ -101,7 +110,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: "",
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,

@@ -1,7 +1,5 @@
 //! ConsentService: objections, attorneys and permissions to view.
 
-use std::time::Duration;
-
 use icr_events::codes::{iso_date, objection_scope, ods_code, power_of_attorney_kind};
 use icr_events::{FieldError, Patient, timestamp_from_proto, timestamp_to_proto};
 use icr_log::EventLog;
@@ -14,9 +12,6 @@ use super::servers::Handle;
 use super::{Api, WriteParts};
 use crate::status::ServiceResult;
 use crate::validate;
-
-/// Longest a status read waits for the projections to reach `min_log_position`.
-const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
 
 fn payload(kind: Kind) -> EventPayload {
     EventPayload { kind: Some(kind) }
@@ -94,6 +89,9 @@ impl<L: EventLog> Api<L> {
         withdraw: bool,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         let scope = objection_scope("scope", req.scope)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
@@ -115,7 +113,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: on_behalf(&attorney_id, &req.nhs_number),
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(parts, request_id, &req, payload(kind)).await
     }
@@ -126,6 +124,9 @@ impl<L: EventLog> Api<L> {
         mut req: RegisterPowerOfAttorneyRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
         let kind = power_of_attorney_kind("kind", req.kind)?;
@@ -147,7 +148,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: "",
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -164,6 +165,9 @@ impl<L: EventLog> Api<L> {
         mut req: RevokePowerOfAttorneyRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
         let event = PowerOfAttorneyRevoked {
@@ -175,7 +179,7 @@ impl<L: EventLog> Api<L> {
             metadata,
             user_id: &req.user_id,
             on_behalf_of: "",
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -192,6 +196,9 @@ impl<L: EventLog> Api<L> {
         mut req: GrantPermissionToViewRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("organisation_ods", &req.organisation_ods)?;
         let until = validate::present("until", req.until.as_ref())?;
@@ -202,13 +209,14 @@ impl<L: EventLog> Api<L> {
             nhs_number: req.nhs_number.clone(),
             organisation_ods: req.organisation_ods.clone(),
             until: Some(*until),
+            attorney_id: attorney_id.clone(),
         };
         let parts = WriteParts {
             rpc: "GrantPermissionToView",
             metadata,
             user_id: &req.user_id,
             on_behalf_of: on_behalf(&attorney_id, &req.nhs_number),
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -225,19 +233,23 @@ impl<L: EventLog> Api<L> {
         mut req: RevokePermissionToViewRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = req.expected_stream_version.take();
         validate::nhs_number("nhs_number", &req.nhs_number)?;
         ods_code("organisation_ods", &req.organisation_ods)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
         let event = PermissionToViewRevoked {
             nhs_number: req.nhs_number.clone(),
             organisation_ods: req.organisation_ods.clone(),
+            attorney_id: attorney_id.clone(),
         };
         let parts = WriteParts {
             rpc: "RevokePermissionToView",
             metadata,
             user_id: &req.user_id,
             on_behalf_of: on_behalf(&attorney_id, &req.nhs_number),
-            expected_version: req.expected_stream_version,
+            expected_version,
         };
         self.write(
             parts,
@@ -253,9 +265,7 @@ impl<L: EventLog> Api<L> {
         req: GetConsentStatusRequest,
     ) -> ServiceResult<GetConsentStatusResponse> {
         let nhs = validate::nhs_number("nhs_number", &req.nhs_number)?;
-        self.view
-            .wait_for(req.min_log_position, CONSISTENCY_WAIT)
-            .await?;
+        self.caught_up(req.min_log_position).await?;
         Ok(self
             .view
             .read(|p, _| status_of(&req.nhs_number, p.patient(&nhs), p.position())))

@@ -1,7 +1,5 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
-use std::time::Duration;
-
 use icr_decision::{AccessRequest, Engine, explain};
 use icr_events::codes::{ods_code, purpose, purpose_name, role_code, section, section_name};
 use icr_log::EventLog;
@@ -21,9 +19,6 @@ use crate::validate;
 
 /// Most sections one AuthorizeBatch may ask about.
 pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
-
-/// Longest a decision waits for the projections to reach `min_log_position`.
-const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
 
 /// Reason given when no engine could be built from the current policy.
 const POLICY_UNAVAILABLE: &str = "policy_unavailable";
@@ -90,9 +85,7 @@ impl<L: EventLog> Api<L> {
         q: Question<'_>,
         sections: &[RecordSection],
     ) -> ServiceResult<Vec<Decision>> {
-        self.view
-            .wait_for(q.min_log_position, CONSISTENCY_WAIT)
-            .await?;
+        self.caught_up(q.min_log_position).await?;
         let now = jiff::Timestamp::now();
         let decisions = self.view.read(|projections, engine: Option<&Engine>| {
             let position = projections.position();

@@ -23,6 +23,7 @@ mod policy;
 pub(crate) use policy::validate_policy_event;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use icr_log::EventLog;
 use icr_proto::pb::{EventPayload, WriteResult};
@@ -60,7 +61,21 @@ pub(crate) struct WriteParts<'a> {
     pub(crate) expected_version: Option<u64>,
 }
 
+/// Longest a read waits for the projections to catch up.
+const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
+
 impl<L: EventLog> Api<L> {
+    /// Waits until the projections have applied `min_log_position` and
+    /// everything that was durable when the read arrived: an acknowledged
+    /// write binds every later read. Errs (`Unavailable`) rather than answer
+    /// from older state.
+    pub(crate) async fn caught_up(&self, min_log_position: u64) -> ServiceResult<()> {
+        let durable = *self.log.subscribe().borrow();
+        self.view
+            .wait_for(min_log_position.max(durable), CONSISTENCY_WAIT)
+            .await
+    }
+
     /// Validates the request id and actor, fingerprints the request and runs
     /// the write. `request_id` is taken out of `request` before hashing so a
     /// retry hashes the same.

@@ -18,6 +18,17 @@ use crate::validate;
 /// Oldest minimum age a region may set.
 const MAX_MINIMUM_AGE: u32 = 130;
 
+/// Refuses a list that names the same value twice: each policy line is
+/// multiplied out when the engine is built, so repeats only cost.
+fn distinct<T: Ord>(field: &str, values: &[T]) -> Result<(), FieldError> {
+    let unique: std::collections::BTreeSet<_> = values.iter().collect();
+    if unique.len() == values.len() {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "must not repeat a value"))
+    }
+}
+
 /// Checks a policy event the way the decision engine will read it, so a bad
 /// policy is refused before it reaches the log. The policy pack loaded at
 /// first start goes through here too.
@@ -35,6 +46,8 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
             for (i, &s) in e.sections.iter().enumerate() {
                 section(&format!("sections[{i}]"), s)?;
             }
+            distinct("sections", &e.sections)?;
+            distinct("purposes", &e.purposes)?;
             if e.purposes.is_empty() {
                 return Err(FieldError::new(
                     "purposes",
@@ -59,6 +72,7 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
             for (i, r) in e.viewing_regions.iter().enumerate() {
                 region_code(&format!("viewing_regions[{i}]"), r)?;
             }
+            distinct("viewing_regions", &e.viewing_regions)?;
             Ok(())
         }
         _ => Err(FieldError::new("payload", "not a policy event")),
