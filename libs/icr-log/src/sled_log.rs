@@ -57,6 +57,8 @@ struct Inner {
     written: AtomicU64,
     /// Highest position known to be on disk.
     durable: watch::Sender<u64>,
+    /// Serialises flushes (never appends): see [`SledLog::make_durable`].
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// The sled-backed event log. Cheap to clone; clones share the database.
@@ -90,6 +92,7 @@ impl SledLog {
             writer: Mutex::new(writer),
             written: AtomicU64::new(head),
             durable,
+            flushing: tokio::sync::Mutex::new(()),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -196,16 +199,26 @@ impl SledLog {
         })
     }
 
-    /// Returns once everything up to `position` is on disk. Concurrent callers
-    /// each flush, but a flush covers every write applied before it began, so
-    /// a waiting writer's flush usually finds little left to do.
+    /// Returns once everything up to `position` is on disk.
+    ///
+    /// Group commit: one flush runs at a time while appends go on. A writer
+    /// that finds a flush in progress waits for it; if that flush began after
+    /// the writer's batch was applied, it already covers it and the writer
+    /// returns without flushing again. sled 0.34's `flush_async` can deadlock
+    /// when called concurrently (sled issue 1308), so the blocking `flush`
+    /// runs on the blocking pool, one at a time.
     async fn make_durable(&self, position: u64) -> Result<(), LogError> {
-        if *self.inner.durable.borrow() >= position {
+        let inner = &self.inner;
+        let _flushing = inner.flushing.lock().await;
+        if *inner.durable.borrow() >= position {
             return Ok(());
         }
-        let covered = self.inner.written.load(Ordering::Acquire);
-        self.inner.db.flush_async().await?;
-        self.inner.durable.send_if_modified(|durable| {
+        let covered = inner.written.load(Ordering::Acquire);
+        let db = inner.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
+        inner.durable.send_if_modified(|durable| {
             let advanced = covered > *durable;
             if advanced {
                 *durable = covered;

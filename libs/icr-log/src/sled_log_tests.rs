@@ -178,10 +178,10 @@ async fn reopening_keeps_every_acknowledged_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_stay_gapless_and_subscribers_see_the_head() {
+async fn many_concurrent_appends_stay_gapless_share_flushes_and_never_hang() {
     let (_dir, log) = open();
     let mut head = log.subscribe();
-    let tasks: Vec<_> = (0..8)
+    let tasks: Vec<_> = (0..32)
         .map(|w| {
             let log = log.clone();
             tokio::spawn(async move {
@@ -199,13 +199,13 @@ async fn concurrent_appends_stay_gapless_and_subscribers_see_the_head() {
     for t in tasks {
         t.await.expect("join");
     }
-    head.wait_for(|h| *h == 200).await.expect("head");
+    head.wait_for(|h| *h == 800).await.expect("head");
     let events = log.read_from(1, 1000).await.expect("read");
     assert_eq!(
         events.iter().map(|e| e.position).collect::<Vec<_>>(),
-        (1..=200).collect::<Vec<_>>()
+        (1..=800).collect::<Vec<_>>()
     );
-    for w in 0..8 {
+    for w in 0..32 {
         let versions: Vec<_> = log
             .read_stream(&format!("s/{w}"))
             .await
