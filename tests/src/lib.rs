@@ -173,6 +173,7 @@ impl Server {
                 purpose: Purpose::DirectCare.into(),
                 source_organisation_ods: String::new(),
                 min_log_position: 0,
+                ..Default::default()
             })
             .await
             .expect("authorize")

@@ -49,6 +49,7 @@ fn qwu(model: ConsentModel, viewing_regions: &[&str]) -> SetRegionPolicyRequest 
         minimum_age: 18,
         viewing_regions: viewing_regions.iter().map(|r| (*r).to_owned()).collect(),
         user_id: "ig-lead".into(),
+        ..Default::default()
     }
 }
 
@@ -180,6 +181,7 @@ async fn role_policy_change_lets_admin_staff_see_medications() {
         sections: sections.iter().map(|s| *s as i32).collect(),
         purposes: vec![Purpose::DirectCare.into()],
         user_id: "ig-lead".into(),
+        ..Default::default()
     };
     server
         .policy
@@ -243,6 +245,7 @@ async fn an_unknown_role_is_denied_until_a_policy_names_it() {
         sections: vec![RecordSection::Demographics.into()],
         purposes: vec![Purpose::DirectCare.into()],
         user_id: "ig-lead".into(),
+        ..Default::default()
     };
     server
         .policy

@@ -28,6 +28,7 @@ fn question(nhs: &str, requester: Requester, section: RecordSection) -> Authoriz
         purpose: Purpose::DirectCare.into(),
         source_organisation_ods: String::new(),
         min_log_position: 0,
+        ..Default::default()
     }
 }
 
@@ -270,6 +271,7 @@ async fn a_batch_answers_each_section_in_order_at_one_position() {
         purpose: Purpose::DirectCare.into(),
         source_organisation_ods: String::new(),
         min_log_position: admitted,
+        ..Default::default()
     };
     let decisions = server
         .decisions

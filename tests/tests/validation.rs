@@ -103,6 +103,7 @@ valid!(
         purpose: Purpose::DirectCare.into(),
         source_organisation_ods: String::new(),
         min_log_position: 0,
+        ..Default::default()
     }
 );
 valid!(
@@ -119,6 +120,7 @@ valid!(
         purpose: Purpose::DirectCare.into(),
         source_organisation_ods: String::new(),
         min_log_position: 0,
+        ..Default::default()
     }
 );
 valid!(

@@ -131,6 +131,7 @@ valid!(
         ],
         purposes: vec![Purpose::DirectCare.into()],
         user_id: "ig-lead".into(),
+        ..Default::default()
     }
 );
 valid!(
@@ -145,6 +146,7 @@ valid!(
         minimum_age: 18,
         viewing_regions: vec!["QHL".into(), "QGH".into()],
         user_id: "ig-lead".into(),
+        ..Default::default()
     }
 );
 

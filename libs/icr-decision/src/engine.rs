@@ -3,6 +3,8 @@
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use casbin::function_map::OperatorFunction;
+use casbin::rhai::{Dynamic, Map};
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use serde::Serialize;
 
@@ -64,16 +66,35 @@ pub struct Facts {
     pub permission_to_view_missing: bool,
     /// The data comes from the requester's own organisation.
     pub own_organisation_data: bool,
+    /// The requester asks for emergency (break-glass) access.
+    pub break_glass: bool,
+    /// The patient's region allows break glass and the requester's role is clinical.
+    pub break_glass_permitted: bool,
+    /// The requester claims a care relationship that is not recorded.
+    pub self_claimed_relationship: bool,
+    /// The patient's region allows self-claimed relationships.
+    pub self_claim_permitted: bool,
+    /// Break glass or a self-claimed relationship without a reason.
+    pub access_reason_missing: bool,
+    /// The patient is a child and the region does not share children's
+    /// social care yet on the decision date.
+    pub child_social_care_not_yet_shared: bool,
 }
 
 impl Facts {
     /// Every fact name a rule may use.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 11] = [
         "outside_population",
         "objection_active",
         "no_care_relationship",
         "permission_to_view_missing",
         "own_organisation_data",
+        "break_glass",
+        "break_glass_permitted",
+        "self_claimed_relationship",
+        "self_claim_permitted",
+        "access_reason_missing",
+        "child_social_care_not_yet_shared",
     ];
 }
 
@@ -110,6 +131,21 @@ const ORG: &str = "org:";
 const REGION: &str = "region:";
 const VIEWERS_OF: &str = "viewers-of:";
 
+/// `anyFact(facts, "a|b")`: whether any named fact holds. A name the facts
+/// lack counts as not holding, so an `unless` exemption fails closed.
+fn any_fact(facts: Dynamic, names: Dynamic) -> Dynamic {
+    let (Some(facts), Ok(names)) = (facts.try_cast::<Map>(), names.into_immutable_string()) else {
+        return Dynamic::from(false);
+    };
+    let holds = |name: &str| {
+        facts
+            .get(name)
+            .and_then(|v| v.as_bool().ok())
+            .unwrap_or(false)
+    };
+    Dynamic::from(names.split('|').any(|name| name != "-" && holds(name)))
+}
+
 /// Parses the deny rules file: `p, role, section, purpose, eft, when, unless`.
 fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
     let mut lines = Vec::new();
@@ -137,8 +173,9 @@ fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
                 rest[3]
             )));
         }
-        for fact in &rest[4..] {
-            if fact != "-" && !Facts::NAMES.contains(&fact.as_str()) {
+        let unless = rest[5].split('|');
+        for fact in std::iter::once(rest[4].as_str()).chain(unless) {
+            if fact != "-" && !Facts::NAMES.contains(&fact) {
                 return Err(fail(format!(
                     "unknown fact '{fact}'; known: {}",
                     Facts::NAMES.join(", ")
@@ -157,6 +194,7 @@ impl Engine {
     pub async fn build(model: &str, rules: &str, policy: &PolicySet) -> Result<Self, EngineError> {
         let model = DefaultModel::from_str(model).await?;
         let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
+        enforcer.add_function("anyFact", OperatorFunction::Arg2(any_fact));
         let mut lines = parse_rules(rules)?;
         for role in &policy.roles {
             for purpose in &role.purposes {
@@ -198,28 +236,56 @@ impl Engine {
             *facts,
         );
         let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
-        let reason = match outcome {
-            Ok(Ok((true, _))) => return verdict(true, Reason::RolePermitsSection.as_str()),
-            Ok(Ok((false, matched))) => match matched
-                .iter()
-                .find(|rule| rule.get(3).is_some_and(|e| e == "deny"))
-            {
-                Some(rule) => rule
-                    .get(4)
-                    .map_or(Reason::EvaluationFailed.as_str(), String::as_str)
-                    .to_owned(),
-                None => self.default_deny_reason(request, &org).as_str().to_owned(),
-            },
+        let (allowed, reason, lines) = match outcome {
+            Ok(Ok((true, matched))) => (
+                true,
+                Reason::RolePermitsSection.as_str().to_owned(),
+                matched,
+            ),
+            Ok(Ok((false, matched))) => {
+                let deny = matched
+                    .into_iter()
+                    .find(|rule| rule.get(3).is_some_and(|e| e == "deny"));
+                match deny {
+                    Some(rule) => {
+                        let fact = rule.get(4).cloned();
+                        let reason =
+                            fact.unwrap_or_else(|| Reason::EvaluationFailed.as_str().to_owned());
+                        (false, reason, vec![rule])
+                    }
+                    None => (
+                        false,
+                        self.default_deny_reason(request, &org).as_str().to_owned(),
+                        Vec::new(),
+                    ),
+                }
+            }
             Ok(Err(error)) => {
                 tracing::error!(%error, "casbin evaluation failed; denying");
-                Reason::EvaluationFailed.as_str().to_owned()
+                (
+                    false,
+                    Reason::EvaluationFailed.as_str().to_owned(),
+                    Vec::new(),
+                )
             }
             Err(_) => {
                 tracing::error!("casbin evaluation panicked; denying");
-                Reason::EvaluationFailed.as_str().to_owned()
+                (
+                    false,
+                    Reason::EvaluationFailed.as_str().to_owned(),
+                    Vec::new(),
+                )
             }
         };
-        verdict(false, &reason)
+        Verdict {
+            allowed,
+            explanation: explain(&reason),
+            reason,
+            policy_lines: lines
+                .iter()
+                .map(|rule| format!("p, {}", rule.join(", ")))
+                .collect(),
+        }
     }
 
     /// Names what was missing when no rule allowed the request. This only
@@ -234,14 +300,6 @@ impl Engine {
             return Reason::OrganisationNotInAgreement;
         }
         Reason::RoleNotPermitted
-    }
-}
-
-fn verdict(allowed: bool, reason: &str) -> Verdict {
-    Verdict {
-        allowed,
-        reason: reason.to_owned(),
-        explanation: explain(reason),
     }
 }
 

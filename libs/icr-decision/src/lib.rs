@@ -25,4 +25,7 @@ pub struct Verdict {
     pub reason: String,
     /// Short human explanation.
     pub explanation: String,
+    /// The casbin policy lines that decided (`p, …`): the allow lines for an
+    /// allow, the matching deny rule for a deny; empty when nothing matched.
+    pub policy_lines: Vec<String>,
 }

@@ -54,6 +54,14 @@ pub fn explain(reason: &str) -> String {
         "permission_to_view_missing" => {
             "the patient has not given the requester's organisation permission to view"
         }
+        "break_glass" => "emergency access is not permitted for this role in the patient's region",
+        "self_claimed_relationship" => {
+            "a self-claimed care relationship is not accepted in the patient's region"
+        }
+        "access_reason_missing" => "emergency access and self-claimed relationships need a reason",
+        "child_social_care_not_yet_shared" => {
+            "children's social care records are not shared by this ICR yet"
+        }
         "policy_unavailable" => "the access policy could not be loaded, so access is denied",
         other => return format!("denied by the policy rule for '{other}'"),
     };

@@ -23,7 +23,7 @@ pub mod policy;
 pub use codes::FieldError;
 pub use event::{StreamId, event_type};
 pub use nhs_number::{NhsNumber, NhsNumberError};
-pub use patient::Patient;
+pub use patient::{Patient, Source};
 pub use policy::Membership;
 
 use jiff::Timestamp;

@@ -60,6 +60,21 @@ pub struct CareRelationship {
     pub kind: CareRelationshipKind,
 }
 
+/// A fact about the patient, for explaining which event established it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// The GP registration and date of birth.
+    Registration,
+    /// An active objection, by [`ObjectionScope`] number.
+    Objection(i32),
+    /// An active care relationship, by relationship id.
+    CareRelationship(String),
+    /// A permission to view, by organisation ODS code.
+    PermissionToView(String),
+    /// The first event this build could not read.
+    Unreadable,
+}
+
 /// Current state of one patient, folded from their stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Patient {
@@ -79,17 +94,32 @@ pub struct Patient {
     /// such event might be an objection, so the patient is treated as
     /// objecting until this build is upgraded.
     pub unreadable_events: u64,
+    /// Log position of the event that established each current fact.
+    pub sources: BTreeMap<Source, u64>,
+}
+
+/// Whether an objection with scope number `recorded` bars use for `scope`.
+/// The Summary Care Record opt-out is separate and bars no ICR purpose; an
+/// unspecified or unknown scope bars every purpose.
+fn objection_bars(recorded: i32, scope: ObjectionScope) -> bool {
+    match ObjectionScope::try_from(recorded) {
+        Ok(ObjectionScope::SummaryCareRecord) => false,
+        Ok(ObjectionScope::Unspecified) | Err(_) => true,
+        Ok(known) => known == scope,
+    }
 }
 
 impl Patient {
-    /// Folds one event of this patient's stream. Applying never fails: an
-    /// event in the log is a fact.
-    pub fn apply(&mut self, payload: &EventPayload) {
+    /// Folds one event of this patient's stream, found at log `position`.
+    /// Applying never fails: an event in the log is a fact.
+    pub fn apply(&mut self, position: u64, payload: &EventPayload) {
         self.version += 1;
         let Some(kind) = payload.kind.as_ref() else {
             self.unreadable_events += 1;
+            self.sources.entry(Source::Unreadable).or_insert(position);
             return;
         };
+        self.note_source(position, kind);
         match kind {
             Kind::PatientRegistered(e) => {
                 // A date that cannot be read leaves the patient unregistered,
@@ -153,10 +183,39 @@ impl Patient {
         }
     }
 
-    /// Folds a whole stream.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a EventPayload>) -> Self {
+    /// Records (or forgets) which event established the fact `kind` touches.
+    fn note_source(&mut self, position: u64, kind: &Kind) {
+        let (source, active) = match kind {
+            Kind::PatientRegistered(_) => (Source::Registration, true),
+            Kind::ObjectionRecorded(e) => (Source::Objection(e.scope), true),
+            Kind::ObjectionWithdrawn(e) => (Source::Objection(e.scope), false),
+            Kind::CareRelationshipStarted(e) => {
+                (Source::CareRelationship(e.relationship_id.clone()), true)
+            }
+            Kind::CareRelationshipEnded(e) => {
+                (Source::CareRelationship(e.relationship_id.clone()), false)
+            }
+            Kind::PermissionToViewGranted(e) => {
+                (Source::PermissionToView(e.organisation_ods.clone()), true)
+            }
+            Kind::PermissionToViewRevoked(e) => {
+                (Source::PermissionToView(e.organisation_ods.clone()), false)
+            }
+            _ => return,
+        };
+        if active {
+            self.sources.insert(source, position);
+        } else {
+            self.sources.remove(&source);
+        }
+    }
+
+    /// Folds a whole stream of `(log position, payload)` pairs.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = (u64, &'a EventPayload)>) -> Self {
         let mut patient = Self::default();
-        events.into_iter().for_each(|e| patient.apply(e));
+        events
+            .into_iter()
+            .for_each(|(position, e)| patient.apply(position, e));
         patient
     }
 
@@ -169,11 +228,25 @@ impl Patient {
             Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
             Purpose::Unspecified => return true,
         };
-        let bars = |s: i32| {
-            s == scope as i32
-                || !matches!(ObjectionScope::try_from(s), Ok(k) if k != ObjectionScope::Unspecified)
+        self.unreadable_events > 0 || self.objections.iter().any(|&s| objection_bars(s, scope))
+    }
+
+    /// Log positions of the events behind the objection that bars `purpose`.
+    pub fn objection_sources(&self, purpose: Purpose) -> Vec<u64> {
+        let scope = match purpose {
+            Purpose::DirectCare => ObjectionScope::DirectCare,
+            Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
+            Purpose::Unspecified => ObjectionScope::Unspecified,
         };
-        self.unreadable_events > 0 || self.objections.iter().any(|&s| bars(s))
+        self.sources
+            .iter()
+            .filter(|(source, _)| match source {
+                Source::Objection(s) => objection_bars(*s, scope),
+                Source::Unreadable => true,
+                _ => false,
+            })
+            .map(|(_, position)| *position)
+            .collect()
     }
 
     /// Whether `organisation_ods` has an active care relationship.

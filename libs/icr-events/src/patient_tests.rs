@@ -95,7 +95,7 @@ fn revoked() -> EventPayload {
 }
 
 fn given(events: &[EventPayload]) -> Patient {
-    Patient::from_events(events)
+    Patient::from_events((1..).zip(events))
 }
 
 fn is_precondition(r: Result<(), CommandError>) -> bool {
@@ -317,4 +317,25 @@ fn unspecified_scope_and_unreadable_events_bar_every_purpose() {
     let p = given(&[registered(), unreadable]);
     assert!(p.objects_to(Purpose::DirectCare) && p.objects_to(Purpose::SecondaryUse));
     assert_eq!(p.version, 2);
+}
+
+#[test]
+fn summary_care_record_opt_out_bars_no_icr_purpose() {
+    let scr = ev(Kind::ObjectionRecorded(ObjectionRecorded {
+        nhs_number: NHS.into(),
+        scope: ObjectionScope::SummaryCareRecord as i32,
+        attorney_id: String::new(),
+    }));
+    let p = given(&[scr]);
+    assert!(!p.objects_to(Purpose::DirectCare) && !p.objects_to(Purpose::SecondaryUse));
+}
+
+#[test]
+fn sources_name_the_events_behind_current_facts() {
+    let p = given(&[registered(), objection(""), started("ep-1")]);
+    assert_eq!(p.sources.get(&Source::Registration), Some(&1));
+    assert_eq!(p.objection_sources(Purpose::DirectCare), vec![2]);
+    assert!(p.objection_sources(Purpose::SecondaryUse).is_empty());
+    let after = given(&[registered(), objection(""), withdrawal("")]);
+    assert!(after.objection_sources(Purpose::DirectCare).is_empty());
 }

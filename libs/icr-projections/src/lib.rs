@@ -80,7 +80,7 @@ impl Projections {
             return Ok(false);
         };
         if PolicyState::is_policy_event(payload) {
-            self.policy.apply(payload);
+            self.policy.apply(event.position, payload);
             return Ok(true);
         }
         if let Some(nhs_number) = event
@@ -88,7 +88,10 @@ impl Projections {
             .strip_prefix("patient/")
             .and_then(|n| n.parse().ok())
         {
-            self.patients.entry(nhs_number).or_default().apply(payload);
+            self.patients
+                .entry(nhs_number)
+                .or_default()
+                .apply(event.position, payload);
         }
         Ok(false)
     }

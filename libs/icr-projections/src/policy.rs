@@ -1,9 +1,10 @@
 //! The policy projection: organisations in the agreement, role policies and
 //! region policies, as the latest event for each left them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use icr_decision::{PolicySet, RolePolicy};
+use icr_events::StreamId;
 use icr_events::codes::{purpose_name, section_name};
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{EventPayload, Purpose, RecordSection, RegionPolicySet};
@@ -18,6 +19,11 @@ pub struct PolicyState {
     pub roles: BTreeMap<String, RolePolicy>,
     /// Region code → region policy.
     pub regions: BTreeMap<String, RegionPolicySet>,
+    /// Role codes of clinical roles (may use break glass where permitted).
+    pub clinical_roles: BTreeSet<String>,
+    /// Policy stream (`organisation/RKB`, `role/R8000`, `region/QWU`) → log
+    /// position of its latest event, for explaining decisions.
+    pub sources: BTreeMap<String, u64>,
 }
 
 impl PolicyState {
@@ -34,8 +40,11 @@ impl PolicyState {
         )
     }
 
-    /// Folds a policy event; other events are ignored.
-    pub fn apply(&mut self, payload: &EventPayload) {
+    /// Folds a policy event found at log `position`; other events are ignored.
+    pub fn apply(&mut self, position: u64, payload: &EventPayload) {
+        if let Some(stream) = StreamId::of(payload).filter(|s| !matches!(s, StreamId::Patient(_))) {
+            self.sources.insert(stream.to_string(), position);
+        }
         match payload.kind.as_ref() {
             Some(Kind::OrganisationJoined(e)) => {
                 self.organisations
@@ -61,6 +70,11 @@ impl PolicyState {
                     .filter(|p| *p != Purpose::Unspecified)
                     .map(purpose_name)
                     .collect();
+                if e.clinical {
+                    self.clinical_roles.insert(e.role_code.clone());
+                } else {
+                    self.clinical_roles.remove(&e.role_code);
+                }
                 let role = RolePolicy {
                     role_code: e.role_code.clone(),
                     sections,

@@ -3,8 +3,9 @@
 use super::*;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
-    CareRelationshipStarted, ConsentModel, EventPayload, ObjectionRecorded, ObjectionScope,
-    OrganisationJoined, PatientRegistered, PermissionToViewGranted, Purpose, RegionPolicySet,
+    AccessMode, CareRelationshipStarted, ConsentModel, EventPayload, ObjectionRecorded,
+    ObjectionScope, OrganisationJoined, PatientRegistered, PermissionToViewGranted, Purpose,
+    RegionPolicySet,
 };
 use jiff::Timestamp;
 use jiff::civil::date;
@@ -82,8 +83,11 @@ fn then(p: &Projections, org: &str, source: &str) -> RequestFacts {
     p.facts(&FactQuery {
         nhs_number: &nhs,
         purpose: Purpose::DirectCare,
+        role_code: "R8000",
         organisation_ods: org,
         source_organisation_ods: source,
+        access_mode: AccessMode::Normal,
+        access_reason: "",
         now: now(),
     })
 }
@@ -167,18 +171,8 @@ fn minors_unknown_patients_and_unlisted_practices_are_outside_the_population() {
 fn permission_to_view_regions_need_an_active_permission() {
     let mut p = given("1970-01-01", ConsentModel::PermissionToView);
     assert!(then(&p, "RKB", "").facts.permission_to_view_missing);
-    assert!(
-        !given("1970-01-01", ConsentModel::OptOut)
-            .facts(&FactQuery {
-                nhs_number: &NHS.parse().expect("nhs"),
-                purpose: Purpose::DirectCare,
-                organisation_ods: "RKB",
-                source_organisation_ods: "",
-                now: now(),
-            })
-            .facts
-            .permission_to_view_missing
-    );
+    let opt_out = given("1970-01-01", ConsentModel::OptOut);
+    assert!(!then(&opt_out, "RKB", "").facts.permission_to_view_missing);
     add(
         &mut p,
         Kind::PermissionToViewGranted(PermissionToViewGranted {
@@ -209,4 +203,60 @@ fn policy_set_lists_what_casbin_needs() {
     let set = p.policy().policy_set();
     assert_eq!(set.organisations.len(), 2);
     assert_eq!(set.regions, vec![("QWU".to_owned(), vec![])]);
+}
+
+#[test]
+fn break_glass_needs_a_clinical_role_a_permitting_region_and_a_reason() {
+    let mut p = given("1970-01-01", ConsentModel::OptOut);
+    let nhs: NhsNumber = NHS.parse().expect("nhs");
+    let ask = |p: &Projections, reason: &str| {
+        p.facts(&FactQuery {
+            nhs_number: &nhs,
+            purpose: Purpose::DirectCare,
+            role_code: "R8000",
+            organisation_ods: "RKB",
+            source_organisation_ods: "",
+            access_mode: AccessMode::BreakGlass,
+            access_reason: reason,
+            now: now(),
+        })
+        .facts
+    };
+    let f = ask(&p, "unconscious in ED");
+    assert!(f.break_glass && !f.break_glass_permitted && !f.access_reason_missing);
+    let region = RegionPolicySet {
+        region: "QWU".into(),
+        consent_model: ConsentModel::OptOut as i32,
+        minimum_age: 18,
+        break_glass: true,
+        ..Default::default()
+    };
+    let position = p.position() + 1;
+    p.apply(&event(
+        position,
+        "region/QWU",
+        Kind::RegionPolicySet(region),
+    ))
+    .expect("apply");
+    assert!(
+        !ask(&p, "unconscious in ED").break_glass_permitted,
+        "R8000 is not marked clinical here"
+    );
+    let role = icr_proto::pb::RolePolicySet {
+        role_code: "R8000".into(),
+        clinical: true,
+        ..Default::default()
+    };
+    let position = p.position() + 1;
+    p.apply(&event(position, "role/R8000", Kind::RolePolicySet(role)))
+        .expect("apply");
+    assert!(ask(&p, "unconscious in ED").break_glass_permitted);
+    assert!(ask(&p, "  ").access_reason_missing);
+}
+
+#[test]
+fn sources_list_the_events_a_decision_rests_on() {
+    let p = given("1970-01-01", ConsentModel::OptOut);
+    // region (1), practice (2), requester organisation (3), registration (4).
+    assert_eq!(then(&p, "RKB", "").sources, vec![1, 2, 3, 4]);
 }

@@ -5,7 +5,8 @@ use anyhow::Result;
 use clap::Args;
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::{
-    AuthorizeBatchRequest, AuthorizeRequest, Decision, Outcome, Purpose, RecordSection, Requester,
+    AccessMode, AuthorizeBatchRequest, AuthorizeRequest, Decision, Outcome, Purpose, RecordSection,
+    Requester,
 };
 use serde_json::{Value, json};
 use tonic::transport::Channel;
@@ -49,6 +50,18 @@ pub(crate) struct AuthorizeArgs {
     /// one a write just printed; 0 means no minimum.
     #[arg(long = "min-position", value_name = "POSITION", default_value_t = 0)]
     pub(crate) min_log_position: u64,
+    /// How the viewer claims the right to see the record: a recorded care
+    /// relationship (normal), emergency access (break_glass), or a care
+    /// relationship not yet recorded (self_claimed_relationship).
+    #[arg(long, value_name = "MODE", default_value = "normal", value_parser = names::parser::<AccessMode>())]
+    pub(crate) mode: AccessMode,
+    /// Why, for break_glass and self_claimed_relationship (it is reviewed).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+    /// Also print the policy lines and the log positions of the events that
+    /// decided each section.
+    #[arg(long)]
+    pub(crate) explain: bool,
 }
 
 /// Asks the service for one decision per requested section, in order. One
@@ -74,6 +87,8 @@ pub(crate) async fn authorize(
             purpose: args.purpose.into(),
             source_organisation_ods,
             min_log_position: args.min_log_position,
+            access_mode: args.mode.into(),
+            access_reason: args.reason.clone().unwrap_or_default(),
         };
         let response = client
             .authorize(caller.request(request))
@@ -96,6 +111,8 @@ pub(crate) async fn authorize(
         purpose: args.purpose.into(),
         source_organisation_ods,
         min_log_position: args.min_log_position,
+        access_mode: args.mode.into(),
+        access_reason: args.reason.clone().unwrap_or_default(),
     };
     let response = client
         .authorize_batch(caller.request(request))
@@ -114,7 +131,12 @@ pub(crate) async fn run(
 ) -> Result<()> {
     let decisions = authorize(channel, caller, args).await?;
     let records: Vec<Value> = decisions.iter().map(decision_record).collect();
-    output.records(DECISION_FIELDS, &records)?;
+    let fields = if args.explain {
+        EXPLAINED_FIELDS
+    } else {
+        DECISION_FIELDS
+    };
+    output.records(fields, &records)?;
     Ok(())
 }
 
@@ -124,6 +146,19 @@ const DECISION_FIELDS: &[&str] = &[
     "outcome",
     "reason",
     "explanation",
+    "obligations",
+    "log_position",
+    "decision_id",
+];
+
+/// With `--explain`: also what decided.
+const EXPLAINED_FIELDS: &[&str] = &[
+    "section",
+    "outcome",
+    "reason",
+    "obligations",
+    "policy_lines",
+    "event_positions",
     "log_position",
     "decision_id",
 ];
@@ -136,6 +171,9 @@ fn decision_record(decision: &Decision) -> Value {
         "outcome": names::short_name_of::<Outcome>(decision.outcome).to_ascii_uppercase(),
         "reason": decision.reason,
         "explanation": decision.explanation,
+        "obligations": decision.obligations.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>().join(" "),
+        "policy_lines": decision.policy_lines.join(" | "),
+        "event_positions": decision.event_positions.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
         "log_position": decision.log_position,
         "decision_id": decision.decision_id,
     })
@@ -154,6 +192,7 @@ mod tests {
             reason: "objection_active".to_owned(),
             explanation: "The patient has objected to sharing.".to_owned(),
             log_position: 42,
+            ..Decision::default()
         };
         let record = decision_record(&decision);
         assert_eq!(record["section"], "mental_health");

@@ -52,6 +52,7 @@ proto_enum! {
     pb::CareRelationshipKind => "CARE_RELATIONSHIP_KIND_",
     pb::ConsentModel => "CONSENT_MODEL_",
     pb::Outcome => "OUTCOME_",
+    pb::AccessMode => "ACCESS_MODE_",
 }
 
 /// The short name of `value`, e.g. `medications`.

@@ -85,6 +85,9 @@ pub(crate) struct SetRoleArgs {
         value_parser = names::parser::<Purpose>(),
     )]
     pub(crate) purposes: Vec<Purpose>,
+    /// The role is clinical: it may use break glass where the region permits.
+    #[arg(long)]
+    pub(crate) clinical: bool,
     #[command(flatten)]
     pub(crate) write: WriteOptions,
 }
@@ -109,6 +112,21 @@ pub(crate) struct SetRegionArgs {
     /// always may).
     #[arg(long = "viewing-region", value_name = "CODE", num_args = 1.., value_delimiter = ',')]
     pub(crate) viewing_regions: Vec<String>,
+    /// Clinical roles may use break glass (emergency access, reviewed).
+    #[arg(long)]
+    pub(crate) break_glass: bool,
+    /// Requesters may claim an unrecorded care relationship, with a reason.
+    #[arg(long)]
+    pub(crate) self_claimed_relationship: bool,
+    /// Days within which exceptional accesses must be reviewed.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub(crate) review_within_days: u32,
+    /// Secondary use may only see pseudonymised data.
+    #[arg(long)]
+    pub(crate) secondary_use_pseudonymised: bool,
+    /// Children's social care is shared from this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) children_social_care_from: Option<String>,
     #[command(flatten)]
     pub(crate) write: WriteOptions,
 }
@@ -187,6 +205,7 @@ pub(crate) async fn set_role(
             .iter()
             .map(|&purpose| purpose.into())
             .collect(),
+        clinical: args.clinical,
         user_id: caller.user_id(),
     };
     let response = PolicyAdminServiceClient::new(channel)
@@ -209,6 +228,11 @@ pub(crate) async fn set_region(
         consent_model: args.consent_model.into(),
         minimum_age: args.minimum_age,
         viewing_regions: args.viewing_regions.clone(),
+        break_glass: args.break_glass,
+        self_claimed_relationship: args.self_claimed_relationship,
+        review_within_days: args.review_within_days,
+        secondary_use_pseudonymised: args.secondary_use_pseudonymised,
+        children_social_care_from: args.children_social_care_from.clone().unwrap_or_default(),
         user_id: caller.user_id(),
     };
     let response = PolicyAdminServiceClient::new(channel)

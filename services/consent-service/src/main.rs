@@ -22,7 +22,8 @@ struct Args {
     /// copies are used when not given.
     #[arg(long, env = "ICR_POLICIES_DIR")]
     policies_dir: Option<PathBuf>,
-    /// Policy pack loaded into an empty log on first start.
+    /// Policy pack loaded into an empty log on first start: built in are
+    /// coventry-warwickshire, bath-north-east-somerset, bsw, my-care-record.
     #[arg(long, env = "ICR_POLICY_PACK", default_value = DEFAULT_PACK)]
     policy_pack: String,
     /// Serve plain-text gRPC on a non-loopback address. Only for isolated
@@ -45,11 +46,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let policy = match &args.policies_dir {
         Some(dir) => PolicyFiles::from_dir(dir, &args.policy_pack)?,
-        None if args.policy_pack == DEFAULT_PACK => PolicyFiles::built_in(),
-        None => bail!(
-            "policy pack {} is not built in; pass --policies-dir",
-            args.policy_pack
-        ),
+        None => match PolicyFiles::built_in_pack(&args.policy_pack) {
+            Some(files) => files,
+            None => bail!(
+                "policy pack {} is not built in (built in: {}); pass --policies-dir",
+                args.policy_pack,
+                PolicyFiles::built_in_pack_names()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

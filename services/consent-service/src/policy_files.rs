@@ -14,7 +14,22 @@ pub const DEFAULT_PACK: &str = "coventry-warwickshire";
 
 const MODEL: &str = include_str!("../../../policies/model.conf");
 const RULES: &str = include_str!("../../../policies/rules.csv");
-const DEFAULT_PACK_TOML: &str = include_str!("../../../policies/coventry-warwickshire/pack.toml");
+/// The packs built into the binary, by name; the first is the default.
+const BUILT_IN_PACKS: [(&str, &str); 4] = [
+    (
+        DEFAULT_PACK,
+        include_str!("../../../policies/coventry-warwickshire/pack.toml"),
+    ),
+    (
+        "bath-north-east-somerset",
+        include_str!("../../../policies/bath-north-east-somerset/pack.toml"),
+    ),
+    ("bsw", include_str!("../../../policies/bsw/pack.toml")),
+    (
+        "my-care-record",
+        include_str!("../../../policies/my-care-record/pack.toml"),
+    ),
+];
 
 /// The texts the decision engine is built from.
 #[derive(Debug, Clone)]
@@ -32,11 +47,27 @@ pub struct PolicyFiles {
 impl PolicyFiles {
     /// The files built into the binary, with the default pack.
     pub fn built_in() -> Self {
+        let (name, pack) = BUILT_IN_PACKS[0];
+        Self::with_pack(name, pack)
+    }
+
+    /// The files built into the binary, with the named pack, if built in.
+    pub fn built_in_pack(name: &str) -> Option<Self> {
+        let (name, pack) = BUILT_IN_PACKS.into_iter().find(|(n, _)| *n == name)?;
+        Some(Self::with_pack(name, pack))
+    }
+
+    /// Names of the packs built into the binary.
+    pub fn built_in_pack_names() -> impl Iterator<Item = &'static str> {
+        BUILT_IN_PACKS.into_iter().map(|(name, _)| name)
+    }
+
+    fn with_pack(name: &str, pack: &str) -> Self {
         Self {
             model: MODEL.to_owned(),
             rules: RULES.to_owned(),
-            pack_name: DEFAULT_PACK.to_owned(),
-            pack: DEFAULT_PACK_TOML.to_owned(),
+            pack_name: name.to_owned(),
+            pack: pack.to_owned(),
         }
     }
 
@@ -93,6 +124,16 @@ struct PackRegion {
     minimum_age: u32,
     #[serde(default)]
     viewing_regions: Vec<String>,
+    #[serde(default)]
+    break_glass: bool,
+    #[serde(default)]
+    self_claimed_relationship: bool,
+    #[serde(default)]
+    review_within_days: u32,
+    #[serde(default)]
+    secondary_use_pseudonymised: bool,
+    #[serde(default)]
+    children_social_care_from: String,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +149,8 @@ struct PackOrganisation {
 struct PackRole {
     code: String,
     description: String,
+    #[serde(default)]
+    clinical: bool,
     sections: Vec<String>,
     purposes: Vec<String>,
 }
@@ -146,6 +189,11 @@ impl Pack {
                 consent_model: model.into(),
                 minimum_age: r.minimum_age,
                 viewing_regions: r.viewing_regions,
+                break_glass: r.break_glass,
+                self_claimed_relationship: r.self_claimed_relationship,
+                review_within_days: r.review_within_days,
+                secondary_use_pseudonymised: r.secondary_use_pseudonymised,
+                children_social_care_from: r.children_social_care_from,
             }));
         }
         for o in self.organisations {
@@ -163,6 +211,7 @@ impl Pack {
             events.push(Kind::RolePolicySet(RolePolicySet {
                 role_code: r.code,
                 description: r.description,
+                clinical: r.clinical,
                 sections,
                 purposes,
             }));
@@ -177,6 +226,20 @@ impl Pack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_built_in_pack_parses_and_validates() {
+        for name in PolicyFiles::built_in_pack_names() {
+            let files = PolicyFiles::built_in_pack(name).expect("built in");
+            let events = files
+                .pack_events()
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(!events.is_empty(), "{name}");
+            for event in &events {
+                crate::api::validate_policy_event(event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
 
     #[test]
     fn built_in_pack_parses_into_policy_events() {

@@ -131,12 +131,14 @@ impl View {
             .map_err(|e| e.to_string())?;
         let policy_changes: Vec<_> = events
             .iter()
-            .filter_map(|e| e.payload.as_ref())
-            .filter(|p| PolicyState::is_policy_event(p))
+            .filter_map(|e| Some((e.position, e.payload.as_ref()?)))
+            .filter(|(_, p)| PolicyState::is_policy_event(p))
             .collect();
         let engine = if force_build || !policy_changes.is_empty() {
             let mut policy = self.read(|p, _| p.policy().clone());
-            policy_changes.into_iter().for_each(|p| policy.apply(p));
+            policy_changes
+                .into_iter()
+                .for_each(|(position, p)| policy.apply(position, p));
             match Engine::build(&files.model, &files.rules, &policy.policy_set()).await {
                 Ok(engine) => Some(Some(Arc::new(engine))),
                 Err(error) => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use icr_events::{CommandError, FieldError, Membership, Patient, StreamId, event_type};
 use icr_log::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError, PendingEvent};
-use icr_proto::pb::{Actor, EventPayload, WriteResult};
+use icr_proto::pb::{Actor, EventPayload, RecordedEvent, WriteResult};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
@@ -87,15 +87,18 @@ fn result(appended: Appended) -> WriteResult {
 /// Checks `proposed` against the stream's history.
 fn decide(
     stream: &StreamId,
-    history: &[EventPayload],
+    history: &[RecordedEvent],
     proposed: &EventPayload,
 ) -> Result<(), CommandError> {
     let now = jiff::Timestamp::now();
+    let events = history
+        .iter()
+        .filter_map(|e| Some((e.position, e.payload.as_ref()?)));
     match stream {
-        StreamId::Patient(_) => Patient::from_events(history).decide(proposed, now),
+        StreamId::Patient(_) => Patient::from_events(events).decide(proposed, now),
         StreamId::Organisation(_) | StreamId::Role(_) | StreamId::Region(_) => {
             let mut membership = Membership::default();
-            history.iter().for_each(|e| membership.apply(e));
+            events.for_each(|(_, e)| membership.apply(e));
             membership.decide(proposed)
         }
     }
@@ -130,8 +133,7 @@ pub(crate) async fn execute<L: EventLog>(
             }
             .into());
         }
-        let payloads: Vec<_> = history.into_iter().filter_map(|e| e.payload).collect();
-        if let Err(refused) = decide(&stream, &payloads, &command.payload) {
+        if let Err(refused) = decide(&stream, &history, &command.payload) {
             // An honest retry racing its original sees the original's event
             // and would be refused: answer it with the original's result.
             return match log

@@ -134,6 +134,7 @@ mod tests {
                 RecordSection::Allergies.into(),
             ],
             purposes: vec![Purpose::DirectCare.into()],
+            clinical: true,
         }));
         assert_eq!(
             summarise(Some(&role)),

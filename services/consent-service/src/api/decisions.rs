@@ -1,13 +1,16 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
-use icr_decision::{AccessRequest, Engine, explain};
-use icr_events::codes::{ods_code, purpose, purpose_name, role_code, section, section_name};
+use icr_decision::{AccessRequest, Engine, Verdict, explain};
+use icr_events::FieldError;
+use icr_events::codes::{
+    identifier, ods_code, purpose, purpose_name, role_code, section, section_name,
+};
 use icr_log::EventLog;
-use icr_projections::FactQuery;
+use icr_projections::{FactQuery, RequestFacts};
 use icr_proto::pb::access_decision_service_server::AccessDecisionService;
 use icr_proto::pb::{
-    AuthorizeBatchRequest, AuthorizeBatchResponse, AuthorizeRequest, AuthorizeResponse, Decision,
-    Outcome, RecordSection, Requester,
+    AccessMode, AuthorizeBatchRequest, AuthorizeBatchResponse, AuthorizeRequest, AuthorizeResponse,
+    Decision, Obligation, Outcome, Purpose, RecordSection, Requester,
 };
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
@@ -23,46 +26,104 @@ pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
 /// Reason given when no engine could be built from the current policy.
 const POLICY_UNAVAILABLE: &str = "policy_unavailable";
 
+/// Longest access reason accepted, in bytes.
+const MAX_REASON: usize = 1024;
+
 /// A validated access question about one patient, for one or more sections.
 struct Question<'a> {
     nhs_number: icr_events::NhsNumber,
     requester: &'a Requester,
-    purpose: icr_proto::pb::Purpose,
+    purpose: Purpose,
     source_organisation_ods: &'a str,
+    access_mode: AccessMode,
+    access_reason: &'a str,
     min_log_position: u64,
 }
 
-fn question<'a>(
-    nhs_number: &str,
+/// The fields AuthorizeRequest and AuthorizeBatchRequest share.
+struct Asked<'a> {
+    nhs_number: &'a str,
     requester: Option<&'a Requester>,
-    purpose_value: i32,
-    source: &'a str,
+    purpose: i32,
+    source_organisation_ods: &'a str,
+    access_mode: i32,
+    access_reason: &'a str,
     min_log_position: u64,
-) -> ServiceResult<Question<'a>> {
-    let nhs_number = validate::nhs_number("nhs_number", nhs_number)?;
-    let requester = validate::present("requester", requester)?;
+}
+
+fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
+    let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
+    let requester = validate::present("requester", asked.requester)?;
     validate::id("requester.user_id", &requester.user_id)?;
     role_code("requester.role_code", &requester.role_code)?;
     ods_code("requester.organisation_ods", &requester.organisation_ods)?;
-    let purpose = purpose("purpose", purpose_value)?;
-    validate::optional_ods("source_organisation_ods", source)?;
+    let purpose = purpose("purpose", asked.purpose)?;
+    validate::optional_ods("source_organisation_ods", asked.source_organisation_ods)?;
+    // Unspecified is normal access, the most restrictive mode.
+    let access_mode = match AccessMode::try_from(asked.access_mode) {
+        Ok(AccessMode::Unspecified) => AccessMode::Normal,
+        Ok(mode) => mode,
+        Err(_) => {
+            return Err(FieldError::new(
+                "access_mode",
+                format!("unknown value {}", asked.access_mode),
+            )
+            .into());
+        }
+    };
+    if !asked.access_reason.is_empty() {
+        identifier("access_reason", asked.access_reason, MAX_REASON)?;
+    }
     Ok(Question {
         nhs_number,
         requester,
         purpose,
-        source_organisation_ods: source,
-        min_log_position,
+        source_organisation_ods: asked.source_organisation_ods,
+        access_mode,
+        access_reason: asked.access_reason,
+        min_log_position: asked.min_log_position,
     })
+}
+
+/// What an allow obliges the viewer to do: exceptional access is flagged
+/// and reviewed; secondary use sees pseudonymised data where the region says so.
+fn obligations(q: &Question<'_>, facts: &RequestFacts) -> Vec<Obligation> {
+    let review = || Obligation {
+        kind: "review".into(),
+        detail: format!(
+            "review this access within {} days",
+            facts.review_within_days
+        ),
+    };
+    let mut obligations = Vec::new();
+    match q.access_mode {
+        AccessMode::BreakGlass => {
+            obligations.push(Obligation {
+                kind: "display_break_glass_banner".into(),
+                detail: "show that this is emergency access and that it will be reviewed".into(),
+            });
+            obligations.push(review());
+        }
+        AccessMode::SelfClaimedRelationship => obligations.push(review()),
+        AccessMode::Normal | AccessMode::Unspecified => {}
+    }
+    if q.purpose == Purpose::SecondaryUse && facts.pseudonymise {
+        obligations.push(Obligation {
+            kind: "pseudonymise".into(),
+            detail: "release only pseudonymised data for secondary use".into(),
+        });
+    }
+    obligations
 }
 
 fn decision(
     section: RecordSection,
-    allowed: bool,
-    reason: String,
-    explanation: String,
+    verdict: Verdict,
     position: u64,
+    obligations: &[Obligation],
+    facts: &RequestFacts,
 ) -> Decision {
-    let outcome = if allowed {
+    let outcome = if verdict.allowed {
         Outcome::Allow
     } else {
         Outcome::Deny
@@ -71,9 +132,16 @@ fn decision(
         decision_id: Ulid::new().to_string(),
         section: section.into(),
         outcome: outcome.into(),
-        reason,
-        explanation,
+        obligations: if verdict.allowed {
+            obligations.to_vec()
+        } else {
+            Vec::new()
+        },
+        reason: verdict.reason,
+        explanation: verdict.explanation,
         log_position: position,
+        policy_lines: verdict.policy_lines,
+        event_positions: facts.sources.clone(),
     }
 }
 
@@ -92,10 +160,14 @@ impl<L: EventLog> Api<L> {
             let request_facts = projections.facts(&FactQuery {
                 nhs_number: &q.nhs_number,
                 purpose: q.purpose,
+                role_code: &q.requester.role_code,
                 organisation_ods: &q.requester.organisation_ods,
                 source_organisation_ods: q.source_organisation_ods,
+                access_mode: q.access_mode,
+                access_reason: q.access_reason,
                 now,
             });
+            let obligations = obligations(&q, &request_facts);
             let purpose = purpose_name(q.purpose);
             sections
                 .iter()
@@ -108,19 +180,16 @@ impl<L: EventLog> Api<L> {
                         organisation_ods: &q.requester.organisation_ods,
                         patient_region: &request_facts.patient_region,
                     };
-                    match engine {
-                        Some(engine) => {
-                            let v = engine.decide(&request, &request_facts.facts);
-                            decision(s, v.allowed, v.reason, v.explanation, position)
-                        }
-                        None => decision(
-                            s,
-                            false,
-                            POLICY_UNAVAILABLE.into(),
-                            explain(POLICY_UNAVAILABLE),
-                            position,
-                        ),
-                    }
+                    let verdict = match engine {
+                        Some(engine) => engine.decide(&request, &request_facts.facts),
+                        None => Verdict {
+                            allowed: false,
+                            reason: POLICY_UNAVAILABLE.into(),
+                            explanation: explain(POLICY_UNAVAILABLE),
+                            policy_lines: Vec::new(),
+                        },
+                    };
+                    decision(s, verdict, position, &obligations, &request_facts)
                 })
                 .collect::<Vec<_>>()
         });
@@ -134,6 +203,7 @@ impl<L: EventLog> Api<L> {
                 organisation = %q.requester.organisation_ods,
                 %section,
                 allowed = d.outcome == Outcome::Allow as i32,
+                access_mode = q.access_mode.as_str_name(),
                 reason = %d.reason,
                 position = d.log_position,
                 "access decision"
@@ -143,13 +213,15 @@ impl<L: EventLog> Api<L> {
     }
 
     async fn authorize(&self, req: AuthorizeRequest) -> ServiceResult<AuthorizeResponse> {
-        let q = question(
-            &req.nhs_number,
-            req.requester.as_ref(),
-            req.purpose,
-            &req.source_organisation_ods,
-            req.min_log_position,
-        )?;
+        let q = question(Asked {
+            nhs_number: &req.nhs_number,
+            requester: req.requester.as_ref(),
+            purpose: req.purpose,
+            source_organisation_ods: &req.source_organisation_ods,
+            access_mode: req.access_mode,
+            access_reason: &req.access_reason,
+            min_log_position: req.min_log_position,
+        })?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
         Ok(AuthorizeResponse {
@@ -161,16 +233,18 @@ impl<L: EventLog> Api<L> {
         &self,
         req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
-        let q = question(
-            &req.nhs_number,
-            req.requester.as_ref(),
-            req.purpose,
-            &req.source_organisation_ods,
-            req.min_log_position,
-        )?;
+        let q = question(Asked {
+            nhs_number: &req.nhs_number,
+            requester: req.requester.as_ref(),
+            purpose: req.purpose,
+            source_organisation_ods: &req.source_organisation_ods,
+            access_mode: req.access_mode,
+            access_reason: &req.access_reason,
+            min_log_position: req.min_log_position,
+        })?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
-            return Err(icr_events::FieldError::new("sections", message).into());
+            return Err(FieldError::new("sections", message).into());
         }
         let sections = req
             .sections

@@ -2,7 +2,9 @@
 //! change an event validated as strictly as the engine will read it.
 
 use icr_events::FieldError;
-use icr_events::codes::{consent_model, ods_code, purpose, region_code, role_code, section};
+use icr_events::codes::{
+    consent_model, iso_date, ods_code, purpose, region_code, role_code, section,
+};
 use icr_log::EventLog;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
@@ -14,6 +16,9 @@ use super::servers::Handle;
 use super::{Api, WriteParts};
 use crate::status::ServiceResult;
 use crate::validate;
+
+/// Longest review period a region may set, in days.
+const MAX_REVIEW_DAYS: u32 = 366;
 
 /// Oldest minimum age a region may set.
 const MAX_MINIMUM_AGE: u32 = 130;
@@ -73,6 +78,15 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
                 region_code(&format!("viewing_regions[{i}]"), r)?;
             }
             distinct("viewing_regions", &e.viewing_regions)?;
+            if !e.children_social_care_from.is_empty() {
+                iso_date("children_social_care_from", &e.children_social_care_from)?;
+            }
+            if e.review_within_days > MAX_REVIEW_DAYS {
+                return Err(FieldError::new(
+                    "review_within_days",
+                    format!("must be at most {MAX_REVIEW_DAYS}"),
+                ));
+            }
             Ok(())
         }
         _ => Err(FieldError::new("payload", "not a policy event")),
@@ -166,6 +180,7 @@ impl<L: EventLog> PolicyAdminService for Handle<L> {
                 description: req.description.clone(),
                 sections: req.sections.clone(),
                 purposes: req.purposes.clone(),
+                clinical: req.clinical,
             })
         )
     }
@@ -185,6 +200,11 @@ impl<L: EventLog> PolicyAdminService for Handle<L> {
                 consent_model: req.consent_model,
                 minimum_age: req.minimum_age,
                 viewing_regions: req.viewing_regions.clone(),
+                break_glass: req.break_glass,
+                self_claimed_relationship: req.self_claimed_relationship,
+                review_within_days: req.review_within_days,
+                secondary_use_pseudonymised: req.secondary_use_pseudonymised,
+                children_social_care_from: req.children_social_care_from.clone(),
             })
         )
     }
