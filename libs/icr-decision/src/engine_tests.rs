@@ -192,3 +192,122 @@ async fn empty_policy_denies_everything() {
     );
     assert!(!v.allowed);
 }
+
+#[tokio::test]
+async fn break_glass_stands_in_for_a_relationship_only_when_permitted() {
+    let e = engine().await;
+    let r = ask("R8000", "medications", "RKB", "QWU");
+    let unrelated = Facts {
+        no_care_relationship: true,
+        break_glass: true,
+        ..Facts::default()
+    };
+    let v = e.decide(&r, &unrelated);
+    assert_eq!((v.allowed, reason(&v)), (false, "break_glass"));
+    let permitted = Facts {
+        break_glass_permitted: true,
+        ..unrelated
+    };
+    assert!(e.decide(&r, &permitted).allowed);
+    let no_reason = Facts {
+        access_reason_missing: true,
+        ..permitted
+    };
+    assert_eq!(reason(&e.decide(&r, &no_reason)), "access_reason_missing");
+    let objected = Facts {
+        objection_active: true,
+        ..permitted
+    };
+    assert_eq!(reason(&e.decide(&r, &objected)), "objection_active");
+}
+
+#[tokio::test]
+async fn self_claimed_relationship_needs_a_permitting_region() {
+    let e = engine().await;
+    let r = ask("R8000", "medications", "RKB", "QWU");
+    let claimed = Facts {
+        no_care_relationship: true,
+        self_claimed_relationship: true,
+        ..Facts::default()
+    };
+    assert_eq!(reason(&e.decide(&r, &claimed)), "self_claimed_relationship");
+    assert!(
+        e.decide(
+            &r,
+            &Facts {
+                self_claim_permitted: true,
+                ..claimed
+            }
+        )
+        .allowed
+    );
+}
+
+#[tokio::test]
+async fn childrens_social_care_is_gated_by_section() {
+    let policy = PolicySet {
+        roles: vec![RolePolicy {
+            role_code: "R8014".into(),
+            sections: vec!["social_care_assessments".into(), "demographics".into()],
+            purposes: vec!["direct_care".into()],
+        }],
+        ..policy()
+    };
+    let e = Engine::build(MODEL, RULES, &policy).await.expect("engine");
+    let gated = Facts {
+        child_social_care_not_yet_shared: true,
+        ..Facts::default()
+    };
+    let v = e.decide(
+        &ask("R8014", "social_care_assessments", "RKB", "QWU"),
+        &gated,
+    );
+    assert_eq!(
+        (v.allowed, reason(&v)),
+        (false, "child_social_care_not_yet_shared")
+    );
+    assert!(
+        e.decide(&ask("R8014", "demographics", "RKB", "QWU"), &gated)
+            .allowed
+    );
+}
+
+#[tokio::test]
+async fn verdicts_name_the_policy_lines_that_decided() {
+    let e = engine().await;
+    let r = ask("R8000", "medications", "RKB", "QWU");
+    let allowed = e.decide(&r, &Facts::default());
+    assert_eq!(
+        allowed.policy_lines,
+        vec!["p, R8000, medications, direct_care, allow, -, -".to_owned()]
+    );
+    let denied = e.decide(
+        &r,
+        &Facts {
+            objection_active: true,
+            ..Facts::default()
+        },
+    );
+    assert_eq!(denied.policy_lines.len(), 1);
+    assert!(
+        denied.policy_lines[0].contains("deny, objection_active"),
+        "{:?}",
+        denied.policy_lines
+    );
+    let unknown = e.decide(
+        &ask("R9999", "medications", "RKB", "QWU"),
+        &Facts::default(),
+    );
+    assert!(unknown.policy_lines.is_empty());
+}
+
+#[tokio::test]
+async fn rules_may_exempt_on_several_facts_but_each_must_be_known() {
+    let ok = "p, *, *, *, deny, no_care_relationship, own_organisation_data|break_glass";
+    assert!(Engine::build(MODEL, ok, &policy()).await.is_ok());
+    let bad = "p, *, *, *, deny, no_care_relationship, own_organisation_data|sunshine";
+    assert!(matches!(
+        Engine::build(MODEL, bad, &policy()).await,
+        Err(EngineError::Rule { line: 1, .. })
+    ));
+}
