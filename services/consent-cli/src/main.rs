@@ -13,7 +13,8 @@
 //! - One module per command group, each defining its arguments, a function
 //!   per RPC that takes a [`Channel`] and returns the response, and a `run`
 //!   that prints it: [`authorize`], [`consent`] (with `attorney`,
-//!   `permission` and `status`), [`care`], [`policy`], [`events`].
+//!   `permission` and `status`), [`care`], [`policy`], [`events`];
+//!   [`policy_test`] runs a pack's scenarios in-process, without a service.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines)
@@ -34,6 +35,7 @@ mod failure;
 mod names;
 mod output;
 mod policy;
+mod policy_test;
 mod write;
 
 use std::process::ExitCode;
@@ -142,6 +144,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     let caller = Caller::new(&cli.global.calling_system, &cli.global.user)?;
     let output = Output::new(cli.global.json);
+    // `policy test` starts its own in-process services: nothing to connect to.
+    if let Command::Policy(policy::PolicyCommand::Test(args)) = &cli.command {
+        return policy_test::run(args, output).await;
+    }
     let channel = connect(&cli.global.endpoint).await?;
     match &cli.command {
         Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,

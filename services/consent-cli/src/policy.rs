@@ -27,6 +27,9 @@ pub(crate) enum PolicyCommand {
     SetRole(SetRoleArgs),
     /// Set a region's consent model and viewing rules.
     SetRegion(SetRegionArgs),
+    /// Run a policy pack's scenarios against in-process services built from
+    /// the pack on disk (no running service needed).
+    Test(crate::policy_test::TestArgs),
 }
 
 /// Arguments of `policy join-org`.
@@ -143,6 +146,7 @@ pub(crate) async fn run(
         PolicyCommand::LeaveOrg(args) => (leave_org(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRole(args) => (set_role(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRegion(args) => (set_region(channel, caller, args).await?, &args.write),
+        PolicyCommand::Test(args) => return crate::policy_test::run(args, output).await,
     };
     write::print_receipt(output, &result, &write.request_id)
 }

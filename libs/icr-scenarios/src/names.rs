@@ -1,0 +1,162 @@
+//! Enum values and gRPC codes by the short names scenario files use.
+//!
+//! An enum value is its protobuf name without the type prefix, lower-cased
+//! (`medications` is `RECORD_SECTION_MEDICATIONS`), parsed with the generated
+//! `from_str_name`, as the CLI and the policy packs do: a value added to the
+//! `.proto` files is usable here without an edit. A gRPC code is tonic's
+//! name in snake case (`failed_precondition`).
+
+use icr_proto::pb;
+use serde::Deserialize;
+
+/// A generated protobuf enum named by its short form.
+pub(crate) trait ProtoEnum: Copy + Into<i32> {
+    /// Prefix of every value's protobuf name, e.g. `RECORD_SECTION_`.
+    const PREFIX: &'static str;
+    /// The value with this full protobuf name.
+    fn from_proto_name(name: &str) -> Option<Self>;
+    /// The full protobuf name of this value.
+    fn proto_name(self) -> &'static str;
+}
+
+macro_rules! proto_enum {
+    ($($enum:ty => $prefix:literal),* $(,)?) => {$(
+        impl ProtoEnum for $enum {
+            const PREFIX: &'static str = $prefix;
+            fn from_proto_name(name: &str) -> Option<Self> {
+                <$enum>::from_str_name(name)
+            }
+            fn proto_name(self) -> &'static str {
+                self.as_str_name()
+            }
+        }
+    )*};
+}
+
+proto_enum! {
+    pb::RecordSection => "RECORD_SECTION_",
+    pb::Purpose => "PURPOSE_",
+    pb::ObjectionScope => "OBJECTION_SCOPE_",
+    pb::PowerOfAttorneyKind => "POWER_OF_ATTORNEY_KIND_",
+    pb::CareRelationshipKind => "CARE_RELATIONSHIP_KIND_",
+    pb::ConsentModel => "CONSENT_MODEL_",
+    pb::Outcome => "OUTCOME_",
+    pb::AccessMode => "ACCESS_MODE_",
+}
+
+/// A value of `E` read from its short name; `unspecified` is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Named<E: ProtoEnum>(pub(crate) E);
+
+impl<'de, E: ProtoEnum> Deserialize<'de> for Named<E> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::try_from(text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<E: ProtoEnum> TryFrom<String> for Named<E> {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let full = format!("{}{}", E::PREFIX, text.to_ascii_uppercase());
+        match E::from_proto_name(&full) {
+            Some(value) if value.into() != 0 => Ok(Self(value)),
+            _ => Err(format!(
+                "`{text}` is not a known {} value",
+                E::PREFIX.trim_end_matches('_').to_ascii_lowercase()
+            )),
+        }
+    }
+}
+
+impl<E: ProtoEnum> Named<E> {
+    /// The wire number of the value.
+    pub(crate) fn number(self) -> i32 {
+        self.0.into()
+    }
+}
+
+/// The short name of `value`, e.g. `deny`.
+pub(crate) fn short_name<E: ProtoEnum>(value: E) -> String {
+    let name = value.proto_name();
+    name.strip_prefix(E::PREFIX)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+/// A gRPC status code read from its snake-case name, e.g. `already_exists`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct GrpcCode(pub(crate) tonic::Code);
+
+impl TryFrom<String> for GrpcCode {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        // tonic numbers the codes 0..=16 as the gRPC spec does.
+        (0..=16)
+            .map(tonic::Code::from_i32)
+            .find(|code| code_name(*code) == text)
+            .filter(|code| *code != tonic::Code::Ok)
+            .map(Self)
+            .ok_or_else(|| format!("`{text}` is not a gRPC error code such as failed_precondition"))
+    }
+}
+
+/// The snake-case name of a gRPC code: `FailedPrecondition` → `failed_precondition`.
+pub(crate) fn code_name(code: tonic::Code) -> String {
+    let mut name = String::new();
+    for (index, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && index > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named<E: ProtoEnum>(text: &str) -> Result<E, String> {
+        Named::<E>::try_from(text.to_owned()).map(|n| n.0)
+    }
+
+    #[test]
+    fn short_names_parse() {
+        assert_eq!(named("medications"), Ok(pb::RecordSection::Medications));
+        assert_eq!(
+            named("test_results_pathology"),
+            Ok(pb::RecordSection::TestResultsPathology)
+        );
+        assert_eq!(
+            named("property_and_financial_lpa"),
+            Ok(pb::PowerOfAttorneyKind::PropertyAndFinancialLpa)
+        );
+        assert_eq!(named("break_glass"), Ok(pb::AccessMode::BreakGlass));
+        assert_eq!(named("deny"), Ok(pb::Outcome::Deny));
+    }
+
+    #[test]
+    fn unspecified_and_unknown_names_are_refused() {
+        assert!(named::<pb::Purpose>("unspecified").is_err());
+        let error = named::<pb::RecordSection>("medicine").expect_err("unknown");
+        assert!(error.contains("record_section"), "{error}");
+    }
+
+    #[test]
+    fn grpc_codes_parse_in_snake_case() {
+        let code = |text: &str| GrpcCode::try_from(text.to_owned()).map(|c| c.0);
+        assert_eq!(
+            code("failed_precondition"),
+            Ok(tonic::Code::FailedPrecondition)
+        );
+        assert_eq!(code("invalid_argument"), Ok(tonic::Code::InvalidArgument));
+        assert_eq!(code("unauthenticated"), Ok(tonic::Code::Unauthenticated));
+        assert!(code("ok").is_err());
+        assert!(code("FailedPrecondition").is_err());
+        assert_eq!(code_name(tonic::Code::AlreadyExists), "already_exists");
+    }
+}

@@ -1,0 +1,74 @@
+//! `consent-cli policy test <PACK_DIR>` with the real binary, from the
+//! workspace root as a policy author would run it.
+
+use std::path::Path;
+use std::process::Command;
+
+fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn policy_test(pack_dir: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_consent-cli"))
+        .current_dir(workspace_root())
+        // Nothing listens here: `policy test` must not need a service.
+        .args([
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "policy",
+            "test",
+            pack_dir,
+        ])
+        .output()
+        .expect("run consent-cli")
+}
+
+#[test]
+fn the_default_packs_scenarios_pass() {
+    let output = policy_test("policies/coventry-warwickshire");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let Some((summary, scenarios)) = lines.split_last() else {
+        panic!("no output: {stderr}");
+    };
+    assert!(!scenarios.is_empty(), "{stdout}");
+    assert!(
+        scenarios.iter().all(|l| l.starts_with("PASS  ")),
+        "{stdout}"
+    );
+    assert_eq!(*summary, format!("{} passed, 0 failed", scenarios.len()));
+}
+
+#[test]
+fn a_failing_scenario_fails_the_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policies = workspace_root().join("policies");
+    for file in ["model.conf", "rules.csv"] {
+        std::fs::copy(policies.join(file), dir.path().join(file)).expect("copy");
+    }
+    let pack = dir.path().join("coventry-warwickshire");
+    std::fs::create_dir_all(pack.join("scenarios")).expect("mkdir");
+    std::fs::copy(
+        policies.join("coventry-warwickshire/pack.toml"),
+        pack.join("pack.toml"),
+    )
+    .expect("copy pack");
+    let scenario = r#"
+[[scenario]]
+name = "an unregistered patient is wrongly expected to be visible"
+when = { nhs = "9434765919", role = "R8000", org = "RKB", section = "medications" }
+then = { outcome = "allow" }
+"#;
+    std::fs::write(pack.join("scenarios/wrong.toml"), scenario).expect("write");
+
+    let output = policy_test(pack.to_str().expect("utf-8 path"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  wrong.toml: an unregistered patient is wrongly expected to be visible: expected allow, got deny (outside_population"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 passed, 1 failed\n"), "{stdout}");
+}
