@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use casbin::function_map::OperatorFunction;
 use casbin::rhai::{Dynamic, Map};
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use icr_events::codes::{purpose_from_name, role_code, section_from_name};
 use serde::Serialize;
 
 use crate::Verdict;
@@ -172,6 +173,18 @@ fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
                 "effect must be allow or deny, not '{}'",
                 rest[3]
             )));
+        }
+        let [role, section, purpose, ..] = [&rest[0], &rest[1], &rest[2]];
+        if role != "*" && role_code("role", role).is_err() {
+            return Err(fail(format!(
+                "role must be * or an RBAC code, not '{role}'"
+            )));
+        }
+        if section != "*" && section_from_name(section).is_none() {
+            return Err(fail(format!("unknown section '{section}'")));
+        }
+        if purpose != "*" && purpose_from_name(purpose).is_none() {
+            return Err(fail(format!("unknown purpose '{purpose}'")));
         }
         let unless = rest[5].split('|');
         for fact in std::iter::once(rest[4].as_str()).chain(unless) {

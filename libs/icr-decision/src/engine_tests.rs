@@ -311,3 +311,14 @@ async fn rules_may_exempt_on_several_facts_but_each_must_be_known() {
         Err(EngineError::Rule { line: 1, .. })
     ));
 }
+
+#[tokio::test]
+async fn rules_naming_unknown_sections_or_purposes_are_rejected() {
+    let typo = "p, *, social_care_plan, *, deny, child_social_care_not_yet_shared, -";
+    assert!(matches!(
+        Engine::build(MODEL, typo, &policy()).await,
+        Err(EngineError::Rule { line: 1, .. })
+    ));
+    let purpose = "p, *, *, direct_cares, deny, objection_active, -";
+    assert!(Engine::build(MODEL, purpose, &policy()).await.is_err());
+}

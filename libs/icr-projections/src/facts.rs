@@ -96,8 +96,9 @@ impl Projections {
                 && policy.clinical_roles.contains(query.role_code),
             self_claimed_relationship: self_claimed,
             self_claim_permitted: region_policy.is_some_and(|p| p.self_claimed_relationship),
+            // A reason must say something: at least one letter or digit.
             access_reason_missing: (break_glass || self_claimed)
-                && query.access_reason.trim().is_empty(),
+                && !query.access_reason.chars().any(char::is_alphanumeric),
             child_social_care_not_yet_shared: child_social_care_gated
                 && age.is_none_or(|age| age < ADULT_AGE),
         };

@@ -45,6 +45,15 @@ pub enum LoadError {
         /// File of the second use.
         second: PathBuf,
     },
+    /// A scenario expects a deny without saying why: it would pass for any
+    /// deny, including one for the wrong reason.
+    #[error("{}: scenario `{name}` expects a deny without a reason", file.display())]
+    DenyWithoutReason {
+        /// The scenario.
+        name: String,
+        /// Its file.
+        file: PathBuf,
+    },
 }
 
 /// Scenarios loaded from one file, or from every `*.toml` file of a
@@ -95,9 +104,9 @@ pub(crate) struct When {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Then {
     pub(crate) outcome: Named<pb::Outcome>,
-    /// The reason code; not checked when absent.
+    /// The reason code; required for a deny.
     pub(crate) reason: Option<String>,
-    /// Obligation kinds that must be present (others may be too).
+    /// The obligation kinds the decision carries, exactly (none if empty).
     #[serde(default)]
     pub(crate) obligations: Vec<String>,
 }
@@ -137,6 +146,12 @@ impl ScenarioFile {
         }
         let mut seen: HashMap<&str, &Path> = HashMap::new();
         for scenario in &self.scenarios {
+            if scenario.then.outcome.0 != pb::Outcome::Allow && scenario.then.reason.is_none() {
+                return Err(LoadError::DenyWithoutReason {
+                    name: scenario.name.clone(),
+                    file: scenario.file.clone(),
+                });
+            }
             if let Some(first) = seen.insert(&scenario.name, &scenario.file) {
                 return Err(LoadError::DuplicateName {
                     name: scenario.name.clone(),

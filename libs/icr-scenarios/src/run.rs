@@ -167,22 +167,22 @@ fn compare(then: &Then, decision: &pb::Decision) -> Result<(), String> {
             decision.reason, decision.explanation
         ));
     }
-    let kinds: Vec<&str> = decision
+    // Obligations are compared as a set: an allow must carry exactly those
+    // listed (none when none are listed), so a missing review or an
+    // unexpected one both fail.
+    let mut got: Vec<&str> = decision
         .obligations
         .iter()
         .map(|o| o.kind.as_str())
         .collect();
-    let missing: Vec<&str> = then
-        .obligations
-        .iter()
-        .map(String::as_str)
-        .filter(|kind| !kinds.contains(kind))
-        .collect();
-    if !missing.is_empty() {
+    let mut wanted_kinds: Vec<&str> = then.obligations.iter().map(String::as_str).collect();
+    got.sort_unstable();
+    wanted_kinds.sort_unstable();
+    if got != wanted_kinds {
         return Err(format!(
-            "{outcome} as expected, but obligations [{}] are missing (got [{}])",
-            missing.join(", "),
-            kinds.join(", ")
+            "{outcome} as expected, but obligations were [{}], expected [{}]",
+            got.join(", "),
+            wanted_kinds.join(", ")
         ));
     }
     Ok(())

@@ -59,19 +59,19 @@ then = {{ outcome = "allow", obligations = ["review"] }}
 name = "step fails unexpectedly"
 given = [{{ withdraw = {{ nhs = "9434765919" }} }}]
 {WHEN}
-then = {{ outcome = "deny" }}
+then = {{ outcome = "deny", reason = "no_care_relationship" }}
 
 [[scenario]]
 name = "step succeeds unexpectedly"
 given = [{{ register = {{ nhs = "9434765919", practice = "M86003", dob = "today-40y" }}, expect = "invalid_argument" }}]
 {WHEN}
-then = {{ outcome = "deny" }}
+then = {{ outcome = "deny", reason = "no_care_relationship" }}
 
 [[scenario]]
 name = "step fails with another code"
 given = [{{ register = {{ nhs = "1234567890", practice = "M86003", dob = "today-40y" }}, expect = "failed_precondition" }}]
 {WHEN}
-then = {{ outcome = "deny" }}
+then = {{ outcome = "deny", reason = "no_care_relationship" }}
 "#
     );
     let report = run(&text).await;
@@ -91,7 +91,7 @@ then = {{ outcome = "deny" }}
     );
     let obligation = failure(&report, "missing obligation");
     assert!(
-        obligation.contains("obligations [review] are missing"),
+        obligation.contains("obligations were [], expected [review]"),
         "{obligation}"
     );
     let step = failure(&report, "step fails unexpectedly");
@@ -123,4 +123,18 @@ async fn a_pack_the_service_refuses_fails_every_scenario() {
     let report = icr_scenarios::run(&files, &scenarios).await;
     let why = failure(&report, "any");
     assert!(why.contains("unknown section 'medicine'"), "{why}");
+}
+
+#[test]
+fn a_deny_without_a_reason_is_refused_at_load() {
+    let text = format!(
+        "[[scenario]]\nname = \"vague\"\n{GIVEN}\n{WHEN}\nthen = {{ outcome = \"deny\" }}\n"
+    );
+    let error = ScenarioFile::from_toml(&text, "vague.toml").expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("expects a deny without a reason"),
+        "{error}"
+    );
 }

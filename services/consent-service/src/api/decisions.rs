@@ -204,6 +204,7 @@ impl<L: EventLog> Api<L> {
                 %section,
                 allowed = d.outcome == Outcome::Allow as i32,
                 access_mode = q.access_mode.as_str_name(),
+                access_reason = %q.access_reason,
                 reason = %d.reason,
                 position = d.log_position,
                 "access decision"

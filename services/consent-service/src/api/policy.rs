@@ -81,10 +81,13 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
             if !e.children_social_care_from.is_empty() {
                 iso_date("children_social_care_from", &e.children_social_care_from)?;
             }
-            if e.review_within_days > MAX_REVIEW_DAYS {
+            // Exceptional access is only allowed with a real review period.
+            let exceptional = e.break_glass || e.self_claimed_relationship;
+            let min_review = u32::from(exceptional);
+            if !(min_review..=MAX_REVIEW_DAYS).contains(&e.review_within_days) {
                 return Err(FieldError::new(
                     "review_within_days",
-                    format!("must be at most {MAX_REVIEW_DAYS}"),
+                    format!("must be {min_review} to {MAX_REVIEW_DAYS} days"),
                 ));
             }
             Ok(())
