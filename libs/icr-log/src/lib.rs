@@ -9,6 +9,7 @@
 //! Nothing here updates or deletes an event, and no API to do so exists.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
 mod keys;
 mod sled_log;
@@ -18,6 +19,7 @@ use std::future::Future;
 use icr_proto::pb::{Actor, EventPayload, RecordedEvent};
 use tokio::sync::watch;
 
+pub use audit::DecisionAudit;
 pub use error::LogError;
 pub use sled_log::SledLog;
 

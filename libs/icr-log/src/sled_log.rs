@@ -47,16 +47,49 @@ struct Writer {
     ids: Generator,
 }
 
-struct Inner {
+/// How far one tree has been written and made durable.
+pub(crate) struct Track {
+    /// Highest position applied to the tree (durable or not).
+    pub(crate) written: AtomicU64,
+    /// Highest position known to be on disk.
+    pub(crate) durable: watch::Sender<u64>,
+}
+
+impl Track {
+    fn new(head: u64) -> Self {
+        Self {
+            written: AtomicU64::new(head),
+            durable: watch::channel(head).0,
+        }
+    }
+
+    /// Records that a flush covered everything up to `covered`.
+    fn advance(&self, covered: u64) {
+        self.durable.send_if_modified(|durable| {
+            let advanced = covered > *durable;
+            if advanced {
+                *durable = covered;
+            }
+            advanced
+        });
+    }
+}
+
+pub(crate) struct Inner {
     db: sled::Db,
     tree: sled::Tree,
     /// Held only while checking expectations and applying one batch in
     /// memory, never across a flush, so concurrent appends share flushes.
     writer: Mutex<Writer>,
-    /// Highest position applied to the tree (durable or not).
-    written: AtomicU64,
-    /// Highest position known to be on disk.
-    durable: watch::Sender<u64>,
+    /// The event log's progress.
+    pub(crate) events: Track,
+    /// The decision audit: its own tree in the same database, so one flush
+    /// makes events and decisions durable together.
+    pub(crate) audit_tree: sled::Tree,
+    /// Next decision position, held only while applying one batch.
+    pub(crate) audit_writer: Mutex<u64>,
+    /// The decision audit's progress.
+    pub(crate) audit: Track,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
     flushing: tokio::sync::Mutex<()>,
 }
@@ -64,7 +97,7 @@ struct Inner {
 /// The sled-backed event log. Cheap to clone; clones share the database.
 #[derive(Clone)]
 pub struct SledLog {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl SledLog {
@@ -81,7 +114,8 @@ impl SledLog {
             }
             None => 0,
         };
-        let (durable, _) = watch::channel(head);
+        let audit_tree = db.open_tree("audit")?;
+        let audit_head = crate::audit::head(&audit_tree)?;
         let writer = Writer {
             head,
             ids: Generator::new(),
@@ -90,8 +124,10 @@ impl SledLog {
             db,
             tree,
             writer: Mutex::new(writer),
-            written: AtomicU64::new(head),
-            durable,
+            events: Track::new(head),
+            audit_tree,
+            audit_writer: Mutex::new(audit_head),
+            audit: Track::new(audit_head),
             flushing: tokio::sync::Mutex::new(()),
         };
         Ok(Self {
@@ -101,7 +137,7 @@ impl SledLog {
 
     /// The durable head position.
     pub fn head(&self) -> u64 {
-        *self.inner.durable.borrow()
+        *self.inner.events.durable.borrow()
     }
 
     fn get_record(&self, request_id: &str) -> Result<Option<RequestRecord>, LogError> {
@@ -192,7 +228,7 @@ impl SledLog {
         batch.insert(keys::request(&request.request_id), record.encode_to_vec());
         inner.tree.apply_batch(batch)?;
         writer.head = position;
-        inner.written.store(position, Ordering::Release);
+        inner.events.written.store(position, Ordering::Release);
         Ok(Appended {
             replayed: false,
             ..record.replayed()
@@ -207,24 +243,20 @@ impl SledLog {
     /// returns without flushing again. sled 0.34's `flush_async` can deadlock
     /// when called concurrently (sled issue 1308), so the blocking `flush`
     /// runs on the blocking pool, one at a time.
-    async fn make_durable(&self, position: u64) -> Result<(), LogError> {
+    pub(crate) async fn make_durable(&self, track: &Track, position: u64) -> Result<(), LogError> {
         let inner = &self.inner;
         let _flushing = inner.flushing.lock().await;
-        if *inner.durable.borrow() >= position {
+        if *track.durable.borrow() >= position {
             return Ok(());
         }
-        let covered = inner.written.load(Ordering::Acquire);
+        let events = inner.events.written.load(Ordering::Acquire);
+        let audit = inner.audit.written.load(Ordering::Acquire);
         let db = inner.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
-        inner.durable.send_if_modified(|durable| {
-            let advanced = covered > *durable;
-            if advanced {
-                *durable = covered;
-            }
-            advanced
-        });
+        inner.events.advance(events);
+        inner.audit.advance(audit);
         Ok(())
     }
 
@@ -249,7 +281,8 @@ impl EventLog for SledLog {
             ));
         }
         let appended = self.write(&request)?;
-        self.make_durable(appended.last_position).await?;
+        self.make_durable(&self.inner.events, appended.last_position)
+            .await?;
         Ok(appended)
     }
 
@@ -264,7 +297,8 @@ impl EventLog for SledLog {
         if record.fingerprint != fingerprint {
             return Err(LogError::RequestIdReused(request_id.to_owned()));
         }
-        self.make_durable(record.last_position).await?;
+        self.make_durable(&self.inner.events, record.last_position)
+            .await?;
         Ok(Some(record.replayed()))
     }
 
@@ -300,7 +334,7 @@ impl EventLog for SledLog {
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.durable.subscribe()
+        self.inner.events.durable.subscribe()
     }
 }
 

@@ -40,6 +40,12 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use policy_files::{DEFAULT_PACK, PolicyFiles};
+
+/// What the service needs from storage: the event log and the decision
+/// audit, sharing durability.
+pub trait Storage: icr_log::EventLog + icr_log::DecisionAudit + Clone {}
+
+impl<T: icr_log::EventLog + icr_log::DecisionAudit + Clone> Storage for T {}
 pub use writes::CALLING_SYSTEM_HEADER;
 
 /// Longest the service waits at start for the projections to fold the log.

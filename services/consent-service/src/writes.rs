@@ -50,6 +50,20 @@ pub(crate) fn fingerprint(rpc: &str, request: &impl Message) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// The calling system named in the request metadata.
+pub(crate) fn calling_system(metadata: &MetadataMap) -> Result<String, FieldError> {
+    match metadata.get(CALLING_SYSTEM_HEADER) {
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| FieldError::new(CALLING_SYSTEM_HEADER, "must be ASCII"))?;
+            validate::id(CALLING_SYSTEM_HEADER, value)?;
+            Ok(value.to_owned())
+        }
+        None => Ok("unidentified".to_owned()),
+    }
+}
+
 /// The actor of a write: the calling system from metadata, the user from the
 /// request, and the patient when an attorney acts for them.
 pub(crate) fn actor(
@@ -58,18 +72,8 @@ pub(crate) fn actor(
     on_behalf_of: &str,
 ) -> Result<Actor, FieldError> {
     validate::id("user_id", user_id)?;
-    let calling_system = match metadata.get(CALLING_SYSTEM_HEADER) {
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| FieldError::new(CALLING_SYSTEM_HEADER, "must be ASCII"))?;
-            validate::id(CALLING_SYSTEM_HEADER, value)?;
-            value.to_owned()
-        }
-        None => "unidentified".to_owned(),
-    };
     Ok(Actor {
-        calling_system,
+        calling_system: calling_system(metadata)?,
         user_id: user_id.to_owned(),
         on_behalf_of: on_behalf_of.to_owned(),
     })

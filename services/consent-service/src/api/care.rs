@@ -1,8 +1,8 @@
 //! CareContextService: GP registrations and care relationships.
 
+use crate::Storage;
 use icr_events::FieldError;
 use icr_events::codes::{care_relationship_kind, iso_date, ods_code};
-use icr_log::EventLog;
 use icr_proto::pb::care_context_service_server::CareContextService;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::*;
@@ -14,7 +14,7 @@ use super::{Api, WriteParts};
 use crate::status::ServiceResult;
 use crate::validate;
 
-impl<L: EventLog> Api<L> {
+impl<L: Storage> Api<L> {
     async fn register_patient(
         &self,
         metadata: &MetadataMap,
@@ -125,7 +125,7 @@ impl<L: EventLog> Api<L> {
 }
 
 #[tonic::async_trait]
-impl<L: EventLog> CareContextService for Handle<L> {
+impl<L: Storage> CareContextService for Handle<L> {
     async fn register_patient(
         &self,
         request: Request<RegisterPatientRequest>,

@@ -1,8 +1,8 @@
 //! ConsentService: objections, attorneys and permissions to view.
 
+use crate::Storage;
 use icr_events::codes::{iso_date, objection_scope, ods_code, power_of_attorney_kind};
 use icr_events::{FieldError, Patient, timestamp_from_proto, timestamp_to_proto};
-use icr_log::EventLog;
 use icr_proto::pb::consent_service_server::ConsentService;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::*;
@@ -80,7 +80,7 @@ fn status_of(
     }
 }
 
-impl<L: EventLog> Api<L> {
+impl<L: Storage> Api<L> {
     async fn objection(
         &self,
         rpc: &'static str,
@@ -285,7 +285,7 @@ fn as_objection(req: WithdrawObjectionRequest) -> RecordObjectionRequest {
 }
 
 #[tonic::async_trait]
-impl<L: EventLog> ConsentService for Handle<L> {
+impl<L: Storage> ConsentService for Handle<L> {
     async fn record_objection(
         &self,
         request: Request<RecordObjectionRequest>,

@@ -1,17 +1,18 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
+use crate::Storage;
 use icr_decision::{AccessRequest, Engine, Verdict, explain};
-use icr_events::FieldError;
 use icr_events::codes::{
     identifier, ods_code, purpose, purpose_name, role_code, section, section_name,
 };
-use icr_log::EventLog;
+use icr_events::{FieldError, timestamp_to_proto};
 use icr_projections::{FactQuery, RequestFacts};
 use icr_proto::pb::access_decision_service_server::AccessDecisionService;
 use icr_proto::pb::{
     AccessMode, AuthorizeBatchRequest, AuthorizeBatchResponse, AuthorizeRequest, AuthorizeResponse,
-    Decision, Obligation, Outcome, Purpose, RecordSection, Requester,
+    Decision, DecisionRecord, Obligation, Outcome, Purpose, RecordSection, Requester,
 };
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
 
@@ -19,6 +20,7 @@ use super::Api;
 use super::servers::Handle;
 use crate::status::ServiceResult;
 use crate::validate;
+use crate::writes::calling_system;
 
 /// Most sections one AuthorizeBatch may ask about.
 pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
@@ -38,6 +40,7 @@ struct Question<'a> {
     access_mode: AccessMode,
     access_reason: &'a str,
     min_log_position: u64,
+    calling_system: String,
 }
 
 /// The fields AuthorizeRequest and AuthorizeBatchRequest share.
@@ -49,9 +52,11 @@ struct Asked<'a> {
     access_mode: i32,
     access_reason: &'a str,
     min_log_position: u64,
+    metadata: &'a MetadataMap,
 }
 
 fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
+    let calling_system = calling_system(asked.metadata)?;
     let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
     let requester = validate::present("requester", asked.requester)?;
     validate::id("requester.user_id", &requester.user_id)?;
@@ -82,6 +87,7 @@ fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
         access_mode,
         access_reason: asked.access_reason,
         min_log_position: asked.min_log_position,
+        calling_system,
     })
 }
 
@@ -145,7 +151,30 @@ fn decision(
     }
 }
 
-impl<L: EventLog> Api<L> {
+/// The audit trail's copy of one decision.
+fn audit_record(q: &Question<'_>, d: &Decision, now: jiff::Timestamp) -> DecisionRecord {
+    DecisionRecord {
+        audit_position: 0,
+        decision_id: d.decision_id.clone(),
+        recorded_at: Some(timestamp_to_proto(now)),
+        calling_system: q.calling_system.clone(),
+        user_id: q.requester.user_id.clone(),
+        role_code: q.requester.role_code.clone(),
+        organisation_ods: q.requester.organisation_ods.clone(),
+        nhs_number: q.nhs_number.to_string(),
+        section: d.section,
+        purpose: q.purpose.into(),
+        access_mode: q.access_mode.into(),
+        access_reason: q.access_reason.to_owned(),
+        source_organisation_ods: q.source_organisation_ods.to_owned(),
+        allowed: d.outcome == Outcome::Allow as i32,
+        reason: d.reason.clone(),
+        obligations: d.obligations.iter().map(|o| o.kind.clone()).collect(),
+        log_position: d.log_position,
+    }
+}
+
+impl<L: Storage> Api<L> {
     /// Decides every section against one consistent view: the facts and the
     /// engine come from the same log position.
     async fn decide(
@@ -210,10 +239,19 @@ impl<L: EventLog> Api<L> {
                 "access decision"
             );
         }
+        // Every answer, allow or deny, is in the audit trail before it is
+        // given: if it cannot be recorded, the viewer gets an error, never an
+        // unrecorded allow.
+        let records = decisions.iter().map(|d| audit_record(&q, d, now)).collect();
+        self.log.record(records).await?;
         Ok(decisions)
     }
 
-    async fn authorize(&self, req: AuthorizeRequest) -> ServiceResult<AuthorizeResponse> {
+    async fn authorize(
+        &self,
+        metadata: &MetadataMap,
+        req: AuthorizeRequest,
+    ) -> ServiceResult<AuthorizeResponse> {
         let q = question(Asked {
             nhs_number: &req.nhs_number,
             requester: req.requester.as_ref(),
@@ -222,6 +260,7 @@ impl<L: EventLog> Api<L> {
             access_mode: req.access_mode,
             access_reason: &req.access_reason,
             min_log_position: req.min_log_position,
+            metadata,
         })?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
@@ -232,6 +271,7 @@ impl<L: EventLog> Api<L> {
 
     async fn authorize_batch(
         &self,
+        metadata: &MetadataMap,
         req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
         let q = question(Asked {
@@ -242,6 +282,7 @@ impl<L: EventLog> Api<L> {
             access_mode: req.access_mode,
             access_reason: &req.access_reason,
             min_log_position: req.min_log_position,
+            metadata,
         })?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
@@ -260,20 +301,20 @@ impl<L: EventLog> Api<L> {
 }
 
 #[tonic::async_trait]
-impl<L: EventLog> AccessDecisionService for Handle<L> {
+impl<L: Storage> AccessDecisionService for Handle<L> {
     async fn authorize(
         &self,
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
-        Ok(Response::new(self.0.authorize(request.into_inner()).await?))
+        let (metadata, _, req) = request.into_parts();
+        Ok(Response::new(self.0.authorize(&metadata, req).await?))
     }
 
     async fn authorize_batch(
         &self,
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
-        Ok(Response::new(
-            self.0.authorize_batch(request.into_inner()).await?,
-        ))
+        let (metadata, _, req) = request.into_parts();
+        Ok(Response::new(self.0.authorize_batch(&metadata, req).await?))
     }
 }

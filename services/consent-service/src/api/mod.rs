@@ -25,7 +25,7 @@ pub(crate) use policy::validate_policy_event;
 use std::sync::Arc;
 use std::time::Duration;
 
-use icr_log::EventLog;
+use crate::Storage;
 use icr_proto::pb::{EventPayload, WriteResult};
 use prost::Message;
 use tonic::metadata::MetadataMap;
@@ -41,7 +41,7 @@ pub(crate) struct Api<L> {
     view: Arc<View>,
 }
 
-impl<L: EventLog + Clone> Api<L> {
+impl<L: Storage> Api<L> {
     pub(crate) fn new(log: L, view: Arc<View>) -> Arc<Self> {
         Arc::new(Self { log, view })
     }
@@ -64,7 +64,7 @@ pub(crate) struct WriteParts<'a> {
 /// Longest a read waits for the projections to catch up.
 const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
 
-impl<L: EventLog> Api<L> {
+impl<L: Storage> Api<L> {
     /// Waits until the projections have applied `min_log_position` and
     /// everything that was durable when the read arrived: an acknowledged
     /// write binds every later read. Errs (`Unavailable`) rather than answer
@@ -126,7 +126,7 @@ pub(crate) mod servers {
     );
 
     /// Builds the five services over one set of handlers.
-    pub(crate) fn all<L: EventLog + Clone>(api: Arc<Api<L>>) -> Servers<L> {
+    pub(crate) fn all<L: Storage>(api: Arc<Api<L>>) -> Servers<L> {
         let h = Handle(api);
         (
             AccessDecisionServiceServer::new(h.clone()),

@@ -1,11 +1,11 @@
 //! PolicyAdminService: organisations, role policy and region policy, each
 //! change an event validated as strictly as the engine will read it.
 
+use crate::Storage;
 use icr_events::FieldError;
 use icr_events::codes::{
     consent_model, iso_date, ods_code, purpose, region_code, role_code, section,
 };
-use icr_log::EventLog;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
 use icr_proto::pb::*;
@@ -96,7 +96,7 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
     }
 }
 
-impl<L: EventLog> Api<L> {
+impl<L: Storage> Api<L> {
     async fn policy_write(
         &self,
         rpc: &'static str,
@@ -136,7 +136,7 @@ macro_rules! policy_rpc {
 }
 
 #[tonic::async_trait]
-impl<L: EventLog> PolicyAdminService for Handle<L> {
+impl<L: Storage> PolicyAdminService for Handle<L> {
     async fn join_organisation(
         &self,
         request: Request<JoinOrganisationRequest>,
