@@ -36,7 +36,7 @@ mod apply;
 mod dates;
 pub mod format;
 mod given;
-mod names;
+pub mod names;
 pub mod report;
 mod run;
 

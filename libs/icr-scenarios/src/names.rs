@@ -9,8 +9,9 @@
 use icr_proto::pb;
 use serde::Deserialize;
 
-/// A generated protobuf enum named by its short form.
-pub(crate) trait ProtoEnum: Copy + Into<i32> {
+/// A generated protobuf enum named by its short form. The CLI names enum
+/// values the same way and uses this trait too.
+pub trait ProtoEnum: Copy + Send + Sync + 'static + TryFrom<i32> + Into<i32> {
     /// Prefix of every value's protobuf name, e.g. `RECORD_SECTION_`.
     const PREFIX: &'static str;
     /// The value with this full protobuf name.
@@ -78,7 +79,7 @@ impl<E: ProtoEnum> Named<E> {
 }
 
 /// The short name of `value`, e.g. `deny`.
-pub(crate) fn short_name<E: ProtoEnum>(value: E) -> String {
+pub fn short_name<E: ProtoEnum>(value: E) -> String {
     let name = value.proto_name();
     name.strip_prefix(E::PREFIX)
         .unwrap_or(name)

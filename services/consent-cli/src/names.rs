@@ -7,7 +7,6 @@
 //! reaches the CLI (and its `--help`) without an edit here.
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use icr_proto::pb;
 
 /// Highest enum number scanned when listing an enum's values. The API's
 /// enums are small and numbered from 1; scanning a range rather than stopping
@@ -15,53 +14,7 @@ use icr_proto::pb;
 /// after it.
 const HIGHEST_SCANNED_VALUE: i32 = 255;
 
-/// A generated protobuf enum whose values the CLI names by their short form.
-pub(crate) trait ProtoEnum: Copy + Send + Sync + 'static + TryFrom<i32> + Into<i32> {
-    /// Prefix every value's protobuf name carries, e.g. `RECORD_SECTION_`.
-    const PREFIX: &'static str;
-
-    /// The value with this full protobuf name, if there is one.
-    fn from_proto_name(name: &str) -> Option<Self>;
-
-    /// The full protobuf name of this value.
-    fn proto_name(self) -> &'static str;
-}
-
-/// Implements [`ProtoEnum`] by delegating to the generated inherent methods.
-macro_rules! proto_enum {
-    ($($enum:ty => $prefix:literal),* $(,)?) => {$(
-        impl ProtoEnum for $enum {
-            const PREFIX: &'static str = $prefix;
-
-            fn from_proto_name(name: &str) -> Option<Self> {
-                <$enum>::from_str_name(name)
-            }
-
-            fn proto_name(self) -> &'static str {
-                self.as_str_name()
-            }
-        }
-    )*};
-}
-
-proto_enum! {
-    pb::RecordSection => "RECORD_SECTION_",
-    pb::Purpose => "PURPOSE_",
-    pb::ObjectionScope => "OBJECTION_SCOPE_",
-    pb::PowerOfAttorneyKind => "POWER_OF_ATTORNEY_KIND_",
-    pb::CareRelationshipKind => "CARE_RELATIONSHIP_KIND_",
-    pb::ConsentModel => "CONSENT_MODEL_",
-    pb::Outcome => "OUTCOME_",
-    pb::AccessMode => "ACCESS_MODE_",
-}
-
-/// The short name of `value`, e.g. `medications`.
-pub(crate) fn short_name<E: ProtoEnum>(value: E) -> String {
-    let name = value.proto_name();
-    name.strip_prefix(E::PREFIX)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
-}
+pub(crate) use icr_scenarios::names::{ProtoEnum, short_name};
 
 /// The short name of a raw enum number as it arrives in a message. A number
 /// this build does not know (a newer server) is shown, not hidden.
@@ -108,6 +61,7 @@ pub(crate) fn parser<E: ProtoEnum>() -> impl TypedValueParser<Value = E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use icr_proto::pb;
 
     /// Every value of `E` survives short name → parse, and the prefix is the
     /// one the generated names really carry.
