@@ -1,9 +1,9 @@
 //! Shared fixtures for the integration tests: a real server on
 //! `127.0.0.1:0` over a temporary sled directory, and typed clients.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use consent_service::{CALLING_SYSTEM_HEADER, Options, PolicyFiles};
+use consent_service::{CALLING_SYSTEM_HEADER, Options, PolicyFiles, SigningKey};
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
@@ -74,15 +74,25 @@ impl Server {
 
     /// Starts the service with the given policy files.
     pub async fn start_with(data_dir: &Path, policy: PolicyFiles) -> Self {
+        Self::start_options(Options::new(data_dir, policy)).await
+    }
+
+    /// Starts the service signing checkpoints with `key` (every 100 ms, and
+    /// once more when it stops).
+    pub async fn start_signed(data_dir: &Path, key: SigningKey) -> Self {
+        let mut options = Options::new(data_dir, PolicyFiles::built_in());
+        options.signing_key = Some(key);
+        options.checkpoint_every = std::time::Duration::from_millis(100);
+        Self::start_options(options).await
+    }
+
+    /// Starts the service with `options`.
+    pub async fn start_options(options: Options) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let options = Options {
-            data_dir: PathBuf::from(data_dir),
-            policy,
-        };
         let task = tokio::spawn(async move {
             consent_service::run(listener, options, async {
                 let _ = stopped.await;
@@ -202,7 +212,7 @@ impl Server {
             .audit
             .read_events(ReadEventsRequest {
                 from_position: 1,
-                limit: 0,
+                ..Default::default()
             })
             .await
             .expect("read events")

@@ -9,6 +9,7 @@ async fn decisions(server: &mut Server, from: u64, limit: u64) -> Vec<DecisionRe
     let request = ReadDecisionsRequest {
         from_position: from,
         limit,
+        ..Default::default()
     };
     let mut stream = server
         .audit

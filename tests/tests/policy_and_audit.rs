@@ -82,6 +82,7 @@ async fn read(server: &mut Server, from_position: u64, limit: u64) -> Vec<Record
     let request = ReadEventsRequest {
         from_position,
         limit,
+        ..Default::default()
     };
     let mut stream = server
         .audit
@@ -91,7 +92,7 @@ async fn read(server: &mut Server, from_position: u64, limit: u64) -> Vec<Record
         .into_inner();
     let mut events = Vec::new();
     while let Some(item) = stream.message().await.expect("event") {
-        events.push(item.event.expect("event in response"));
+        events.extend(item.event);
     }
     events
 }

@@ -7,6 +7,24 @@ use icr_proto::pb::event_payload::Kind;
 
 use crate::NhsNumber;
 
+/// Every event type name the log may hold, for filters.
+pub const EVENT_TYPES: [&str; 14] = [
+    "PatientRegistered",
+    "ObjectionRecorded",
+    "ObjectionWithdrawn",
+    "PowerOfAttorneyRegistered",
+    "PowerOfAttorneyRevoked",
+    "CareRelationshipStarted",
+    "CareRelationshipEnded",
+    "PermissionToViewGranted",
+    "PermissionToViewRevoked",
+    "OrganisationJoined",
+    "OrganisationLeft",
+    "RolePolicySet",
+    "RegionPolicySet",
+    "AccessReviewed",
+];
+
 /// The stored name and schema version of an event payload. The name is what
 /// upcasters and auditors key on; bump the version when a payload's meaning
 /// changes, and teach the fold to read both.
@@ -25,6 +43,7 @@ pub fn event_type(payload: &EventPayload) -> Option<(&'static str, u32)> {
         Kind::OrganisationLeft(_) => "OrganisationLeft",
         Kind::RolePolicySet(_) => "RolePolicySet",
         Kind::RegionPolicySet(_) => "RegionPolicySet",
+        Kind::AccessReviewed(_) => "AccessReviewed",
     };
     Some((name, 1))
 }
@@ -40,6 +59,9 @@ pub enum StreamId {
     Role(String),
     /// A region's consent model and viewing rules.
     Region(String),
+    /// The review of one exceptional access, by decision id: one review
+    /// per access.
+    Review(String),
 }
 
 impl StreamId {
@@ -61,6 +83,7 @@ impl StreamId {
             Kind::OrganisationLeft(e) => Some(Self::Organisation(e.ods_code.clone())),
             Kind::RolePolicySet(e) => Some(Self::Role(e.role_code.clone())),
             Kind::RegionPolicySet(e) => Some(Self::Region(e.region.clone())),
+            Kind::AccessReviewed(e) => Some(Self::Review(e.decision_id.clone())),
         }
     }
 }
@@ -72,6 +95,7 @@ impl fmt::Display for StreamId {
             Self::Organisation(ods) => write!(f, "organisation/{ods}"),
             Self::Role(code) => write!(f, "role/{code}"),
             Self::Region(code) => write!(f, "region/{code}"),
+            Self::Review(decision_id) => write!(f, "review/{decision_id}"),
         }
     }
 }

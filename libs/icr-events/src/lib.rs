@@ -21,7 +21,7 @@ pub mod patient;
 pub mod policy;
 
 pub use codes::FieldError;
-pub use event::{StreamId, event_type};
+pub use event::{EVENT_TYPES, StreamId, event_type};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use patient::{Patient, Source};
 pub use policy::Membership;

@@ -179,7 +179,8 @@ impl Patient {
             Kind::OrganisationJoined(_)
             | Kind::OrganisationLeft(_)
             | Kind::RolePolicySet(_)
-            | Kind::RegionPolicySet(_) => {}
+            | Kind::RegionPolicySet(_)
+            | Kind::AccessReviewed(_) => {}
         }
     }
 
@@ -347,7 +348,8 @@ impl Patient {
             Kind::OrganisationJoined(_)
             | Kind::OrganisationLeft(_)
             | Kind::RolePolicySet(_)
-            | Kind::RegionPolicySet(_) => {
+            | Kind::RegionPolicySet(_)
+            | Kind::AccessReviewed(_) => {
                 return Err(CommandError::FailedPrecondition(
                     "not a patient event".into(),
                 ));

@@ -2,34 +2,37 @@
 //! durably before it is answered.
 //!
 //! Its own sled tree keeps consent history small (decisions will outnumber
-//! events by far). Keys make the two common scans cheap:
+//! events by far). Keys make the common scans cheap:
 //!
 //! | key                                      | value                     |
 //! |------------------------------------------|---------------------------|
 //! | `a` + audit position (u64 BE)            | `DecisionRecord` (proto)  |
+//! | `c` + audit position (u64 BE)            | chain hash (32 bytes)     |
 //! | `p` + NHS number + audit position (BE)   | empty: the patient index  |
+//! | `d` + decision id                        | audit position (u64 BE)   |
+//! | `v` + audit position (u64 BE)            | empty: needs review       |
 //!
-//! Audit positions are gapless and assigned in recording order, so they are
-//! also time order: a time range is a position range.
+//! Audit positions are gapless and assigned in recording order, and
+//! recorded times never go backwards, so a time range is a position range
+//! found by binary search.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
 
+use icr_proto::Timestamp;
 use icr_proto::pb::DecisionRecord;
 use prost::Message;
 use tokio::sync::watch;
 
-use crate::keys::decode_u64;
+use crate::chain::{Chain, link};
+use crate::keys::{self, decode_u64, positioned};
+use crate::sled_log::Tip;
 use crate::{LogError, SledLog};
 
-const RECORD: u8 = b'a';
+pub(crate) const RECORD: u8 = b'a';
 const PATIENT: u8 = b'p';
-
-fn record_key(position: u64) -> [u8; 9] {
-    let mut key = [RECORD; 9];
-    key[1..].copy_from_slice(&position.to_be_bytes());
-    key
-}
+const DECISION_ID: u8 = b'd';
+const REVIEW: u8 = b'v';
 
 fn patient_key(nhs_number: &str, position: u64) -> Vec<u8> {
     let mut key = patient_prefix(nhs_number);
@@ -44,30 +47,27 @@ fn patient_prefix(nhs_number: &str) -> Vec<u8> {
     key
 }
 
-/// The last audit position in `tree`, or 0.
-pub(crate) fn head(tree: &sled::Tree) -> Result<u64, LogError> {
-    match tree.scan_prefix([RECORD]).keys().next_back() {
-        Some(key) => {
-            let key = key?;
-            decode_u64(&key[1..]).ok_or_else(|| {
-                LogError::Inconsistent(format!("last audit key {key:?} is not a position"))
-            })
-        }
-        None => Ok(0),
-    }
+fn decision_id_key(decision_id: &str) -> Vec<u8> {
+    let mut key = vec![DECISION_ID];
+    key.extend_from_slice(decision_id.as_bytes());
+    key
 }
 
-fn decode(bytes: &[u8], position: u64) -> Result<DecisionRecord, LogError> {
-    DecisionRecord::decode(bytes).map_err(|source| LogError::Corrupt {
-        key: format!("decision {position}"),
-        source,
-    })
+fn record_time(bytes: &[u8]) -> Option<Timestamp> {
+    DecisionRecord::decode(bytes).ok()?.recorded_at
+}
+
+/// The decision chain's tip in `tree`.
+pub(crate) fn tip(tree: &sled::Tree) -> Result<Tip, LogError> {
+    Tip::load(tree, RECORD, Chain::Decisions, record_time)
 }
 
 /// Where access decisions are recorded and read back.
 pub trait DecisionAudit: Send + Sync + 'static {
     /// Records decisions atomically and returns once they are durable, with
-    /// the audit positions assigned (in the given order).
+    /// the audit positions assigned (in the given order). The log sets each
+    /// record's position, and keeps its recorded time (now when unset)
+    /// unless that is earlier than the previous record's.
     fn record(
         &self,
         records: Vec<DecisionRecord>,
@@ -89,25 +89,124 @@ pub trait DecisionAudit: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DecisionRecord>, LogError>> + Send;
 
+    /// Up to `limit` durable records with a review due (`review_due_by`
+    /// set), from audit position `from` on, oldest first.
+    fn review_decisions(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DecisionRecord>, LogError>> + Send;
+
+    /// The durable record with this decision id, if any.
+    fn find_decision(
+        &self,
+        decision_id: &str,
+    ) -> impl Future<Output = Result<Option<DecisionRecord>, LogError>> + Send;
+
+    /// The first durable audit position recorded at or after `time` (one
+    /// past the durable head when there is none).
+    fn first_decision_since(
+        &self,
+        time: Timestamp,
+    ) -> impl Future<Output = Result<u64, LogError>> + Send;
+
     /// The durable audit head, updated after every flush.
     fn subscribe_decisions(&self) -> watch::Receiver<u64>;
+}
+
+impl SledLog {
+    fn audit_durable(&self) -> u64 {
+        *self.inner.audit.durable.borrow()
+    }
+
+    /// The record at `position`, with its chain hash.
+    fn decision_at(&self, position: u64) -> Result<DecisionRecord, LogError> {
+        let tree = &self.inner.audit_tree;
+        let bytes = tree.get(positioned(RECORD, position))?.ok_or_else(|| {
+            LogError::Inconsistent(format!("an index names missing decision {position}"))
+        })?;
+        let mut record =
+            DecisionRecord::decode(bytes.as_ref()).map_err(|source| LogError::Corrupt {
+                key: format!("decision {position}"),
+                source,
+            })?;
+        if let Some(hash) = tree.get(keys::chain(position))? {
+            record.chain_hash = hash.to_vec();
+        }
+        Ok(record)
+    }
+
+    /// Records named by an index whose keys are `prefix` + position, from
+    /// `from` up to the durable head.
+    fn indexed(
+        &self,
+        prefix: &[u8],
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<DecisionRecord>, LogError> {
+        let durable = self.audit_durable();
+        let key = |position: u64| {
+            let mut key = prefix.to_vec();
+            key.extend_from_slice(&position.to_be_bytes());
+            key
+        };
+        let from = from.max(1);
+        if from > durable {
+            return Ok(Vec::new());
+        }
+        let range = self.inner.audit_tree.range(key(from)..=key(durable));
+        range
+            .keys()
+            .take(limit)
+            .map(|entry| {
+                let entry = entry?;
+                let position = decode_u64(&entry[prefix.len()..]).unwrap_or(0);
+                self.decision_at(position)
+            })
+            .collect()
+    }
 }
 
 impl DecisionAudit for SledLog {
     async fn record(&self, mut records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
         let inner = &self.inner;
         let last = {
-            let mut head = inner.audit_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut tip = inner.audit_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hash = tip.hash(Chain::Decisions)?;
             let mut batch = sled::Batch::default();
-            let mut position = *head;
+            let mut position = tip.head;
+            let mut time = tip.time;
+            let now = tip.next_time();
             for record in &mut records {
                 position += 1;
                 record.audit_position = position;
-                batch.insert(&record_key(position), record.encode_to_vec());
+                record.chain_hash.clear();
+                // The decision's own time (the instant it was evaluated at),
+                // unless the clock went back since the last record.
+                let at = record.recorded_at.unwrap_or(now);
+                if (at.seconds, at.nanos) > (time.seconds, time.nanos) {
+                    time = at;
+                }
+                record.recorded_at = Some(time);
+                let bytes = record.encode_to_vec();
+                hash = link(&hash, &bytes);
+                batch.insert(&positioned(RECORD, position), bytes);
+                batch.insert(&keys::chain(position), &hash);
                 batch.insert(patient_key(&record.nhs_number, position), &[]);
+                batch.insert(
+                    decision_id_key(&record.decision_id),
+                    &position.to_be_bytes(),
+                );
+                if record.review_due_by.is_some() {
+                    batch.insert(&positioned(REVIEW, position), &[]);
+                }
             }
             inner.audit_tree.apply_batch(batch)?;
-            *head = position;
+            *tip = Tip {
+                head: position,
+                hash: Some(hash),
+                time,
+            };
             inner.audit.written.store(position, Ordering::Release);
             position
         };
@@ -120,22 +219,7 @@ impl DecisionAudit for SledLog {
         from: u64,
         limit: usize,
     ) -> Result<Vec<DecisionRecord>, LogError> {
-        let durable = *self.inner.audit.durable.borrow();
-        let from = from.max(1);
-        if from > durable {
-            return Ok(Vec::new());
-        }
-        let range = self
-            .inner
-            .audit_tree
-            .range(record_key(from)..=record_key(durable));
-        range
-            .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                decode(&value, decode_u64(&key[1..]).unwrap_or(0))
-            })
-            .collect()
+        self.indexed(&[RECORD], from, limit)
     }
 
     async fn patient_decisions(
@@ -144,21 +228,33 @@ impl DecisionAudit for SledLog {
         from: u64,
         limit: usize,
     ) -> Result<Vec<DecisionRecord>, LogError> {
-        let durable = *self.inner.audit.durable.borrow();
-        let tree = &self.inner.audit_tree;
-        let prefix_len = patient_prefix(nhs_number).len();
-        let range =
-            tree.range(patient_key(nhs_number, from.max(1))..=patient_key(nhs_number, durable));
-        let mut records = Vec::new();
-        for entry in range.keys().take(limit) {
-            let key = entry?;
-            let position = decode_u64(&key[prefix_len..]).unwrap_or(0);
-            let value = tree.get(record_key(position))?.ok_or_else(|| {
-                LogError::Inconsistent(format!("patient index names missing decision {position}"))
-            })?;
-            records.push(decode(&value, position)?);
+        self.indexed(&patient_prefix(nhs_number), from, limit)
+    }
+
+    async fn review_decisions(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<DecisionRecord>, LogError> {
+        self.indexed(&[REVIEW], from, limit)
+    }
+
+    async fn find_decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, LogError> {
+        let Some(position) = self.inner.audit_tree.get(decision_id_key(decision_id))? else {
+            return Ok(None);
+        };
+        let position = decode_u64(&position).ok_or_else(|| {
+            LogError::Inconsistent(format!("decision id {decision_id} indexes no position"))
+        })?;
+        if position > self.audit_durable() {
+            return Ok(None);
         }
-        Ok(records)
+        self.decision_at(position).map(Some)
+    }
+
+    async fn first_decision_since(&self, time: Timestamp) -> Result<u64, LogError> {
+        let tree = &self.inner.audit_tree;
+        keys::first_since(tree, RECORD, self.audit_durable(), time, record_time)
     }
 
     fn subscribe_decisions(&self) -> watch::Receiver<u64> {

@@ -10,18 +10,28 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+pub mod chain;
 mod error;
 mod keys;
 mod sled_log;
+mod tamper;
+mod verify;
 
 use std::future::Future;
 
+use icr_proto::Timestamp;
 use icr_proto::pb::{Actor, EventPayload, RecordedEvent};
 use tokio::sync::watch;
 
 pub use audit::DecisionAudit;
+pub use chain::Break;
+/// The signature scheme of checkpoints, re-exported so callers use the same
+/// version.
+pub use ed25519_dalek;
 pub use error::LogError;
 pub use sled_log::SledLog;
+pub use tamper::TamperEvidence;
+pub use verify::{Verification, Verifier};
 
 /// What the caller expects the stream's version to be before the append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +124,14 @@ pub trait EventLog: Send + Sync + 'static {
         &self,
         stream: &str,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
+
+    /// The first durable position recorded at or after `time` (one past the
+    /// durable head when there is none). Recorded times never decrease
+    /// along the log.
+    fn first_position_since(
+        &self,
+        time: Timestamp,
+    ) -> impl Future<Output = Result<u64, LogError>> + Send;
 
     /// The durable head position, updated after every flush.
     fn subscribe(&self) -> watch::Receiver<u64>;

@@ -4,11 +4,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use icr_proto::Timestamp;
 use icr_proto::pb::RecordedEvent;
 use prost::Message;
 use tokio::sync::watch;
 use ulid::Generator;
 
+use crate::chain::{Chain, ChainHash, link};
 use crate::keys::{self, decode_u64};
 use crate::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError};
 
@@ -40,11 +42,74 @@ impl RequestRecord {
     }
 }
 
-/// State only the writer touches: the next position and the ULID generator
-/// (monotonic, so event ids sort in log order).
+/// State only the event writer touches: the chain's tip and the ULID
+/// generator (monotonic, so event ids sort in log order).
 struct Writer {
-    head: u64,
+    tip: Tip,
     ids: Generator,
+}
+
+/// The end of one chain, as its writer extends it.
+pub(crate) struct Tip {
+    /// Last position written.
+    pub(crate) head: u64,
+    /// Chain hash at `head`; `None` when it is missing or malformed, and the
+    /// chain then refuses to grow (verification says where it broke).
+    pub(crate) hash: Option<ChainHash>,
+    /// Recorded time at `head`. Times never go backwards along a chain, so
+    /// a time range is a position range.
+    pub(crate) time: Timestamp,
+}
+
+impl Tip {
+    /// Reads the tip of the chain stored in `tree` under `prefix`, with
+    /// `time_of` reading an item's recorded time.
+    pub(crate) fn load(
+        tree: &sled::Tree,
+        prefix: u8,
+        chain: Chain,
+        time_of: fn(&[u8]) -> Option<Timestamp>,
+    ) -> Result<Self, LogError> {
+        let head = keys::last_position(tree, prefix)?;
+        if head == 0 {
+            return Ok(Self {
+                head,
+                hash: Some(chain.genesis()),
+                time: Timestamp::default(),
+            });
+        }
+        let hash = keys::stored_hash(tree, keys::chain(head))?;
+        let time = tree
+            .get(keys::positioned(prefix, head))?
+            .and_then(|bytes| time_of(&bytes))
+            .unwrap_or_default();
+        Ok(Self { head, hash, time })
+    }
+
+    /// The hash to extend, or an error when the chain is damaged.
+    pub(crate) fn hash(&self, chain: Chain) -> Result<ChainHash, LogError> {
+        self.hash.ok_or_else(|| {
+            LogError::Inconsistent(format!(
+                "the {} chain has no valid hash at position {}: verify the log",
+                chain.name(),
+                self.head
+            ))
+        })
+    }
+
+    /// Now, or the tip's time if the clock has gone back since.
+    pub(crate) fn next_time(&self) -> Timestamp {
+        let now = jiff::Timestamp::now();
+        let now = Timestamp {
+            seconds: now.as_second(),
+            nanos: now.subsec_nanosecond(),
+        };
+        if (now.seconds, now.nanos) < (self.time.seconds, self.time.nanos) {
+            self.time
+        } else {
+            now
+        }
+    }
 }
 
 /// How far one tree has been written and made durable.
@@ -77,7 +142,7 @@ impl Track {
 
 pub(crate) struct Inner {
     db: sled::Db,
-    tree: sled::Tree,
+    pub(crate) tree: sled::Tree,
     /// Held only while checking expectations and applying one batch in
     /// memory, never across a flush, so concurrent appends share flushes.
     writer: Mutex<Writer>,
@@ -86,12 +151,16 @@ pub(crate) struct Inner {
     /// The decision audit: its own tree in the same database, so one flush
     /// makes events and decisions durable together.
     pub(crate) audit_tree: sled::Tree,
-    /// Next decision position, held only while applying one batch.
-    pub(crate) audit_writer: Mutex<u64>,
+    /// The decision chain's tip, held only while applying one batch.
+    pub(crate) audit_writer: Mutex<Tip>,
     /// The decision audit's progress.
     pub(crate) audit: Track,
+    /// Signed checkpoints, by sequence.
+    pub(crate) checkpoints: sled::Tree,
+    /// Serialises checkpoint signing.
+    pub(crate) signing: Mutex<()>,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
-    flushing: tokio::sync::Mutex<()>,
+    pub(crate) flushing: tokio::sync::Mutex<()>,
 }
 
 /// The sled-backed event log. Cheap to clone; clones share the database.
@@ -105,29 +174,24 @@ impl SledLog {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
         let db = sled::open(path)?;
         let tree = db.open_tree("log")?;
-        let head = match tree.scan_prefix([keys::EVENT]).keys().next_back() {
-            Some(key) => {
-                let key = key?;
-                decode_u64(&key[1..]).ok_or_else(|| {
-                    LogError::Inconsistent(format!("last event key {key:?} is not a position"))
-                })?
-            }
-            None => 0,
-        };
+        let event_time = |bytes: &[u8]| RecordedEvent::decode(bytes).ok()?.recorded_at;
+        let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
-        let audit_head = crate::audit::head(&audit_tree)?;
-        let writer = Writer {
-            head,
-            ids: Generator::new(),
-        };
+        let audit_tip = crate::audit::tip(&audit_tree)?;
+        let checkpoints = db.open_tree("checkpoints")?;
         let inner = Inner {
             db,
             tree,
-            writer: Mutex::new(writer),
-            events: Track::new(head),
+            events: Track::new(tip.head),
+            writer: Mutex::new(Writer {
+                tip,
+                ids: Generator::new(),
+            }),
             audit_tree,
-            audit_writer: Mutex::new(audit_head),
-            audit: Track::new(audit_head),
+            audit: Track::new(audit_tip.head),
+            audit_writer: Mutex::new(audit_tip),
+            checkpoints,
+            signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
         };
         Ok(Self {
@@ -180,14 +244,11 @@ impl SledLog {
                 actual: current,
             });
         }
-        let now = jiff::Timestamp::now();
-        let recorded_at = icr_proto::Timestamp {
-            seconds: now.as_second(),
-            nanos: now.subsec_nanosecond(),
-        };
+        let recorded_at = writer.tip.next_time();
+        let mut hash = writer.tip.hash(Chain::Events)?;
         let mut batch = sled::Batch::default();
         let mut event_ids = Vec::with_capacity(request.events.len());
-        let (mut position, mut version) = (writer.head, current);
+        let (mut position, mut version) = (writer.tip.head, current);
         for pending in &request.events {
             position += 1;
             version += 1;
@@ -209,8 +270,12 @@ impl SledLog {
                 schema_version: pending.schema_version,
                 request_id: request.request_id.clone(),
                 payload: Some(pending.payload.clone()),
+                chain_hash: Vec::new(),
             };
-            batch.insert(&keys::event(position), event.encode_to_vec());
+            let bytes = event.encode_to_vec();
+            hash = link(&hash, &bytes);
+            batch.insert(&keys::event(position), bytes);
+            batch.insert(&keys::chain(position), &hash);
             batch.insert(
                 keys::stream_index(&request.stream, version),
                 &position.to_be_bytes(),
@@ -220,14 +285,18 @@ impl SledLog {
         let record = RequestRecord {
             fingerprint: request.fingerprint.clone(),
             event_ids,
-            first_position: writer.head + 1,
+            first_position: writer.tip.head + 1,
             last_position: position,
             stream_version: version,
         };
         batch.insert(head_key, &version.to_be_bytes());
         batch.insert(keys::request(&request.request_id), record.encode_to_vec());
         inner.tree.apply_batch(batch)?;
-        writer.head = position;
+        writer.tip = Tip {
+            head: position,
+            hash: Some(hash),
+            time: recorded_at,
+        };
         inner.events.written.store(position, Ordering::Release);
         Ok(Appended {
             replayed: false,
@@ -244,11 +313,16 @@ impl SledLog {
     /// when called concurrently (sled issue 1308), so the blocking `flush`
     /// runs on the blocking pool, one at a time.
     pub(crate) async fn make_durable(&self, track: &Track, position: u64) -> Result<(), LogError> {
-        let inner = &self.inner;
-        let _flushing = inner.flushing.lock().await;
+        let _flushing = self.inner.flushing.lock().await;
         if *track.durable.borrow() >= position {
             return Ok(());
         }
+        self.flush_now().await
+    }
+
+    /// Flushes everything written so far; the caller holds `flushing`.
+    pub(crate) async fn flush_now(&self) -> Result<(), LogError> {
+        let inner = &self.inner;
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
         let db = inner.db.clone();
@@ -260,11 +334,17 @@ impl SledLog {
         Ok(())
     }
 
-    fn decode_event(key: &[u8], bytes: &[u8]) -> Result<RecordedEvent, LogError> {
-        RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
-            key: format!("event {}", decode_u64(&key[1..]).unwrap_or(0)),
+    /// Decodes the event stored under `key`, with its chain hash.
+    fn decode_event(&self, key: &[u8], bytes: &[u8]) -> Result<RecordedEvent, LogError> {
+        let position = decode_u64(&key[1..]).unwrap_or(0);
+        let mut event = RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
+            key: format!("event {position}"),
             source,
-        })
+        })?;
+        if let Some(hash) = self.inner.tree.get(keys::chain(position))? {
+            event.chain_hash = hash.to_vec();
+        }
+        Ok(event)
     }
 }
 
@@ -314,7 +394,7 @@ impl EventLog for SledLog {
             .take(limit)
             .map(|entry| {
                 let (key, value) = entry?;
-                Self::decode_event(&key, &value)
+                self.decode_event(&key, &value)
             })
             .collect()
     }
@@ -328,9 +408,14 @@ impl EventLog for SledLog {
             let value = tree.get(key)?.ok_or_else(|| {
                 LogError::Inconsistent(format!("stream {stream} indexes a missing event"))
             })?;
-            events.push(Self::decode_event(&key, &value)?);
+            events.push(self.decode_event(&key, &value)?);
         }
         Ok(events)
+    }
+
+    async fn first_position_since(&self, time: Timestamp) -> Result<u64, LogError> {
+        let time_of = |bytes: &[u8]| RecordedEvent::decode(bytes).ok()?.recorded_at;
+        keys::first_since(&self.inner.tree, keys::EVENT, self.head(), time, time_of)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

@@ -43,6 +43,7 @@ proto_enum! {
     pb::ConsentModel => "CONSENT_MODEL_",
     pb::Outcome => "OUTCOME_",
     pb::AccessMode => "ACCESS_MODE_",
+    pb::ReviewOutcome => "REVIEW_OUTCOME_",
 }
 
 /// A value of `E` read from its short name; `unspecified` is refused.

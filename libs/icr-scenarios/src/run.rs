@@ -1,7 +1,6 @@
 //! Running scenarios: a fresh service per scenario, the `given` steps, the
 //! `when` request, and the comparison with `then`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,10 +208,7 @@ impl Service {
             .map_err(|e| e.to_string())?
             .connect_lazy();
         let (stop, stopped) = oneshot::channel::<()>();
-        let options = Options {
-            data_dir: PathBuf::from(dir.path()),
-            policy,
-        };
+        let options = Options::new(dir.path(), policy);
         let task = tokio::spawn(async move {
             consent_service::run(listener, options, async {
                 let _ = stopped.await;

@@ -51,6 +51,7 @@ pub(crate) async fn read_events(
     let request = ReadEventsRequest {
         from_position: args.from_position,
         limit: args.limit,
+        ..Default::default()
     };
     let call = CallContext::read();
     let mut stream = AuditServiceClient::new(channel)

@@ -37,10 +37,7 @@ async fn readme_walkthrough() {
         .await
         .expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-    let options = Options {
-        data_dir: dir.path().to_owned(),
-        policy: PolicyFiles::built_in(),
-    };
+    let options = Options::new(dir.path(), PolicyFiles::built_in());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(consent_service::run(listener, options, async {
         let _ = stopped.await;

@@ -25,6 +25,7 @@ mod policy_files;
 pub mod shutdown;
 mod startup;
 mod status;
+mod tamper;
 mod validate;
 mod view;
 mod writes;
@@ -39,13 +40,24 @@ use icr_log::SledLog;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use icr_log::ed25519_dalek::SigningKey;
 pub use policy_files::{DEFAULT_PACK, PolicyFiles};
+pub use tamper::load_signing_key;
+
+/// How often a checkpoint is signed while the log grows, by default.
+pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// What the service needs from storage: the event log and the decision
 /// audit, sharing durability.
-pub trait Storage: icr_log::EventLog + icr_log::DecisionAudit + Clone {}
+pub trait Storage:
+    icr_log::EventLog + icr_log::DecisionAudit + icr_log::TamperEvidence + Clone
+{
+}
 
-impl<T: icr_log::EventLog + icr_log::DecisionAudit + Clone> Storage for T {}
+impl<T> Storage for T where
+    T: icr_log::EventLog + icr_log::DecisionAudit + icr_log::TamperEvidence + Clone
+{
+}
 pub use writes::CALLING_SYSTEM_HEADER;
 
 /// Longest the service waits at start for the projections to fold the log.
@@ -58,6 +70,22 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Model, rules and policy pack.
     pub policy: PolicyFiles,
+    /// Signs checkpoints of the hash chains; none are signed without it.
+    pub signing_key: Option<SigningKey>,
+    /// How often a checkpoint is signed while the log grows.
+    pub checkpoint_every: Duration,
+}
+
+impl Options {
+    /// Options for `data_dir` and `policy`, signing no checkpoints.
+    pub fn new(data_dir: impl Into<PathBuf>, policy: PolicyFiles) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            policy,
+            signing_key: None,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+        }
+    }
 }
 
 /// Runs the service on `listener` until `shutdown` resolves.
@@ -71,6 +99,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let log = SledLog::open(&options.data_dir)
         .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
+    tamper::verify_at_start(&log, options.signing_key.as_ref(), &options.data_dir).await?;
+    if options.signing_key.is_none() {
+        tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
+    }
     // Refuse a bad engine configuration before serving anything.
     options.policy.pack_events()?;
     icr_decision::Engine::build(
@@ -89,7 +121,15 @@ pub async fn run(
         .context("rebuilding projections from the log")?;
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
-    let (decisions, consent, care, policy, audit) = api::servers::all(api::Api::new(log, view));
+    let signer = options.signing_key.clone().map(|key| {
+        tokio::spawn(tamper::sign_periodically(
+            log.clone(),
+            key,
+            options.checkpoint_every,
+        ))
+    });
+    let (decisions, consent, care, policy, audit) =
+        api::servers::all(api::Api::new(log.clone(), view, options.policy));
     let served = tonic::transport::Server::builder()
         .add_service(decisions)
         .add_service(consent)
@@ -102,5 +142,11 @@ pub async fn run(
     // holds the sled directory and it can be opened again at once.
     follower.abort();
     let _ = follower.await;
+    if let (Some(signer), Some(key)) = (signer, &options.signing_key) {
+        signer.abort();
+        let _ = signer.await;
+        tamper::sign(&log, key).await;
+    }
+    drop(log);
     served.context("gRPC server failed")
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use consent_service::{DEFAULT_PACK, Options, PolicyFiles, run, shutdown};
+use consent_service::{
+    DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, Options, PolicyFiles, load_signing_key, run, shutdown,
+};
 use tracing_subscriber::EnvFilter;
 
 /// The ICR consent and access-control service.
@@ -30,6 +32,14 @@ struct Args {
     /// test networks: callers are not authenticated and traffic is not encrypted.
     #[arg(long, env = "ICR_INSECURE_PLAINTEXT_ON_NETWORK")]
     insecure_plaintext_on_network: bool,
+    /// ed25519 private key (PKCS#8 PEM) that signs checkpoints of the hash
+    /// chains; make one with `consent-cli audit keygen`. Without it the
+    /// chains are kept but nothing is signed.
+    #[arg(long, env = "ICR_SIGNING_KEY")]
+    signing_key: Option<PathBuf>,
+    /// Seconds between checkpoints while the log grows.
+    #[arg(long, env = "ICR_CHECKPOINT_EVERY_SECS", default_value_t = DEFAULT_CHECKPOINT_EVERY.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every_secs: u64,
 }
 
 #[tokio::main]
@@ -57,6 +67,11 @@ async fn main() -> anyhow::Result<()> {
             ),
         },
     };
+    let signing_key = args
+        .signing_key
+        .as_deref()
+        .map(load_signing_key)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -65,6 +80,8 @@ async fn main() -> anyhow::Result<()> {
         Options {
             data_dir: args.data_dir,
             policy,
+            signing_key,
+            checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every_secs),
         },
         shutdown::signal(),
     )

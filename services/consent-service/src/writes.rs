@@ -105,6 +105,10 @@ fn decide(
             events.for_each(|(_, e)| membership.apply(e));
             membership.decide(proposed)
         }
+        StreamId::Review(_) if history.is_empty() => Ok(()),
+        StreamId::Review(_) => Err(CommandError::AlreadyExists(
+            "this access has already been reviewed".into(),
+        )),
     }
 }
 

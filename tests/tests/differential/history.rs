@@ -439,6 +439,7 @@ pub(super) fn events(case: &Case) -> Vec<RecordedEvent> {
             schema_version,
             request_id: format!("req-{position}"),
             payload: Some(payload),
+            chain_hash: Vec::new(),
         });
     }
     log

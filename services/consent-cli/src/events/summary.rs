@@ -3,7 +3,7 @@
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
     CareRelationshipKind, ConsentModel, EventPayload, ObjectionScope, PowerOfAttorneyKind, Purpose,
-    RecordSection,
+    RecordSection, ReviewOutcome,
 };
 
 use crate::{dates, names};
@@ -84,6 +84,16 @@ pub(crate) fn summarise(payload: Option<&EventPayload>) -> String {
             names::short_name_of::<ConsentModel>(event.consent_model),
             event.minimum_age,
             viewed_from(&event.viewing_regions)
+        ),
+        Kind::AccessReviewed(event) => format!(
+            "access {} reviewed: {}{}",
+            event.decision_id,
+            names::short_name_of::<ReviewOutcome>(event.outcome),
+            if event.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", event.note)
+            }
         ),
     }
 }

@@ -1,100 +1,195 @@
-//! AuditService: the event log and the decision audit, replayed in order
-//! from a position, and one patient's access report.
+//! AuditService: the event log and the decision audit replayed (filtered,
+//! resumable, optionally live), one patient's access report, and the signed
+//! checkpoints. Reviews and point-in-time decisions are in `review` and
+//! `history`.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 
-use icr_log::LogError;
+use icr_events::codes::identifier;
+use icr_events::{EVENT_TYPES, FieldError, timestamp_from_proto};
+use icr_proto::Timestamp;
 use icr_proto::pb::audit_service_server::AuditService;
 use icr_proto::pb::{
-    GetAccessReportRequest, GetAccessReportResponse, ReadDecisionsRequest, ReadDecisionsResponse,
-    ReadEventsRequest, ReadEventsResponse,
+    AccessMode, AuthorizeAtRequest, AuthorizeAtResponse, CaughtUp, DecisionRecord,
+    GetAccessReportRequest, GetAccessReportResponse, ListCheckpointsRequest,
+    ListCheckpointsResponse, ListReviewQueueRequest, ListReviewQueueResponse, ReadDecisionsRequest,
+    ReadDecisionsResponse, ReadEventsRequest, ReadEventsResponse, RecheckDecisionRequest,
+    RecheckDecisionResponse, RecordAccessReviewRequest, RecordAccessReviewResponse, RecordedEvent,
 };
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use super::replay::{self, Plan, ReadPage, Replay, Shape};
 use super::servers::Handle;
 use crate::Storage;
 use crate::status::ServiceResult;
 use crate::validate;
-use icr_events::FieldError;
 
-/// Items read from storage per round trip.
-const PAGE: usize = 256;
-/// Largest access report page.
-const MAX_REPORT_PAGE: u32 = 1000;
-/// Access report page when the caller does not say.
-const DEFAULT_REPORT_PAGE: u32 = 100;
+/// Largest page of a paged audit read.
+pub(crate) const MAX_PAGE: u32 = 1000;
+/// Page size when the caller does not say.
+const DEFAULT_PAGE: u32 = 100;
+/// Longest stream name accepted in a filter.
+const MAX_STREAM: usize = 160;
 
-/// A server stream of replayed items.
-pub(crate) type Replay<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-/// Streams items `from..=last` (positions start at 1), reading a page at a
-/// time with `read(from, limit)`, each item carrying its position so a
-/// client can resume after the last one it saw.
-fn replay<T, F, Fut>(from: u64, last: u64, read: F, position: fn(&T) -> u64) -> Replay<T>
-where
-    T: Send + 'static,
-    F: Fn(u64, usize) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<T>, LogError>> + Send,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(PAGE);
-    tokio::spawn(async move {
-        let mut next = from.max(1);
-        while next <= last {
-            let page = usize::try_from(last - next + 1).map_or(PAGE, |n| n.min(PAGE));
-            let items = match read(next, page).await {
-                Ok(items) if !items.is_empty() => items,
-                Ok(_) => break,
-                Err(error) => {
-                    let _ = tx.send(Err(Status::internal(error.to_string()))).await;
-                    break;
-                }
-            };
-            for item in items {
-                next = position(&item) + 1;
-                if tx.send(Ok(item)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-/// The last position to send: the head at the time of the call, or `limit`
-/// items from `from`.
-fn last_position(from: u64, limit: u64, head: u64) -> u64 {
-    match limit {
-        0 => head,
-        n => head.min(from.max(1).saturating_add(n - 1)),
+/// A page size within `1..=MAX_PAGE` (0 means the default).
+pub(crate) fn page_size(field: &str, value: u32) -> Result<usize, FieldError> {
+    match value {
+        0 => Ok(DEFAULT_PAGE as usize),
+        n if n <= MAX_PAGE => Ok(n as usize),
+        _ => Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_PAGE}"),
+        )),
     }
 }
 
+/// A page token this service gave: the next position to read.
+pub(crate) fn page_token(field: &str, token: &str) -> Result<u64, FieldError> {
+    match token {
+        "" => Ok(1),
+        token => token
+            .parse::<u64>()
+            .map_err(|_| FieldError::new(field, "is not a token this service gave")),
+    }
+}
+
+/// An optional instant that jiff can represent.
+fn instant(field: &str, value: Option<&Timestamp>) -> Result<Option<Timestamp>, FieldError> {
+    match value {
+        None => Ok(None),
+        Some(ts) => timestamp_from_proto(ts)
+            .map(|_| Some(*ts))
+            .ok_or_else(|| FieldError::new(field, "is not a valid instant")),
+    }
+}
+
+/// A page read from a cloneable source.
+fn page<S, T, F, Fut>(source: S, read: F) -> ReadPage<T>
+where
+    S: Clone + Send + Sync + 'static,
+    T: 'static,
+    F: Fn(S, u64, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<T>, icr_log::LogError>> + Send + 'static,
+{
+    Arc::new(move |from, limit| Box::pin(read(source.clone(), from, limit)))
+}
+
 impl<L: Storage> Handle<L> {
+    async fn event_plan(&self, req: ReadEventsRequest) -> ServiceResult<Plan<RecordedEvent>> {
+        let mut stream = req.stream.clone();
+        if !req.nhs_number.is_empty() {
+            let nhs = validate::nhs_number("nhs_number", &req.nhs_number)?;
+            let patient = format!("patient/{nhs}");
+            if !stream.is_empty() && stream != patient {
+                return Err(
+                    FieldError::new("stream", "names another stream than nhs_number").into(),
+                );
+            }
+            stream = patient;
+        } else if !stream.is_empty() {
+            identifier("stream", &stream, MAX_STREAM)?;
+        }
+        for (i, name) in req.event_types.iter().enumerate() {
+            if !EVENT_TYPES.contains(&name.as_str()) {
+                let message = format!(
+                    "unknown event type {name:?}; known: {}",
+                    EVENT_TYPES.join(", ")
+                );
+                return Err(FieldError::new(format!("event_types[{i}]"), message).into());
+            }
+        }
+        let from_time = instant("from_time", req.from_time.as_ref())?;
+        let until = instant("to_time", req.to_time.as_ref())?;
+        let log = self.0.log.clone();
+        let mut from = req.from_position;
+        if let Some(time) = from_time {
+            from = from.max(log.first_position_since(time).await?);
+        }
+        let read = if stream.is_empty() {
+            page(log.clone(), |log: L, from, limit| async move {
+                log.read_from(from, limit).await
+            })
+        } else {
+            page(
+                (log.clone(), stream),
+                |(log, stream): (L, String), from, limit| async move {
+                    let events = log.read_stream(&stream).await?;
+                    Ok(events
+                        .into_iter()
+                        .filter(|e| e.position >= from)
+                        .take(limit)
+                        .collect())
+                },
+            )
+        };
+        let types = req.event_types;
+        Ok(Plan {
+            from,
+            limit: req.limit,
+            follow: req.follow,
+            until,
+            head: log.subscribe(),
+            read,
+            keep: Box::new(move |e: &RecordedEvent| {
+                types.is_empty() || types.contains(&e.event_type)
+            }),
+        })
+    }
+
+    async fn decision_plan(
+        &self,
+        req: ReadDecisionsRequest,
+    ) -> ServiceResult<Plan<DecisionRecord>> {
+        let mut modes = Vec::with_capacity(req.access_modes.len());
+        for (i, &mode) in req.access_modes.iter().enumerate() {
+            match AccessMode::try_from(mode) {
+                Ok(AccessMode::Unspecified) | Err(_) => {
+                    let message = format!("unknown value {mode}");
+                    return Err(FieldError::new(format!("access_modes[{i}]"), message).into());
+                }
+                Ok(mode) => modes.push(mode as i32),
+            }
+        }
+        let from_time = instant("from_time", req.from_time.as_ref())?;
+        let until = instant("to_time", req.to_time.as_ref())?;
+        let log = self.0.log.clone();
+        let mut from = req.from_position;
+        if let Some(time) = from_time {
+            from = from.max(log.first_decision_since(time).await?);
+        }
+        let read = if req.nhs_number.is_empty() {
+            page(log.clone(), |log: L, from, limit| async move {
+                log.read_decisions(from, limit).await
+            })
+        } else {
+            let nhs = validate::nhs_number("nhs_number", &req.nhs_number)?.to_string();
+            page(
+                (log.clone(), nhs),
+                |(log, nhs): (L, String), from, limit| async move {
+                    log.patient_decisions(&nhs, from, limit).await
+                },
+            )
+        };
+        Ok(Plan {
+            from,
+            limit: req.limit,
+            follow: req.follow,
+            until,
+            head: log.subscribe_decisions(),
+            read,
+            keep: Box::new(move |r: &DecisionRecord| {
+                modes.is_empty() || modes.contains(&r.access_mode)
+            }),
+        })
+    }
+
     async fn access_report(
         &self,
         req: GetAccessReportRequest,
     ) -> ServiceResult<GetAccessReportResponse> {
         validate::nhs_number("nhs_number", &req.nhs_number)?;
-        let page_size = match req.page_size {
-            0 => DEFAULT_REPORT_PAGE,
-            n if n <= MAX_REPORT_PAGE => n,
-            _ => {
-                return Err(FieldError::new(
-                    "page_size",
-                    format!("must be at most {MAX_REPORT_PAGE}"),
-                )
-                .into());
-            }
-        };
-        let from = match req.page_token.as_str() {
-            "" => 1,
-            token => token
-                .parse::<u64>()
-                .map_err(|_| FieldError::new("page_token", "is not a token this service gave"))?,
-        };
-        let limit = usize::try_from(page_size).unwrap_or(usize::MAX);
+        let limit = page_size("page_size", req.page_size)?;
+        let from = page_token("page_token", &req.page_token)?;
         // One more than asked tells whether another page exists.
         let mut records = self
             .0
@@ -115,6 +210,46 @@ impl<L: Storage> Handle<L> {
             next_page_token,
         })
     }
+
+    async fn list_checkpoints_page(
+        &self,
+        req: ListCheckpointsRequest,
+    ) -> ServiceResult<ListCheckpointsResponse> {
+        let limit = page_size("page_size", req.page_size)?;
+        Ok(ListCheckpointsResponse {
+            checkpoints: self.0.log.checkpoints(req.from_sequence, limit).await?,
+        })
+    }
+}
+
+fn event_shape() -> Shape<RecordedEvent, ReadEventsResponse> {
+    Shape {
+        position: |e| e.position,
+        time: |e| e.recorded_at,
+        item: |event| ReadEventsResponse {
+            event: Some(event),
+            caught_up: None,
+        },
+        caught_up: |position| ReadEventsResponse {
+            event: None,
+            caught_up: Some(CaughtUp { position }),
+        },
+    }
+}
+
+fn decision_shape() -> Shape<DecisionRecord, ReadDecisionsResponse> {
+    Shape {
+        position: |r| r.audit_position,
+        time: |r| r.recorded_at,
+        item: |record| ReadDecisionsResponse {
+            record: Some(record),
+            caught_up: None,
+        },
+        caught_up: |position| ReadDecisionsResponse {
+            record: None,
+            caught_up: Some(CaughtUp { position }),
+        },
+    }
 }
 
 #[tonic::async_trait]
@@ -122,67 +257,20 @@ impl<L: Storage> AuditService for Handle<L> {
     type ReadEventsStream = Replay<ReadEventsResponse>;
     type ReadDecisionsStream = Replay<ReadDecisionsResponse>;
 
-    /// Sends durable events from `from_position` up to the head at the time
-    /// of the call (or `limit` events).
     async fn read_events(
         &self,
         request: Request<ReadEventsRequest>,
     ) -> Result<Response<Self::ReadEventsStream>, Status> {
-        let req = request.into_inner();
-        let log = self.0.log.clone();
-        let last = last_position(req.from_position, req.limit, *log.subscribe().borrow());
-        let read = move |from, limit| {
-            let log = log.clone();
-            async move {
-                let events = log.read_from(from, limit).await?;
-                Ok(events
-                    .into_iter()
-                    .map(|event| ReadEventsResponse { event: Some(event) })
-                    .collect())
-            }
-        };
-        let position = |r: &ReadEventsResponse| r.event.as_ref().map_or(0, |e| e.position);
-        Ok(Response::new(replay(
-            req.from_position,
-            last,
-            read,
-            position,
-        )))
+        let plan = self.event_plan(request.into_inner()).await?;
+        Ok(Response::new(replay::start(plan, event_shape())))
     }
 
-    /// Sends durable decision records from `from_position` up to the audit
-    /// head at the time of the call (or `limit` records).
     async fn read_decisions(
         &self,
         request: Request<ReadDecisionsRequest>,
     ) -> Result<Response<Self::ReadDecisionsStream>, Status> {
-        let req = request.into_inner();
-        let log = self.0.log.clone();
-        let last = last_position(
-            req.from_position,
-            req.limit,
-            *log.subscribe_decisions().borrow(),
-        );
-        let read = move |from, limit| {
-            let log = log.clone();
-            async move {
-                let records = log.read_decisions(from, limit).await?;
-                Ok(records
-                    .into_iter()
-                    .map(|record| ReadDecisionsResponse {
-                        record: Some(record),
-                    })
-                    .collect())
-            }
-        };
-        let position =
-            |r: &ReadDecisionsResponse| r.record.as_ref().map_or(0, |d| d.audit_position);
-        Ok(Response::new(replay(
-            req.from_position,
-            last,
-            read,
-            position,
-        )))
+        let plan = self.decision_plan(request.into_inner()).await?;
+        Ok(Response::new(replay::start(plan, decision_shape())))
     }
 
     async fn get_access_report(
@@ -191,6 +279,47 @@ impl<L: Storage> AuditService for Handle<L> {
     ) -> Result<Response<GetAccessReportResponse>, Status> {
         Ok(Response::new(
             self.access_report(request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_review_queue(
+        &self,
+        request: Request<ListReviewQueueRequest>,
+    ) -> Result<Response<ListReviewQueueResponse>, Status> {
+        Ok(Response::new(
+            self.0.review_queue(request.into_inner()).await?,
+        ))
+    }
+
+    async fn record_access_review(
+        &self,
+        request: Request<RecordAccessReviewRequest>,
+    ) -> Result<Response<RecordAccessReviewResponse>, Status> {
+        write_rpc!(self, request, record_review, RecordAccessReviewResponse)
+    }
+
+    async fn authorize_at(
+        &self,
+        request: Request<AuthorizeAtRequest>,
+    ) -> Result<Response<AuthorizeAtResponse>, Status> {
+        Ok(Response::new(
+            self.0.authorize_at(request.into_inner()).await?,
+        ))
+    }
+
+    async fn recheck_decision(
+        &self,
+        request: Request<RecheckDecisionRequest>,
+    ) -> Result<Response<RecheckDecisionResponse>, Status> {
+        Ok(Response::new(self.0.recheck(request.into_inner()).await?))
+    }
+
+    async fn list_checkpoints(
+        &self,
+        request: Request<ListCheckpointsRequest>,
+    ) -> Result<Response<ListCheckpointsResponse>, Status> {
+        Ok(Response::new(
+            self.list_checkpoints_page(request.into_inner()).await?,
         ))
     }
 }

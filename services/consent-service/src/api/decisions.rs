@@ -6,7 +6,7 @@ use icr_events::codes::{
     identifier, ods_code, purpose, purpose_name, role_code, section, section_name,
 };
 use icr_events::{FieldError, timestamp_to_proto};
-use icr_projections::{FactQuery, RequestFacts};
+use icr_projections::{FactQuery, Projections, RequestFacts};
 use icr_proto::pb::access_decision_service_server::AccessDecisionService;
 use icr_proto::pb::{
     AccessMode, AuthorizeBatchRequest, AuthorizeBatchResponse, AuthorizeRequest, AuthorizeResponse,
@@ -32,30 +32,31 @@ const POLICY_UNAVAILABLE: &str = "policy_unavailable";
 const MAX_REASON: usize = 1024;
 
 /// A validated access question about one patient, for one or more sections.
-struct Question<'a> {
-    nhs_number: icr_events::NhsNumber,
-    requester: &'a Requester,
-    purpose: Purpose,
-    source_organisation_ods: &'a str,
-    access_mode: AccessMode,
-    access_reason: &'a str,
-    min_log_position: u64,
-    calling_system: String,
+pub(crate) struct Question<'a> {
+    pub(crate) nhs_number: icr_events::NhsNumber,
+    pub(crate) requester: &'a Requester,
+    pub(crate) purpose: Purpose,
+    pub(crate) source_organisation_ods: &'a str,
+    pub(crate) access_mode: AccessMode,
+    pub(crate) access_reason: &'a str,
+    pub(crate) min_log_position: u64,
+    pub(crate) calling_system: String,
 }
 
 /// The fields AuthorizeRequest and AuthorizeBatchRequest share.
-struct Asked<'a> {
-    nhs_number: &'a str,
-    requester: Option<&'a Requester>,
-    purpose: i32,
-    source_organisation_ods: &'a str,
-    access_mode: i32,
-    access_reason: &'a str,
-    min_log_position: u64,
-    metadata: &'a MetadataMap,
+pub(crate) struct Asked<'a> {
+    pub(crate) nhs_number: &'a str,
+    pub(crate) requester: Option<&'a Requester>,
+    pub(crate) purpose: i32,
+    pub(crate) source_organisation_ods: &'a str,
+    pub(crate) access_mode: i32,
+    pub(crate) access_reason: &'a str,
+    pub(crate) min_log_position: u64,
+    pub(crate) metadata: &'a MetadataMap,
 }
 
-fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
+/// Validates the question, naming fields as in the request.
+pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
     let calling_system = calling_system(asked.metadata)?;
     let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
     let requester = validate::present("requester", asked.requester)?;
@@ -135,7 +136,7 @@ fn decision(
         Outcome::Deny
     };
     Decision {
-        decision_id: Ulid::new().to_string(),
+        decision_id: String::new(),
         section: section.into(),
         outcome: outcome.into(),
         obligations: if verdict.allowed {
@@ -151,8 +152,19 @@ fn decision(
     }
 }
 
-/// The audit trail's copy of one decision.
-fn audit_record(q: &Question<'_>, d: &Decision, now: jiff::Timestamp) -> DecisionRecord {
+/// The audit trail's copy of one decision. An allow with a review
+/// obligation is due for review `review_within_days` after it.
+fn audit_record(
+    q: &Question<'_>,
+    d: &Decision,
+    now: jiff::Timestamp,
+    review_within_days: u32,
+) -> DecisionRecord {
+    let needs_review = d.obligations.iter().any(|o| o.kind == "review");
+    let review_due_by = needs_review.then(|| {
+        let period = jiff::SignedDuration::from_hours(24 * i64::from(review_within_days));
+        timestamp_to_proto(now.saturating_add(period).unwrap_or(now))
+    });
     DecisionRecord {
         audit_position: 0,
         decision_id: d.decision_id.clone(),
@@ -171,6 +183,66 @@ fn audit_record(q: &Question<'_>, d: &Decision, now: jiff::Timestamp) -> Decisio
         reason: d.reason.clone(),
         obligations: d.obligations.iter().map(|o| o.kind.clone()).collect(),
         log_position: d.log_position,
+        chain_hash: Vec::new(),
+        review_due_by,
+    }
+}
+
+/// Decisions for each section, and the region's review period.
+pub(crate) struct Evaluated {
+    /// One per section asked, without decision ids.
+    pub(crate) decisions: Vec<Decision>,
+    /// Days within which exceptional access must be reviewed.
+    pub(crate) review_within_days: u32,
+}
+
+/// Decides every section against one consistent state, as at `now`.
+pub(crate) fn evaluate(
+    q: &Question<'_>,
+    sections: &[RecordSection],
+    projections: &Projections,
+    engine: Option<&Engine>,
+    now: jiff::Timestamp,
+) -> Evaluated {
+    let position = projections.position();
+    let request_facts = projections.facts(&FactQuery {
+        nhs_number: &q.nhs_number,
+        purpose: q.purpose,
+        role_code: &q.requester.role_code,
+        organisation_ods: &q.requester.organisation_ods,
+        source_organisation_ods: q.source_organisation_ods,
+        access_mode: q.access_mode,
+        access_reason: q.access_reason,
+        now,
+    });
+    let obligations = obligations(q, &request_facts);
+    let purpose = purpose_name(q.purpose);
+    let decisions = sections
+        .iter()
+        .map(|&s| {
+            let section = section_name(s);
+            let request = AccessRequest {
+                role_code: &q.requester.role_code,
+                section: &section,
+                purpose: &purpose,
+                organisation_ods: &q.requester.organisation_ods,
+                patient_region: &request_facts.patient_region,
+            };
+            let verdict = match engine {
+                Some(engine) => engine.decide(&request, &request_facts.facts),
+                None => Verdict {
+                    allowed: false,
+                    reason: POLICY_UNAVAILABLE.into(),
+                    explanation: explain(POLICY_UNAVAILABLE),
+                    policy_lines: Vec::new(),
+                },
+            };
+            decision(s, verdict, position, &obligations, &request_facts)
+        })
+        .collect();
+    Evaluated {
+        decisions,
+        review_within_days: request_facts.review_within_days,
     }
 }
 
@@ -184,44 +256,15 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<Vec<Decision>> {
         self.caught_up(q.min_log_position).await?;
         let now = jiff::Timestamp::now();
-        let decisions = self.view.read(|projections, engine: Option<&Engine>| {
-            let position = projections.position();
-            let request_facts = projections.facts(&FactQuery {
-                nhs_number: &q.nhs_number,
-                purpose: q.purpose,
-                role_code: &q.requester.role_code,
-                organisation_ods: &q.requester.organisation_ods,
-                source_organisation_ods: q.source_organisation_ods,
-                access_mode: q.access_mode,
-                access_reason: q.access_reason,
-                now,
-            });
-            let obligations = obligations(&q, &request_facts);
-            let purpose = purpose_name(q.purpose);
-            sections
-                .iter()
-                .map(|&s| {
-                    let section = section_name(s);
-                    let request = AccessRequest {
-                        role_code: &q.requester.role_code,
-                        section: &section,
-                        purpose: &purpose,
-                        organisation_ods: &q.requester.organisation_ods,
-                        patient_region: &request_facts.patient_region,
-                    };
-                    let verdict = match engine {
-                        Some(engine) => engine.decide(&request, &request_facts.facts),
-                        None => Verdict {
-                            allowed: false,
-                            reason: POLICY_UNAVAILABLE.into(),
-                            explanation: explain(POLICY_UNAVAILABLE),
-                            policy_lines: Vec::new(),
-                        },
-                    };
-                    decision(s, verdict, position, &obligations, &request_facts)
-                })
-                .collect::<Vec<_>>()
+        let Evaluated {
+            mut decisions,
+            review_within_days,
+        } = self.view.read(|projections, engine: Option<&Engine>| {
+            evaluate(&q, sections, projections, engine, now)
         });
+        for d in &mut decisions {
+            d.decision_id = Ulid::new().to_string();
+        }
         for d in &decisions {
             let section =
                 RecordSection::try_from(d.section).map_or_else(|_| String::new(), section_name);
@@ -242,7 +285,10 @@ impl<L: Storage> Api<L> {
         // Every answer, allow or deny, is in the audit trail before it is
         // given: if it cannot be recorded, the viewer gets an error, never an
         // unrecorded allow.
-        let records = decisions.iter().map(|d| audit_record(&q, d, now)).collect();
+        let records = decisions
+            .iter()
+            .map(|d| audit_record(&q, d, now, review_within_days))
+            .collect();
         self.log.record(records).await?;
         Ok(decisions)
     }

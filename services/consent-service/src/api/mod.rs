@@ -18,7 +18,10 @@ mod audit;
 mod care;
 mod consent;
 mod decisions;
+mod history;
 mod policy;
+mod replay;
+mod review;
 
 pub(crate) use policy::validate_policy_event;
 
@@ -30,6 +33,7 @@ use icr_proto::pb::{EventPayload, WriteResult};
 use prost::Message;
 use tonic::metadata::MetadataMap;
 
+use crate::policy_files::PolicyFiles;
 use crate::status::ServiceResult;
 use crate::validate;
 use crate::view::View;
@@ -39,11 +43,13 @@ use crate::writes::{self, Command, actor, fingerprint};
 pub(crate) struct Api<L> {
     log: L,
     view: Arc<View>,
+    /// Model and rules, for decisions rebuilt at a past position.
+    files: PolicyFiles,
 }
 
 impl<L: Storage> Api<L> {
-    pub(crate) fn new(log: L, view: Arc<View>) -> Arc<Self> {
-        Arc::new(Self { log, view })
+    pub(crate) fn new(log: L, view: Arc<View>, files: PolicyFiles) -> Arc<Self> {
+        Arc::new(Self { log, view, files })
     }
 }
 

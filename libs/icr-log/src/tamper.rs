@@ -1,0 +1,162 @@
+//! Signed checkpoints and chain verification on the sled log.
+//!
+//! Checkpoints live in their own tree, keyed by sequence (u64 BE). Each one
+//! signs the durable heads of both chains with the service's ed25519 key.
+
+use std::future::Future;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
+use prost::Message;
+
+use crate::chain::{Break, sign_checkpoint};
+use crate::keys::{self, decode_u64};
+use crate::verify::{Verification, Verifier};
+use crate::{LogError, SledLog};
+
+/// Publishing and reading signed checkpoints of the hash chains.
+pub trait TamperEvidence: Send + Sync + 'static {
+    /// Signs the durable heads of both chains and stores the checkpoint;
+    /// returns once it is durable. `None` when nothing was added since the
+    /// last checkpoint.
+    fn checkpoint(
+        &self,
+        key: &SigningKey,
+    ) -> impl Future<Output = Result<Option<Checkpoint>, LogError>> + Send;
+
+    /// Up to `limit` checkpoints from sequence `from` on.
+    fn checkpoints(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Checkpoint>, LogError>> + Send;
+}
+
+fn decode_checkpoint(bytes: &[u8], sequence: u64) -> Result<Checkpoint, LogError> {
+    Checkpoint::decode(bytes).map_err(|source| LogError::Corrupt {
+        key: format!("checkpoint {sequence}"),
+        source,
+    })
+}
+
+impl SledLog {
+    fn all_checkpoints(&self) -> Result<Vec<Checkpoint>, LogError> {
+        self.inner
+            .checkpoints
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode_checkpoint(&value, decode_u64(&key).unwrap_or(0))
+            })
+            .collect()
+    }
+
+    /// Recomputes both hash chains from the stored bytes and checks every
+    /// checkpoint against them (and its signature against `key`, when
+    /// given). `Ok(Err(break))` names the first position that does not
+    /// verify; `Err` is a storage failure. Blocking: reads everything.
+    pub fn verify(
+        &self,
+        key: Option<&VerifyingKey>,
+    ) -> Result<Result<Verification, Break>, LogError> {
+        let checkpoints = self.all_checkpoints()?;
+        let mut verifier = match Verifier::new(key, &checkpoints) {
+            Ok(verifier) => verifier,
+            Err(broken) => return Ok(Err(broken)),
+        };
+        let tree = &self.inner.tree;
+        for entry in tree.scan_prefix([keys::EVENT]) {
+            let (key, bytes) = entry?;
+            let at = decode_u64(&key[1..]).unwrap_or(0);
+            let Ok(event) = RecordedEvent::decode(bytes.as_ref()) else {
+                return Ok(Err(verifier.event_unreadable("the event cannot be decoded")));
+            };
+            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
+            if let Err(broken) = verifier.event(at, event.position, &bytes, &hash) {
+                return Ok(Err(broken));
+            }
+        }
+        let audit = &self.inner.audit_tree;
+        for entry in audit.scan_prefix([crate::audit::RECORD]) {
+            let (key, bytes) = entry?;
+            let at = decode_u64(&key[1..]).unwrap_or(0);
+            let Ok(record) = DecisionRecord::decode(bytes.as_ref()) else {
+                return Ok(Err(
+                    verifier.decision_unreadable("the record cannot be decoded")
+                ));
+            };
+            let hash = audit.get(keys::chain(at))?.unwrap_or_default();
+            if let Err(broken) = verifier.decision(at, record.audit_position, &bytes, &hash) {
+                return Ok(Err(broken));
+            }
+        }
+        Ok(verifier.finish())
+    }
+}
+
+impl TamperEvidence for SledLog {
+    async fn checkpoint(&self, key: &SigningKey) -> Result<Option<Checkpoint>, LogError> {
+        let checkpoint = {
+            let inner = &self.inner;
+            let _signing = inner.signing.lock().unwrap_or_else(|p| p.into_inner());
+            let last = match inner.checkpoints.last()? {
+                Some((k, v)) => Some(decode_checkpoint(&v, decode_u64(&k).unwrap_or(0))?),
+                None => None,
+            };
+            let event_position = self.head();
+            let audit_position = *inner.audit.durable.borrow();
+            let unchanged = last.as_ref().is_some_and(|c| {
+                c.event_position == event_position && c.audit_position == audit_position
+            });
+            if unchanged {
+                return Ok(None);
+            }
+            let hash_at = |tree: &sled::Tree, position: u64| -> Result<Vec<u8>, LogError> {
+                if position == 0 {
+                    return Ok(Vec::new());
+                }
+                keys::stored_hash(tree, keys::chain(position))?
+                    .map(|h| h.to_vec())
+                    .ok_or_else(|| {
+                        LogError::Inconsistent(format!("no chain hash at position {position}"))
+                    })
+            };
+            let now = jiff::Timestamp::now();
+            let mut checkpoint = Checkpoint {
+                sequence: last.map_or(1, |c| c.sequence + 1),
+                event_position,
+                event_hash: hash_at(&inner.tree, event_position)?,
+                audit_position,
+                audit_hash: hash_at(&inner.audit_tree, audit_position)?,
+                signed_at: Some(icr_proto::Timestamp {
+                    seconds: now.as_second(),
+                    nanos: now.subsec_nanosecond(),
+                }),
+                public_key: Vec::new(),
+                signature: Vec::new(),
+            };
+            sign_checkpoint(key, &mut checkpoint);
+            let sequence_key = checkpoint.sequence.to_be_bytes();
+            inner
+                .checkpoints
+                .insert(sequence_key, checkpoint.encode_to_vec())?;
+            checkpoint
+        };
+        let _flushing = self.inner.flushing.lock().await;
+        self.flush_now().await?;
+        Ok(Some(checkpoint))
+    }
+
+    async fn checkpoints(&self, from: u64, limit: usize) -> Result<Vec<Checkpoint>, LogError> {
+        let start = from.max(1).to_be_bytes();
+        self.inner
+            .checkpoints
+            .range(start..)
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                decode_checkpoint(&value, decode_u64(&key).unwrap_or(0))
+            })
+            .collect()
+    }
+}

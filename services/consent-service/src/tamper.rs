@@ -1,0 +1,73 @@
+//! Tamper evidence at run time: the chains are verified before anything is
+//! served, and checkpoints are signed while the service runs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use icr_log::ed25519_dalek::SigningKey;
+use icr_log::ed25519_dalek::pkcs8::DecodePrivateKey;
+use icr_log::{SledLog, TamperEvidence};
+
+/// Reads an ed25519 private key from a PKCS#8 PEM file (as written by
+/// `openssl genpkey -algorithm ed25519` or `consent-cli audit keygen`).
+pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the signing key {}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an ed25519 PKCS#8 PEM private key: {e}",
+            path.display()
+        )
+    })
+}
+
+/// Recomputes both hash chains and checks every checkpoint; refuses to go
+/// on from a log that does not verify, saying where it breaks.
+pub(crate) async fn verify_at_start(
+    log: &SledLog,
+    key: Option<&SigningKey>,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let verifying = key.map(SigningKey::verifying_key);
+    let log = log.clone();
+    let outcome = tokio::task::spawn_blocking(move || log.verify(verifying.as_ref()))
+        .await
+        .context("verification task failed")?
+        .context("reading the log to verify it")?;
+    match outcome {
+        Ok(verified) => {
+            tracing::info!(%verified, "hash chains verified");
+            Ok(())
+        }
+        Err(broken) => bail!(
+            "refusing to serve from {}: {broken}. The log was altered or damaged; restore it \
+             from a verified copy (consent-cli verify shows where copies break)",
+            data_dir.display()
+        ),
+    }
+}
+
+/// Signs a checkpoint now and then every `every` while the log grows.
+pub(crate) async fn sign_periodically<L: TamperEvidence>(log: L, key: SigningKey, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        sign(&log, &key).await;
+    }
+}
+
+/// Signs one checkpoint, logging the outcome.
+pub(crate) async fn sign<L: TamperEvidence>(log: &L, key: &SigningKey) {
+    match log.checkpoint(key).await {
+        Ok(Some(c)) => tracing::info!(
+            sequence = c.sequence,
+            event_position = c.event_position,
+            audit_position = c.audit_position,
+            "checkpoint signed"
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
+    }
+}
