@@ -160,3 +160,7 @@ impl TamperEvidence for SledLog {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "tamper_tests.rs"]
+mod tests;

@@ -1,0 +1,149 @@
+use super::*;
+use crate::chain::{Chain, link};
+use crate::{AppendRequest, DecisionAudit, EventLog, ExpectedVersion, PendingEvent};
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{Actor, EventPayload, OrganisationLeft};
+
+fn append(stream: &str, id: &str) -> AppendRequest {
+    AppendRequest {
+        stream: stream.into(),
+        expected_version: ExpectedVersion::Any,
+        request_id: id.into(),
+        fingerprint: id.as_bytes().to_vec(),
+        events: vec![PendingEvent {
+            actor: Actor::default(),
+            event_type: "OrganisationLeft".into(),
+            schema_version: 1,
+            payload: EventPayload {
+                kind: Some(Kind::OrganisationLeft(OrganisationLeft {
+                    ods_code: "RKB".into(),
+                })),
+            },
+        }],
+    }
+}
+
+/// A log with six events, two decisions and a checkpoint over all of it.
+async fn signed_log() -> (tempfile::TempDir, SledLog, SigningKey) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = SledLog::open(dir.path()).expect("open");
+    for i in 1..=6 {
+        log.append(append(&format!("s/{}", i % 2), &format!("r{i}")))
+            .await
+            .expect("append");
+    }
+    let record = DecisionRecord {
+        nhs_number: "9434765919".into(),
+        decision_id: "d".into(),
+        ..Default::default()
+    };
+    log.record(vec![record.clone(), record])
+        .await
+        .expect("record");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let checkpoint = log.checkpoint(&key).await.expect("sign").expect("new");
+    assert_eq!(
+        (checkpoint.event_position, checkpoint.audit_position),
+        (6, 2)
+    );
+    assert!(
+        log.checkpoint(&key).await.expect("sign").is_none(),
+        "nothing new"
+    );
+    (dir, log, key)
+}
+
+fn broken(log: &SledLog, key: &SigningKey) -> Break {
+    log.verify(Some(&key.verifying_key()))
+        .expect("readable")
+        .expect_err("tampering is found")
+}
+
+fn event_key(position: u64) -> [u8; 9] {
+    keys::event(position)
+}
+
+#[tokio::test]
+async fn an_untouched_log_verifies_up_to_its_heads() {
+    let (_dir, log, key) = signed_log().await;
+    let verified = log
+        .verify(Some(&key.verifying_key()))
+        .expect("read")
+        .expect("ok");
+    assert_eq!((verified.events, verified.decisions), (6, 2));
+    assert_eq!((verified.signed_events, verified.signed_decisions), (6, 2));
+    assert_eq!(verified.checkpoints, 1);
+    let other = SigningKey::from_bytes(&[4; 32]);
+    assert_eq!(broken(&log, &other).chain, Chain::Checkpoints);
+}
+
+#[tokio::test]
+async fn a_changed_byte_names_its_event() {
+    let (_dir, log, key) = signed_log().await;
+    let tree = &log.inner.tree;
+    let mut bytes = tree
+        .get(event_key(4))
+        .expect("get")
+        .expect("event")
+        .to_vec();
+    let at = bytes
+        .windows(2)
+        .position(|w| w == b"r4")
+        .expect("request id");
+    bytes[at + 1] = b'9';
+    tree.insert(event_key(4), bytes).expect("tamper");
+    let found = broken(&log, &key);
+    assert_eq!((found.chain, found.position), (Chain::Events, 4), "{found}");
+}
+
+#[tokio::test]
+async fn a_deleted_or_swapped_event_names_the_first_bad_position() {
+    let (_dir, log, key) = signed_log().await;
+    let tree = &log.inner.tree;
+    let three = tree.get(event_key(3)).expect("get").expect("event");
+    let five = tree.get(event_key(5)).expect("get").expect("event");
+    tree.insert(event_key(3), five).expect("swap");
+    tree.insert(event_key(5), three).expect("swap");
+    assert_eq!(broken(&log, &key).position, 3);
+    tree.remove(event_key(2)).expect("delete");
+    assert_eq!(broken(&log, &key).position, 2);
+}
+
+#[tokio::test]
+async fn a_consistent_rewrite_or_a_cut_tail_is_caught_by_the_checkpoint() {
+    let (_dir, log, key) = signed_log().await;
+    let tree = &log.inner.tree;
+    // Rewrite event 5 and recompute every chain hash from there.
+    let mut hash = keys::stored_hash(tree, keys::chain(4))
+        .expect("get")
+        .expect("hash");
+    for position in 5..=6 {
+        let mut bytes = tree
+            .get(event_key(position))
+            .expect("get")
+            .expect("event")
+            .to_vec();
+        if position == 5 {
+            let at = bytes.windows(3).position(|w| w == b"RKB").expect("ods");
+            bytes[at + 2] = b'X';
+        }
+        hash = link(&hash, &bytes);
+        tree.insert(event_key(position), bytes).expect("rewrite");
+        tree.insert(keys::chain(position), &hash).expect("rehash");
+    }
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Checkpoints, 1),
+        "{found}"
+    );
+
+    let (_dir, log, key) = signed_log().await;
+    let audit = &log.inner.audit_tree;
+    audit
+        .remove(keys::positioned(crate::audit::RECORD, 2))
+        .expect("cut");
+    let found = broken(&log, &key);
+    assert_eq!(found.chain, Chain::Checkpoints, "{found}");
+    assert!(found.reason.contains("removed"), "{found}");
+}
