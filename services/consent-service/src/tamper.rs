@@ -31,13 +31,15 @@ pub(crate) async fn verify_at_start(
 ) -> anyhow::Result<()> {
     let verifying = key.map(SigningKey::verifying_key);
     let log = log.clone();
+    let started = std::time::Instant::now();
     let outcome = tokio::task::spawn_blocking(move || log.verify(verifying.as_ref()))
         .await
         .context("verification task failed")?
         .context("reading the log to verify it")?;
     match outcome {
         Ok(verified) => {
-            tracing::info!(%verified, "hash chains verified");
+            let elapsed_ms = started.elapsed().as_millis();
+            tracing::info!(%verified, elapsed_ms, "hash chains verified");
             Ok(())
         }
         Err(broken) => bail!(

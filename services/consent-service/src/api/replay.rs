@@ -105,10 +105,16 @@ async fn run<T, R>(
             let items = (plan.read)(next, PAGE)
                 .await
                 .map_err(|e| Stop::Failed(ServiceError::from(e).into()))?;
-            let full = items.len() == PAGE;
+            // A short page, or one reaching past the head, leaves nothing
+            // else to match up to the head (items come in position order).
+            let mut exhausted = items.len() < PAGE;
             for item in items {
                 let position = (shape.position)(&item);
-                if position < next || position > durable {
+                if position > durable {
+                    exhausted = true;
+                    break;
+                }
+                if position < next {
                     continue;
                 }
                 let time = (shape.time)(&item).unwrap_or_default();
@@ -130,9 +136,7 @@ async fn run<T, R>(
                     }
                 }
             }
-            if !full {
-                // The page ended short of the limit: nothing else up to the
-                // head matches.
+            if exhausted {
                 next = next.max(durable + 1);
             }
         }
