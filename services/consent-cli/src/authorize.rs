@@ -16,9 +16,10 @@ use crate::failure::{self, CallContext};
 use crate::names;
 use crate::output::Output;
 
-/// Arguments of `authorize`.
+/// Who asks to see which patient's record, why and how: an access request
+/// but for its sections. `authorize` and `audit at` share it.
 #[derive(Args, Debug, Clone)]
-pub(crate) struct AuthorizeArgs {
+pub(crate) struct AccessQuestion {
     /// NHS number of the patient whose record would be viewed.
     #[arg(long = "nhs", value_name = "NHS_NUMBER")]
     pub(crate) nhs_number: String,
@@ -28,6 +29,58 @@ pub(crate) struct AuthorizeArgs {
     /// ODS code of the viewer's organisation.
     #[arg(long = "org", value_name = "ODS")]
     pub(crate) organisation_ods: String,
+    /// Why the record is being looked at.
+    #[arg(long, value_name = "PURPOSE", value_parser = names::parser::<Purpose>())]
+    pub(crate) purpose: Purpose,
+    /// ODS code of the organisation the data came from. Data from the
+    /// viewer's own organisation is not ICR sharing.
+    #[arg(long = "source-org", value_name = "ODS")]
+    pub(crate) source_organisation_ods: Option<String>,
+    /// How the viewer claims the right to see the record: a recorded care
+    /// relationship (normal), emergency access (break_glass), or a care
+    /// relationship not yet recorded (self_claimed_relationship).
+    #[arg(long, value_name = "MODE", default_value = "normal", value_parser = names::parser::<AccessMode>())]
+    pub(crate) mode: AccessMode,
+    /// Why, for break_glass and self_claimed_relationship (it is reviewed).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+}
+
+impl AccessQuestion {
+    /// The viewer: the caller's user in the given role and organisation.
+    fn requester(&self, caller: &Caller) -> Requester {
+        Requester {
+            user_id: caller.user_id(),
+            role_code: self.role_code.clone(),
+            organisation_ods: self.organisation_ods.clone(),
+        }
+    }
+
+    /// The question about one section, as a record viewer asks it.
+    pub(crate) fn request(
+        &self,
+        caller: &Caller,
+        section: RecordSection,
+        min_log_position: u64,
+    ) -> AuthorizeRequest {
+        AuthorizeRequest {
+            nhs_number: self.nhs_number.clone(),
+            requester: Some(self.requester(caller)),
+            section: section.into(),
+            purpose: self.purpose.into(),
+            source_organisation_ods: self.source_organisation_ods.clone().unwrap_or_default(),
+            min_log_position,
+            access_mode: self.mode.into(),
+            access_reason: self.reason.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Arguments of `authorize`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AuthorizeArgs {
+    #[command(flatten)]
+    pub(crate) question: AccessQuestion,
     /// Record section to decide. Give several (repeated or comma-separated)
     /// to decide them in one batch, one decision each.
     #[arg(
@@ -39,25 +92,10 @@ pub(crate) struct AuthorizeArgs {
         value_parser = names::parser::<RecordSection>(),
     )]
     pub(crate) sections: Vec<RecordSection>,
-    /// Why the record is being looked at.
-    #[arg(long, value_name = "PURPOSE", value_parser = names::parser::<Purpose>())]
-    pub(crate) purpose: Purpose,
-    /// ODS code of the organisation the data came from. Data from the
-    /// viewer's own organisation is not ICR sharing.
-    #[arg(long = "source-org", value_name = "ODS")]
-    pub(crate) source_organisation_ods: Option<String>,
     /// Decide only once the service has applied this log position, e.g. the
     /// one a write just printed; 0 means no minimum.
     #[arg(long = "min-position", value_name = "POSITION", default_value_t = 0)]
     pub(crate) min_log_position: u64,
-    /// How the viewer claims the right to see the record: a recorded care
-    /// relationship (normal), emergency access (break_glass), or a care
-    /// relationship not yet recorded (self_claimed_relationship).
-    #[arg(long, value_name = "MODE", default_value = "normal", value_parser = names::parser::<AccessMode>())]
-    pub(crate) mode: AccessMode,
-    /// Why, for break_glass and self_claimed_relationship (it is reviewed).
-    #[arg(long, value_name = "TEXT")]
-    pub(crate) reason: Option<String>,
     /// Also print the policy lines and the log positions of the events that
     /// decided each section.
     #[arg(long)]
@@ -72,24 +110,10 @@ pub(crate) async fn authorize(
     args: &AuthorizeArgs,
 ) -> Result<Vec<Decision>> {
     let mut client = AccessDecisionServiceClient::new(channel);
-    let call = CallContext::patient_read(&args.nhs_number);
-    let requester = Requester {
-        user_id: caller.user_id(),
-        role_code: args.role_code.clone(),
-        organisation_ods: args.organisation_ods.clone(),
-    };
-    let source_organisation_ods = args.source_organisation_ods.clone().unwrap_or_default();
+    let question = &args.question;
+    let call = CallContext::patient_read(&question.nhs_number);
     if let [section] = args.sections.as_slice() {
-        let request = AuthorizeRequest {
-            nhs_number: args.nhs_number.clone(),
-            requester: Some(requester),
-            section: (*section).into(),
-            purpose: args.purpose.into(),
-            source_organisation_ods,
-            min_log_position: args.min_log_position,
-            access_mode: args.mode.into(),
-            access_reason: args.reason.clone().unwrap_or_default(),
-        };
+        let request = question.request(caller, *section, args.min_log_position);
         let response = client
             .authorize(caller.request(request))
             .await
@@ -101,18 +125,18 @@ pub(crate) async fn authorize(
         return Ok(vec![decision]);
     }
     let request = AuthorizeBatchRequest {
-        nhs_number: args.nhs_number.clone(),
-        requester: Some(requester),
+        nhs_number: question.nhs_number.clone(),
+        requester: Some(question.requester(caller)),
         sections: args
             .sections
             .iter()
             .map(|&section| section.into())
             .collect(),
-        purpose: args.purpose.into(),
-        source_organisation_ods,
+        purpose: question.purpose.into(),
+        source_organisation_ods: question.source_organisation_ods.clone().unwrap_or_default(),
         min_log_position: args.min_log_position,
-        access_mode: args.mode.into(),
-        access_reason: args.reason.clone().unwrap_or_default(),
+        access_mode: question.mode.into(),
+        access_reason: question.reason.clone().unwrap_or_default(),
     };
     let response = client
         .authorize_batch(caller.request(request))
@@ -141,7 +165,7 @@ pub(crate) async fn run(
 }
 
 /// Fields of a decision, in the order people read them.
-const DECISION_FIELDS: &[&str] = &[
+pub(crate) const DECISION_FIELDS: &[&str] = &[
     "section",
     "outcome",
     "reason",
@@ -152,7 +176,7 @@ const DECISION_FIELDS: &[&str] = &[
 ];
 
 /// With `--explain`: also what decided.
-const EXPLAINED_FIELDS: &[&str] = &[
+pub(crate) const EXPLAINED_FIELDS: &[&str] = &[
     "section",
     "outcome",
     "reason",
@@ -165,7 +189,7 @@ const EXPLAINED_FIELDS: &[&str] = &[
 
 /// One decision as a record. The outcome is upper-cased (`ALLOW`, `DENY`)
 /// because it is the word a reader scans the table for.
-fn decision_record(decision: &Decision) -> Value {
+pub(crate) fn decision_record(decision: &Decision) -> Value {
     json!({
         "section": names::short_name_of::<RecordSection>(decision.section),
         "outcome": names::short_name_of::<Outcome>(decision.outcome).to_ascii_uppercase(),

@@ -1,32 +1,76 @@
 //! `events`: the log, in order, for auditors: who did what, when, through
-//! which system, and on whose behalf.
+//! which system, and on whose behalf; filtered, live with `--follow`, or
+//! exported as proto3 JSON lines with `--ndjson`.
 
 mod summary;
 
 use anyhow::Result;
 use clap::Args;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
-use icr_proto::pb::{ReadEventsRequest, RecordedEvent};
+use icr_proto::pb::{ReadEventsRequest, ReadEventsResponse, RecordedEvent};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 use crate::caller::Caller;
 use crate::dates;
-use crate::failure::CallContext;
+use crate::failure::{self, CallContext};
 use crate::output::{self, Output};
+use crate::replay::{self, Replayed, RowPrinter, TimeWindow};
 
 pub(crate) use summary::summarise;
 
 /// Arguments of `events`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct EventsArgs {
-    /// First log position to show (positions start at 1).
+    /// First log position to show (positions start at 1). To resume an
+    /// earlier read, give one more than the position it caught up at.
     #[arg(long = "from", value_name = "POSITION", default_value_t = 1)]
     pub(crate) from_position: u64,
-    /// Show at most this many events; 0 means up to the head of the log as
-    /// it was when the command started.
+    /// Show at most this many events; 0 means every match up to the head
+    /// of the log as it was when the command started (or, with --follow,
+    /// no limit).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) limit: u64,
+    /// After catching up, keep printing new events as they are recorded,
+    /// until Ctrl-C. A table is printed when the replay catches up, then a
+    /// row per new event in the same columns; use --json or --ndjson to get
+    /// every line as soon as it arrives, however long the catch-up.
+    #[arg(long)]
+    pub(crate) follow: bool,
+    /// Only this stream, e.g. patient/9434765919, organisation/RKB,
+    /// role/R8000, region/QWU or review/<decision id>.
+    #[arg(long, value_name = "STREAM")]
+    pub(crate) stream: Option<String>,
+    /// Only this patient's events (the stream patient/<NHS_NUMBER>).
+    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    pub(crate) nhs_number: Option<String>,
+    /// Only events of this type, e.g. ObjectionRecorded (repeated or
+    /// comma-separated; the service lists the known types if one is wrong).
+    #[arg(long = "type", value_name = "EVENT_TYPE", value_delimiter = ',')]
+    pub(crate) event_types: Vec<String>,
+    #[command(flatten)]
+    pub(crate) window: TimeWindow,
+    /// Print each event as one line of proto3 JSON (the protobuf JSON
+    /// mapping of RecordedEvent), for export and re-import; takes the place
+    /// of the table or --json.
+    #[arg(long)]
+    pub(crate) ndjson: bool,
+}
+
+impl EventsArgs {
+    /// The replay request these arguments ask for.
+    fn request(&self) -> ReadEventsRequest {
+        ReadEventsRequest {
+            from_position: self.from_position,
+            limit: self.limit,
+            follow: self.follow,
+            stream: self.stream.clone().unwrap_or_default(),
+            nhs_number: self.nhs_number.clone().unwrap_or_default(),
+            event_types: self.event_types.clone(),
+            from_time: self.window.since,
+            to_time: self.window.until,
+        }
+    }
 }
 
 /// Columns of the events table; the JSON lines carry these and more.
@@ -40,66 +84,63 @@ const EVENT_FIELDS: &[&str] = &[
     "summary",
 ];
 
-/// Streams events from the log to `on_event`, in log order, and returns how
-/// many arrived. Events handed over before a failure stay handed over.
+/// Streams the replay `request` asks for to `on_message`, in log order:
+/// each event, and the caught-up marker where it comes. Messages handed
+/// over before a failure stay handed over.
 pub(crate) async fn read_events(
     channel: Channel,
     caller: &Caller,
-    args: &EventsArgs,
-    mut on_event: impl FnMut(RecordedEvent) -> Result<()>,
-) -> Result<u64> {
-    let request = ReadEventsRequest {
-        from_position: args.from_position,
-        limit: args.limit,
-        ..Default::default()
-    };
+    request: ReadEventsRequest,
+    on_message: impl FnMut(Replayed<RecordedEvent>) -> Result<()>,
+) -> Result<()> {
     let call = CallContext::read();
-    let mut stream = AuditServiceClient::new(channel)
+    let follow = request.follow;
+    let stream = AuditServiceClient::new(channel)
         .read_events(caller.request(request))
         .await
         .map_err(|status| call.rejected(status))?
         .into_inner();
-    let mut count = 0;
-    while let Some(response) = stream
-        .message()
-        .await
-        .map_err(|status| call.rejected(status))?
-    {
-        if let Some(event) = response.event {
-            on_event(event)?;
-            count += 1;
-        }
-    }
-    Ok(count)
+    replay::drain(stream, call, follow, split, on_message).await
 }
 
-/// Runs `events`. JSON lines go out as events arrive; a table has to wait
-/// for the last row to know its column widths, so for a long log prefer
-/// `--json` or a `--limit`.
+/// An event, or the caught-up marker.
+fn split(response: ReadEventsResponse) -> Option<Replayed<RecordedEvent>> {
+    match (response.event, response.caught_up) {
+        (Some(event), _) => Some(Replayed::Item(event)),
+        (None, Some(caught_up)) => Some(Replayed::CaughtUp(caught_up.position)),
+        (None, None) => None,
+    }
+}
+
+/// Runs `events`: a table, JSON lines or proto3 JSON lines, with the
+/// caught-up marker on stderr.
 pub(crate) async fn run(
     channel: Channel,
     caller: &Caller,
     args: &EventsArgs,
     output: Output,
 ) -> Result<()> {
-    if output.is_json() {
-        read_events(channel, caller, args, |event| {
-            Ok(output::json_line(&event_record(&event))?)
-        })
-        .await?;
-        return Ok(());
-    }
-    let mut records = Vec::new();
-    let read = read_events(channel, caller, args, |event| {
-        records.push(event_record(&event));
-        Ok(())
+    // Proto3 JSON lines are printed here; the printer then only notes the
+    // catch-up on stderr, as it does for JSON lines.
+    let rows = if args.ndjson {
+        Output::new(true)
+    } else {
+        output
+    };
+    let mut printer = RowPrinter::new(rows, EVENT_FIELDS, "events", args.follow);
+    let read = read_events(channel, caller, args.request(), |message| match message {
+        Replayed::Item(event) if args.ndjson => {
+            icr_fhir::write_events_ndjson([&event], std::io::stdout().lock())
+                .map_err(failure::export)?;
+            Ok(())
+        }
+        Replayed::Item(event) => printer.record(event_record(&event)),
+        Replayed::CaughtUp(position) => printer.caught_up(position),
     })
     .await;
     // Show what did arrive before reporting a failure part-way through.
-    if !records.is_empty() || read.is_ok() {
-        output.records(EVENT_FIELDS, &records)?;
-    }
-    read.map(|_| ())
+    printer.finish(read.is_ok())?;
+    read
 }
 
 /// One event as a record: the table's columns, plus the actor's parts and
@@ -125,6 +166,7 @@ fn event_record(event: &RecordedEvent) -> Value {
         "summary": summarise(event.payload.as_ref()),
         "event_id": event.id,
         "request_id": event.request_id,
+        "chain_hash": output::hex(&event.chain_hash),
     })
 }
 

@@ -14,6 +14,8 @@ pub(crate) struct CallContext<'a> {
     pub(crate) request_id: Option<&'a str>,
     /// NHS number of the patient the call concerned.
     pub(crate) nhs_number: Option<&'a str>,
+    /// Decision id of the recorded access the call concerned.
+    pub(crate) decision_id: Option<&'a str>,
 }
 
 impl<'a> CallContext<'a> {
@@ -25,8 +27,8 @@ impl<'a> CallContext<'a> {
     /// A read about one patient.
     pub(crate) fn patient_read(nhs_number: &'a str) -> Self {
         Self {
-            request_id: None,
             nhs_number: Some(nhs_number),
+            ..Self::default()
         }
     }
 
@@ -35,6 +37,7 @@ impl<'a> CallContext<'a> {
         Self {
             request_id: Some(request_id),
             nhs_number: Some(nhs_number),
+            ..Self::default()
         }
     }
 
@@ -42,7 +45,24 @@ impl<'a> CallContext<'a> {
     pub(crate) fn policy_write(request_id: &'a str) -> Self {
         Self {
             request_id: Some(request_id),
-            nhs_number: None,
+            ..Self::default()
+        }
+    }
+
+    /// A read about one recorded decision.
+    pub(crate) fn decision_read(decision_id: &'a str) -> Self {
+        Self {
+            decision_id: Some(decision_id),
+            ..Self::default()
+        }
+    }
+
+    /// A review of one recorded access.
+    pub(crate) fn review_write(request_id: &'a str, decision_id: &'a str) -> Self {
+        Self {
+            request_id: Some(request_id),
+            decision_id: Some(decision_id),
+            ..Self::default()
         }
     }
 
@@ -73,6 +93,18 @@ pub(crate) fn missing(field: &str) -> anyhow::Error {
     )
 }
 
+/// The error for an export that failed part-way. A write error stays an
+/// `io::Error`, so a reader that went away (`| head`) is not reported.
+pub(crate) fn export(error: icr_fhir::ExportError) -> anyhow::Error {
+    match error {
+        icr_fhir::ExportError::Io(error) => error.into(),
+        icr_fhir::ExportError::Write(error) if error.io_error_kind().is_some() => {
+            std::io::Error::from(error).into()
+        }
+        other => anyhow::Error::new(other).context("the export stopped part-way"),
+    }
+}
+
 /// The next step for a code, naming the patient or request id when known.
 fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
     let status_command = match call.nhs_number {
@@ -81,6 +113,11 @@ fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
     };
     let hint = match code {
         Code::InvalidArgument => "fix the field named above".to_owned(),
+        Code::FailedPrecondition if call.decision_id.is_some() => {
+            "find the access with `consent-cli audit review-queue --all` or \
+             `consent-cli audit trail --json`"
+                .to_owned()
+        }
         Code::FailedPrecondition if call.nhs_number.is_none() => {
             "check the current policy with `consent-cli events`".to_owned()
         }

@@ -13,18 +13,24 @@
 //! - One module per command group, each defining its arguments, a function
 //!   per RPC that takes a [`Channel`] and returns the response, and a `run`
 //!   that prints it: [`authorize`], [`consent`] (with `attorney`,
-//!   `permission` and `status`), [`care`], [`policy`], [`events`];
-//!   [`policy_test`] runs a pack's scenarios in-process, without a service.
+//!   `permission` and `status`), [`care`], [`policy`], [`events`],
+//!   [`audit`] (trail, report, review queue and reviews, point-in-time
+//!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
+//! - Some commands need no service: [`policy_test`] runs a pack's scenarios
+//!   in-process, `audit keygen` writes a key pair, and `verify --data-dir`
+//!   reads a stopped service's directory.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
-//!   values as short names), [`dates`], [`output`] (tables and JSON lines)
-//!   and [`failure`] (errors phrased as what to do next).
+//!   values as short names), [`dates`], [`output`] (tables and JSON lines),
+//!   [`replay`] (time windows, caught-up markers and follow mode) and
+//!   [`failure`] (errors phrased as what to do next).
 //!
 //! A command flows: parse → connect → build the request (with
 //! `x-calling-system` and `user_id`) → call → print, or explain the failure
 //! on stderr and exit 1.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod authorize;
 mod caller;
 mod care;
@@ -36,6 +42,8 @@ mod names;
 mod output;
 mod policy;
 mod policy_test;
+mod replay;
+mod verify;
 mod write;
 
 use std::process::ExitCode;
@@ -114,8 +122,17 @@ enum Command {
     /// Policy administration: organisations, job roles and regions.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Read the audit log in order from a position.
+    /// Read the event log in order from a position: every change to
+    /// consent, care context and policy, with who made it.
     Events(events::EventsArgs),
+    /// The decision trail, access reports, reviews of exceptional access,
+    /// point-in-time decisions, checkpoints and FHIR export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Check that the log has not been altered: recompute both hash chains
+    /// and check every signed checkpoint. Exits 1 naming the first position
+    /// that does not verify.
+    Verify(verify::VerifyArgs),
 }
 
 /// `$USER`, or `cli` where the shell does not set it.
@@ -140,21 +157,37 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Connects and runs the chosen command.
+/// Runs the chosen command, connecting first if it needs the service.
 async fn run(cli: Cli) -> Result<()> {
-    let caller = Caller::new(&cli.global.calling_system, &cli.global.user)?;
     let output = Output::new(cli.global.json);
-    // `policy test` starts its own in-process services: nothing to connect to.
-    if let Command::Policy(policy::PolicyCommand::Test(args)) = &cli.command {
-        return policy_test::run(args, output).await;
+    // Commands that need no service run without connecting, so they work
+    // where none is running: `policy test` starts its own in-process
+    // services, keygen writes files, offline verify reads a directory.
+    match &cli.command {
+        Command::Policy(policy::PolicyCommand::Test(args)) => {
+            return policy_test::run(args, output).await;
+        }
+        Command::Audit(audit::AuditCommand::Keygen(args)) => {
+            return audit::run_keygen(args, output);
+        }
+        Command::Verify(args) => {
+            if let Some(dir) = &args.data_dir {
+                return verify::run_offline(args, dir, output);
+            }
+        }
+        _ => {}
     }
-    let channel = connect(&cli.global.endpoint).await?;
+    let caller = Caller::new(&cli.global.calling_system, &cli.global.user)?;
+    let endpoint = &cli.global.endpoint;
+    let channel = connect(endpoint).await?;
     match &cli.command {
         Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,
         Command::Consent(command) => consent::run(channel, &caller, command, output).await,
         Command::Care(command) => care::run(channel, &caller, command, output).await,
         Command::Policy(command) => policy::run(channel, &caller, command, output).await,
         Command::Events(args) => events::run(channel, &caller, args, output).await,
+        Command::Audit(command) => audit::run(channel, &caller, command, output, endpoint).await,
+        Command::Verify(args) => verify::run_server(channel, &caller, args, output).await,
     }
 }
 

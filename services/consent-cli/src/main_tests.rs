@@ -2,7 +2,7 @@
 
 use super::*;
 use clap::CommandFactory;
-use icr_proto::pb::{ObjectionScope, Purpose, RecordSection};
+use icr_proto::pb::{AccessMode, ObjectionScope, Purpose, RecordSection};
 
 fn parse(line: &[&str]) -> Cli {
     Cli::try_parse_from(std::iter::once("consent-cli").chain(line.iter().copied()))
@@ -66,8 +66,8 @@ fn several_sections_make_one_batch() {
             RecordSection::CarePlans
         ]
     );
-    assert_eq!(args.purpose, Purpose::DirectCare);
-    assert_eq!(args.source_organisation_ods, None);
+    assert_eq!(args.question.purpose, Purpose::DirectCare);
+    assert_eq!(args.question.source_organisation_ods, None);
     assert!(cli.global.json, "a global flag after the subcommand counts");
 }
 
@@ -224,5 +224,112 @@ fn wrong_values_are_refused_before_any_call() {
     ] {
         let args = std::iter::once("consent-cli").chain(line.iter().copied());
         assert!(Cli::try_parse_from(args).is_err(), "{line:?} parsed");
+    }
+}
+
+#[test]
+fn replay_filters_parse_into_one_request() {
+    let cli = parse(&[
+        "events",
+        "--follow",
+        "--nhs",
+        "9434765919",
+        "--type",
+        "ObjectionRecorded,ObjectionWithdrawn",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-31T12:00:00Z",
+        "--ndjson",
+    ]);
+    let Command::Events(args) = cli.command else {
+        panic!("not events: {:?}", cli.command);
+    };
+    assert!(args.follow && args.ndjson);
+    assert_eq!(
+        args.event_types,
+        ["ObjectionRecorded", "ObjectionWithdrawn"]
+    );
+    assert_eq!(
+        args.window.since.map(|t| t.to_string()).as_deref(),
+        Some("2026-03-01T00:00:00Z")
+    );
+    let cli = parse(&[
+        "audit",
+        "trail",
+        "--mode",
+        "break_glass",
+        "--mode",
+        "self_claimed_relationship",
+    ]);
+    let Command::Audit(audit::AuditCommand::Trail(args)) = cli.command else {
+        panic!("not audit trail: {:?}", cli.command);
+    };
+    assert_eq!(
+        args.filter.modes,
+        [AccessMode::BreakGlass, AccessMode::SelfClaimedRelationship]
+    );
+}
+
+#[test]
+fn audit_at_takes_one_point_and_one_section() {
+    let question = [
+        "--nhs",
+        "9434765919",
+        "--role",
+        "R8000",
+        "--org",
+        "RKB",
+        "--section",
+        "medications",
+        "--purpose",
+        "direct_care",
+    ];
+    let line = |point: &[&'static str]| -> Vec<&'static str> {
+        ["audit", "at"]
+            .into_iter()
+            .chain(point.iter().copied())
+            .chain(question)
+            .collect()
+    };
+    let cli = parse(&line(&["--position", "42"]));
+    let Command::Audit(audit::AuditCommand::At(args)) = cli.command else {
+        panic!("not audit at: {:?}", cli.command);
+    };
+    assert_eq!(
+        (args.position, args.section),
+        (Some(42), RecordSection::Medications)
+    );
+    for point in [
+        &[][..],
+        &["--position", "1", "--time", "2026-01-01T00:00:00Z"],
+    ] {
+        let words = std::iter::once("consent-cli").chain(line(point));
+        assert!(Cli::try_parse_from(words).is_err(), "{point:?} parsed");
+    }
+}
+
+#[test]
+fn verify_needs_exactly_one_source_and_a_key() {
+    let cli = parse(&[
+        "verify",
+        "--data-dir",
+        "data/consent-service",
+        "--public-key",
+        "audit.pub.pem",
+    ]);
+    let Command::Verify(args) = cli.command else {
+        panic!("not verify: {:?}", cli.command);
+    };
+    assert!(args.data_dir.is_some() && !args.server);
+    for line in [
+        &["verify", "--public-key", "audit.pub.pem"][..],
+        &["verify", "--server", "--data-dir", "d", "--public-key", "k"],
+        &["verify", "--server"],
+        &["audit", "review", "01J", "--outcome", "maybe"],
+        &["audit", "export", "--format", "csv"],
+    ] {
+        let words = std::iter::once("consent-cli").chain(line.iter().copied());
+        assert!(Cli::try_parse_from(words).is_err(), "{line:?} parsed");
     }
 }

@@ -63,12 +63,8 @@ pub(crate) fn render_records(fields: &[&str], records: &[Value]) -> String {
     if records.is_empty() {
         return "(none)\n".to_owned();
     }
-    let headers: Vec<String> = fields.iter().map(|field| header(field)).collect();
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|record| fields.iter().map(|field| cell(&record[*field])).collect())
-        .collect();
-    render_table(Some(&headers), &rows)
+    let rows: Vec<Vec<String>> = records.iter().map(|record| row(fields, record)).collect();
+    render_table(Some(&headers(fields)), &rows)
 }
 
 /// `name  value` lines for the given fields of one record, names aligned.
@@ -87,8 +83,17 @@ pub(crate) fn render_table(headers: Option<&[String]>, rows: &[Vec<String>]) -> 
         .into_iter()
         .chain(rows.iter().map(Vec::as_slice))
         .collect();
+    let widths = column_widths(&lines);
+    lines
+        .into_iter()
+        .map(|line| render_line(&widths, line))
+        .collect()
+}
+
+/// The width of each column: its widest cell.
+pub(crate) fn column_widths(lines: &[&[String]]) -> Vec<usize> {
     let columns = lines.iter().map(|line| line.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
+    (0..columns)
         .map(|column| {
             lines
                 .iter()
@@ -97,20 +102,48 @@ pub(crate) fn render_table(headers: Option<&[String]>, rows: &[Vec<String>]) -> 
                 .max()
                 .unwrap_or(0)
         })
-        .collect();
-    let mut text = String::new();
-    for line in lines {
-        let mut rendered = String::new();
-        for (column, cell) in line.iter().enumerate() {
-            if column > 0 {
-                rendered.push_str(COLUMN_GAP);
-            }
-            rendered.push_str(cell);
-            let padding = widths[column].saturating_sub(cell.chars().count());
-            rendered.extend(std::iter::repeat_n(' ', padding));
+        .collect()
+}
+
+/// One line of cells padded to `widths` (a cell wider than its column
+/// pushes the rest along), with a newline and no trailing spaces.
+pub(crate) fn render_line(widths: &[usize], cells: &[String]) -> String {
+    let mut rendered = String::new();
+    for (column, cell) in cells.iter().enumerate() {
+        if column > 0 {
+            rendered.push_str(COLUMN_GAP);
         }
-        text.push_str(rendered.trim_end());
-        text.push('\n');
+        rendered.push_str(cell);
+        let width = widths.get(column).copied().unwrap_or(0);
+        let padding = width.saturating_sub(cell.chars().count());
+        rendered.extend(std::iter::repeat_n(' ', padding));
+    }
+    let mut line = rendered.trim_end().to_owned();
+    line.push('\n');
+    line
+}
+
+/// The table headers for `fields`.
+pub(crate) fn headers(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|field| header(field)).collect()
+}
+
+/// The table cells of one record.
+pub(crate) fn row(fields: &[&str], record: &Value) -> Vec<String> {
+    fields.iter().map(|field| cell(&record[*field])).collect()
+}
+
+/// Bytes as lower-case hex, as keys and hashes are shown.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The first 12 hex digits of a hash, enough to tell hashes apart in a
+/// table; the JSON lines carry the whole hash.
+pub(crate) fn short_hex(bytes: &[u8]) -> String {
+    let mut text = hex(bytes.get(..6).unwrap_or(bytes));
+    if bytes.len() > 6 {
+        text.push('…');
     }
     text
 }
@@ -185,5 +218,21 @@ mod tests {
             vec!["ab".to_owned(), "y".to_owned()],
         ];
         assert_eq!(render_table(None, &rows), "é   x\nab  y\n");
+    }
+
+    #[test]
+    fn a_late_row_keeps_to_the_columns_already_printed() {
+        let widths = [4, 3];
+        let cells = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(render_line(&widths, &cells), "a     b\n");
+        let wide = ["abcdef".to_owned(), "b".to_owned()];
+        assert_eq!(render_line(&widths, &wide), "abcdef  b\n");
+    }
+
+    #[test]
+    fn hashes_show_as_hex() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(short_hex(&[0xff; 32]), "ffffffffffff…");
+        assert_eq!(short_hex(&[]), "");
     }
 }

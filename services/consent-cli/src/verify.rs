@@ -1,0 +1,277 @@
+//! `verify`: recompute both hash chains (events and decision records) and
+//! check every signed checkpoint against a public key, either offline over
+//! a stopped service's sled directory or over a running service's replay.
+//!
+//! Offline is the stronger check: it reads the stored bytes themselves and
+//! trusts no running code. Over the replay, the records are re-encoded by
+//! this CLI before hashing, so it must be built from the same API version as
+//! the service (a field it does not know would be dropped and the chain
+//! would not match).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{ArgGroup, Args};
+use icr_log::chain::{decision_bytes, event_bytes};
+use icr_log::ed25519_dalek::VerifyingKey;
+use icr_log::{Break, SledLog, Verification, Verifier};
+use icr_proto::pb::ReadEventsRequest;
+use serde_json::json;
+use tonic::transport::Channel;
+
+use crate::audit;
+use crate::caller::Caller;
+use crate::events;
+use crate::output::{self, Output};
+use crate::replay::Replayed;
+
+/// Arguments of `verify`.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
+pub(crate) struct VerifyArgs {
+    /// The public key the checkpoints must be signed with: the
+    /// PREFIX.pub.pem written by `consent-cli audit keygen`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) public_key: PathBuf,
+    /// Verify the sled data directory of a stopped service, or a copy of
+    /// one, without connecting to any service. A running service locks its
+    /// directory: stop it, or verify a copy.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Verify what the service at --endpoint replays: every event, every
+    /// decision record and every checkpoint.
+    #[arg(long)]
+    pub(crate) server: bool,
+}
+
+/// Verifies the sled directory `dir`; needs no service.
+pub(crate) fn run_offline(args: &VerifyArgs, dir: &Path, output: Output) -> Result<()> {
+    let key = audit::read_public_key(&args.public_key)?;
+    check_data_dir(dir)?;
+    let log = SledLog::open(dir).map_err(|error| {
+        anyhow!(
+            "cannot open the log in {}: {error}. A running service holds its directory: \
+             stop it first, verify a copy of the directory, or use --server",
+            dir.display()
+        )
+    })?;
+    let outcome = log.verify(Some(&key)).with_context(|| {
+        format!(
+            "the log in {} could not be read to the end; it is damaged: restore it from a \
+             copy that verifies",
+            dir.display()
+        )
+    })?;
+    drop(log);
+    report(outcome, &key, output)
+}
+
+/// Refuses a directory that is not a sled database, before sled would
+/// create an empty one there (which would verify, vacuously).
+fn check_data_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a directory; give the --data-dir of a stopped consent-service \
+             (by default data/consent-service), or a copy of it",
+            dir.display()
+        );
+    }
+    if !dir.join("db").is_file() {
+        bail!(
+            "{} holds no sled database (no `db` file); give the --data-dir of a stopped \
+             consent-service, or a copy of it",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Verifies the service at the other end of `channel` over its replay
+/// streams: checkpoints first (so every one is within what the streams
+/// then deliver), then every event, then every decision record.
+pub(crate) async fn run_server(
+    channel: Channel,
+    caller: &Caller,
+    args: &VerifyArgs,
+    output: Output,
+) -> Result<()> {
+    let key = audit::read_public_key(&args.public_key)?;
+    let checkpoints = audit::list_checkpoints(channel.clone(), caller, 1).await?;
+    let mut verifier = match Verifier::new(Some(&key), &checkpoints) {
+        Ok(verifier) => verifier,
+        Err(broken) => return report(Err(broken), &key, output),
+    };
+    let mut broken: Option<Break> = None;
+    let everything = ReadEventsRequest {
+        from_position: 1,
+        ..ReadEventsRequest::default()
+    };
+    let read = events::read_events(channel.clone(), caller, everything, |message| {
+        if let Replayed::Item(event) = message {
+            let bytes = event_bytes(&event);
+            if let Err(found) =
+                verifier.event(event.position, event.position, &bytes, &event.chain_hash)
+            {
+                broken = Some(found);
+                bail!("stopped at the first break");
+            }
+        }
+        Ok(())
+    })
+    .await;
+    if let Some(found) = broken.take() {
+        return report(Err(found), &key, output);
+    }
+    read?;
+    let everything = audit::DecisionFilter::default().request();
+    let read = audit::read_decisions(channel, caller, everything, |message| {
+        if let Replayed::Item(record) = message {
+            let bytes = decision_bytes(&record);
+            let position = record.audit_position;
+            if let Err(found) = verifier.decision(position, position, &bytes, &record.chain_hash) {
+                broken = Some(found);
+                bail!("stopped at the first break");
+            }
+        }
+        Ok(())
+    })
+    .await;
+    if let Some(found) = broken.take() {
+        return report(Err(found), &key, output);
+    }
+    read?;
+    report(verifier.finish(), &key, output)
+}
+
+/// Prints a verification, or fails (exit status 1) naming the break.
+fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Output) -> Result<()> {
+    let key_hex = output::hex(key.as_bytes());
+    let verified = match outcome {
+        Ok(verified) => verified,
+        Err(broken) => {
+            if output.is_json() {
+                output::json_line(&json!({
+                    "verified": false,
+                    "chain": broken.chain.name(),
+                    "position": broken.position,
+                    "reason": broken.reason,
+                }))?;
+            }
+            return Err(anyhow!(
+                "{broken}\nhint: the log was altered or damaged after it was written; restore \
+                 it from a copy that verifies and find out how it changed"
+            ));
+        }
+    };
+    if output.is_json() {
+        output::json_line(&json!({
+            "verified": true,
+            "event_position": verified.events,
+            "decision_position": verified.decisions,
+            "checkpoints": verified.checkpoints,
+            "public_key": key_hex,
+            "signed_event_position": verified.signed_events,
+            "signed_decision_position": verified.signed_decisions,
+        }))?;
+    } else {
+        output::write_text(&format!("{}\n", summary(&verified, &key_hex)))?;
+    }
+    if let Some(unsigned) = unsigned(&verified) {
+        if verified.checkpoints == 0 {
+            eprintln!(
+                "warning: no checkpoint vouches for {unsigned}: either the service has never \
+                 signed one (it runs without --signing-key) or the checkpoints were removed; \
+                 compare with a list published earlier (`consent-cli audit checkpoints --json`)"
+            );
+        } else {
+            eprintln!(
+                "warning: {unsigned} are chained but not yet signed: the next checkpoint \
+                 will vouch for them"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One sentence: how far both chains verify and what the checkpoints cover.
+fn summary(verified: &Verification, key_hex: &str) -> String {
+    let heads = format!(
+        "verified up to event position {} and decision position {}",
+        verified.events, verified.decisions
+    );
+    match verified.checkpoints {
+        0 => format!("{heads}; no checkpoints: nothing is signed yet"),
+        count => format!(
+            "{heads}; {count} checkpoint{} signed by {key_hex}, the last vouching for event {} \
+             and decision {}",
+            if count == 1 { "" } else { "s" },
+            verified.signed_events,
+            verified.signed_decisions
+        ),
+    }
+}
+
+/// The records past the last checkpoint, if any, in words.
+fn unsigned(verified: &Verification) -> Option<String> {
+    let mut parts = Vec::new();
+    if verified.events > verified.signed_events {
+        parts.push(format!(
+            "event positions {} to {}",
+            verified.signed_events + 1,
+            verified.events
+        ));
+    }
+    if verified.decisions > verified.signed_decisions {
+        parts.push(format!(
+            "decision positions {} to {}",
+            verified.signed_decisions + 1,
+            verified.decisions
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_heads_and_what_is_signed() {
+        let verified = Verification {
+            events: 40,
+            decisions: 7,
+            checkpoints: 2,
+            signed_events: 38,
+            signed_decisions: 7,
+        };
+        assert_eq!(
+            summary(&verified, "ab12"),
+            "verified up to event position 40 and decision position 7; 2 checkpoints signed \
+             by ab12, the last vouching for event 38 and decision 7"
+        );
+        assert_eq!(
+            unsigned(&verified).as_deref(),
+            Some("event positions 39 to 40")
+        );
+        let signed = Verification {
+            signed_events: 40,
+            ..verified
+        };
+        assert_eq!(unsigned(&signed), None);
+    }
+
+    #[test]
+    fn a_directory_without_a_database_is_refused_before_sled_creates_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = check_data_dir(dir.path()).expect_err("empty directory");
+        assert!(error.to_string().contains("no sled database"), "{error}");
+        let missing = check_data_dir(&dir.path().join("absent")).expect_err("missing");
+        assert!(missing.to_string().contains("not a directory"), "{missing}");
+        assert!(
+            std::fs::read_dir(dir.path())
+                .expect("read")
+                .next()
+                .is_none()
+        );
+    }
+}
