@@ -175,16 +175,40 @@ async fn exceptional_accesses_wait_in_the_queue_until_reviewed_once() {
             "second look",
         ))
         .await
-        .expect_err("reviewed once");
+        .expect_err("one final review");
     assert_eq!(again.code(), Code::AlreadyExists);
 
-    let pending = queue(&mut server, false).await;
-    assert_eq!(pending.len(), 1);
-    assert_eq!(
-        pending[0].decision.as_ref().expect("decision").decision_id,
-        claimed.decision_id
+    // A referral keeps the access in the queue until its final outcome.
+    let refer = review(
+        &claimed.decision_id,
+        ReviewOutcome::Referred,
+        "ask the ward",
     );
+    server
+        .audit
+        .record_access_review(refer)
+        .await
+        .expect("refer");
+    let referred = queue(&mut server, false).await;
+    assert_eq!(referred.len(), 1);
+    let latest = referred[0].review.as_ref().expect("the referral");
+    assert_eq!(latest.outcome, ReviewOutcome::Referred as i32);
+    let last = review(
+        &claimed.decision_id,
+        ReviewOutcome::NotJustified,
+        "no referral found",
+    );
+    server
+        .audit
+        .record_access_review(last)
+        .await
+        .expect("final outcome");
+    assert!(queue(&mut server, false).await.is_empty(), "all reviewed");
+
     let all = queue(&mut server, true).await;
+    assert_eq!(all.len(), 2);
+    let last = all[1].review.as_ref().expect("final review");
+    assert_eq!(last.outcome, ReviewOutcome::NotJustified as i32);
     let reviewed = all[0].review.as_ref().expect("the review");
     assert_eq!(reviewed.outcome, ReviewOutcome::Justified as i32);
     assert_eq!(

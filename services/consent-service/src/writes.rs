@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use icr_events::{CommandError, FieldError, Membership, Patient, StreamId, event_type};
 use icr_log::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError, PendingEvent};
-use icr_proto::pb::{Actor, EventPayload, RecordedEvent, WriteResult};
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{Actor, EventPayload, RecordedEvent, ReviewOutcome, WriteResult};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
@@ -105,10 +106,22 @@ fn decide(
             events.for_each(|(_, e)| membership.apply(e));
             membership.decide(proposed)
         }
-        StreamId::Review(_) if history.is_empty() => Ok(()),
-        StreamId::Review(_) => Err(CommandError::AlreadyExists(
-            "this access has already been reviewed".into(),
-        )),
+        // One final review per access; a referral may be followed by more.
+        StreamId::Review(_) => match history.last().and_then(review_outcome) {
+            None => Ok(()),
+            Some(ReviewOutcome::Referred) => Ok(()),
+            Some(_) => Err(CommandError::AlreadyExists(
+                "this access already has a final review".into(),
+            )),
+        },
+    }
+}
+
+/// The outcome an `AccessReviewed` event recorded.
+pub(crate) fn review_outcome(event: &RecordedEvent) -> Option<ReviewOutcome> {
+    match event.payload.as_ref()?.kind.as_ref()? {
+        Kind::AccessReviewed(e) => Some(e.outcome()),
+        _ => None,
     }
 }
 

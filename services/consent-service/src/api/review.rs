@@ -1,6 +1,7 @@
 //! The review queue: exceptional accesses (break glass, self-claimed
 //! relationships) awaiting a privacy officer, and the reviews recorded as
-//! `AccessReviewed` events, one per access (stream `review/<decision id>`).
+//! `AccessReviewed` events on stream `review/<decision id>`: referrals until
+//! one final outcome (justified or not justified).
 
 use icr_events::codes::identifier;
 use icr_events::{CommandError, FieldError, StreamId};
@@ -22,11 +23,11 @@ use crate::validate;
 const MAX_NOTE: usize = 4096;
 
 impl<L: Storage> Api<L> {
-    /// The review recorded for a decision, if any.
+    /// The latest review recorded for a decision, if any.
     async fn review_of(&self, decision_id: &str) -> ServiceResult<Option<AccessReview>> {
         let stream = StreamId::Review(decision_id.to_owned()).to_string();
         let events = self.log.read_stream(&stream).await?;
-        Ok(events.into_iter().find_map(|event| {
+        Ok(events.into_iter().rev().find_map(|event| {
             let Some(Kind::AccessReviewed(reviewed)) = event.payload?.kind else {
                 return None;
             };
@@ -59,7 +60,11 @@ impl<L: Storage> Api<L> {
             let after = last.audit_position + 1;
             for record in records {
                 let review = self.review_of(&record.decision_id).await?;
-                if review.is_some() && !req.include_reviewed {
+                // A referral awaits its final outcome: still in the queue.
+                let done = review
+                    .as_ref()
+                    .is_some_and(|r| r.outcome != ReviewOutcome::Referred as i32);
+                if done && !req.include_reviewed {
                     continue;
                 }
                 if items.len() == limit {
