@@ -30,11 +30,11 @@ use crate::sled_log::Tip;
 use crate::{LogError, SledLog};
 
 pub(crate) const RECORD: u8 = b'a';
-const PATIENT: u8 = b'p';
-const DECISION_ID: u8 = b'd';
-const REVIEW: u8 = b'v';
+pub(crate) const PATIENT: u8 = b'p';
+pub(crate) const DECISION_ID: u8 = b'd';
+pub(crate) const REVIEW: u8 = b'v';
 
-fn patient_key(nhs_number: &str, position: u64) -> Vec<u8> {
+pub(crate) fn patient_key(nhs_number: &str, position: u64) -> Vec<u8> {
     let mut key = patient_prefix(nhs_number);
     key.extend_from_slice(&position.to_be_bytes());
     key
@@ -47,7 +47,7 @@ fn patient_prefix(nhs_number: &str) -> Vec<u8> {
     key
 }
 
-fn decision_id_key(decision_id: &str) -> Vec<u8> {
+pub(crate) fn decision_id_key(decision_id: &str) -> Vec<u8> {
     let mut key = vec![DECISION_ID];
     key.extend_from_slice(decision_id.as_bytes());
     key
@@ -120,7 +120,7 @@ impl SledLog {
     }
 
     /// The record at `position`, with its chain hash.
-    fn decision_at(&self, position: u64) -> Result<DecisionRecord, LogError> {
+    pub(crate) fn decision_at(&self, position: u64) -> Result<DecisionRecord, LogError> {
         let tree = &self.inner.audit_tree;
         let bytes = tree.get(positioned(RECORD, position))?.ok_or_else(|| {
             LogError::Inconsistent(format!("an index names missing decision {position}"))
@@ -138,11 +138,13 @@ impl SledLog {
 
     /// Records named by an index whose keys are `prefix` + position, from
     /// `from` up to the durable head.
+    /// Each record must pass `belongs`, or the index is damaged.
     fn indexed(
         &self,
         prefix: &[u8],
         from: u64,
         limit: usize,
+        belongs: impl Fn(&DecisionRecord) -> bool,
     ) -> Result<Vec<DecisionRecord>, LogError> {
         let durable = self.audit_durable();
         let key = |position: u64| {
@@ -161,7 +163,13 @@ impl SledLog {
             .map(|entry| {
                 let entry = entry?;
                 let position = decode_u64(&entry[prefix.len()..]).unwrap_or(0);
-                self.decision_at(position)
+                let record = self.decision_at(position)?;
+                if !belongs(&record) {
+                    return Err(LogError::Inconsistent(format!(
+                        "an index names decision {position}, which does not belong in it"
+                    )));
+                }
+                Ok(record)
             })
             .collect()
     }
@@ -219,7 +227,7 @@ impl DecisionAudit for SledLog {
         from: u64,
         limit: usize,
     ) -> Result<Vec<DecisionRecord>, LogError> {
-        self.indexed(&[RECORD], from, limit)
+        self.indexed(&[RECORD], from, limit, |_| true)
     }
 
     async fn patient_decisions(
@@ -228,7 +236,8 @@ impl DecisionAudit for SledLog {
         from: u64,
         limit: usize,
     ) -> Result<Vec<DecisionRecord>, LogError> {
-        self.indexed(&patient_prefix(nhs_number), from, limit)
+        let prefix = patient_prefix(nhs_number);
+        self.indexed(&prefix, from, limit, |r| r.nhs_number == nhs_number)
     }
 
     async fn review_decisions(
@@ -236,7 +245,7 @@ impl DecisionAudit for SledLog {
         from: u64,
         limit: usize,
     ) -> Result<Vec<DecisionRecord>, LogError> {
-        self.indexed(&[REVIEW], from, limit)
+        self.indexed(&[REVIEW], from, limit, |r| r.review_due_by.is_some())
     }
 
     async fn find_decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, LogError> {
@@ -249,7 +258,13 @@ impl DecisionAudit for SledLog {
         if position > self.audit_durable() {
             return Ok(None);
         }
-        self.decision_at(position).map(Some)
+        let record = self.decision_at(position)?;
+        if record.decision_id != decision_id {
+            return Err(LogError::Inconsistent(format!(
+                "decision id {decision_id} indexes decision {position}, which has another id"
+            )));
+        }
+        Ok(Some(record))
     }
 
     async fn first_decision_since(&self, time: Timestamp) -> Result<u64, LogError> {

@@ -1,20 +1,26 @@
-//! The append-only event log.
+//! The append-only event log and the decision audit.
 //!
-//! [`EventLog`] is the whole storage contract the domain relies on: append
-//! with an expected stream version and a request id, read a range of the
-//! global log, read one stream, and subscribe to the durable head. [`SledLog`]
-//! implements it on an embedded sled database; a NATS JetStream backend can
-//! implement the same trait without the domain noticing.
+//! [`EventLog`] is the storage contract of consent history: append with an
+//! expected stream version and a request id, read a range of the global
+//! log, read one stream, find a position by time, and subscribe to the
+//! durable head. [`DecisionAudit`] records and reads access decisions;
+//! [`TamperEvidence`] signs and lists checkpoints. [`SledLog`] implements
+//! all three on an embedded sled database; a NATS JetStream backend can
+//! implement the same traits without the domain noticing. [`chain`] and
+//! [`Verifier`] define and check the hash chains over both logs.
 //!
-//! Nothing here updates or deletes an event, and no API to do so exists.
+//! Nothing here updates or deletes an event or a decision, and no API to do
+//! so exists.
 #![forbid(unsafe_code)]
 
 mod audit;
 pub mod chain;
 mod error;
+mod integrity;
 mod keys;
 mod sled_log;
 mod tamper;
+mod tip;
 mod verify;
 
 use std::future::Future;

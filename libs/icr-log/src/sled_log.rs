@@ -1,7 +1,7 @@
 //! [`EventLog`] on an embedded sled database.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use icr_proto::Timestamp;
@@ -10,22 +10,23 @@ use prost::Message;
 use tokio::sync::watch;
 use ulid::Generator;
 
-use crate::chain::{Chain, ChainHash, link};
+use crate::chain::{Chain, link};
 use crate::keys::{self, decode_u64};
+pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError};
 
 /// The idempotency record kept for every request id, written in the same
 /// batch as the events it produced.
 #[derive(Clone, PartialEq, prost::Message)]
-struct RequestRecord {
+pub(crate) struct RequestRecord {
     #[prost(bytes = "vec", tag = "1")]
     fingerprint: Vec<u8>,
     #[prost(string, repeated, tag = "2")]
-    event_ids: Vec<String>,
+    pub(crate) event_ids: Vec<String>,
     #[prost(uint64, tag = "3")]
-    first_position: u64,
+    pub(crate) first_position: u64,
     #[prost(uint64, tag = "4")]
-    last_position: u64,
+    pub(crate) last_position: u64,
     #[prost(uint64, tag = "5")]
     stream_version: u64,
 }
@@ -47,97 +48,6 @@ impl RequestRecord {
 struct Writer {
     tip: Tip,
     ids: Generator,
-}
-
-/// The end of one chain, as its writer extends it.
-pub(crate) struct Tip {
-    /// Last position written.
-    pub(crate) head: u64,
-    /// Chain hash at `head`; `None` when it is missing or malformed, and the
-    /// chain then refuses to grow (verification says where it broke).
-    pub(crate) hash: Option<ChainHash>,
-    /// Recorded time at `head`. Times never go backwards along a chain, so
-    /// a time range is a position range.
-    pub(crate) time: Timestamp,
-}
-
-impl Tip {
-    /// Reads the tip of the chain stored in `tree` under `prefix`, with
-    /// `time_of` reading an item's recorded time.
-    pub(crate) fn load(
-        tree: &sled::Tree,
-        prefix: u8,
-        chain: Chain,
-        time_of: fn(&[u8]) -> Option<Timestamp>,
-    ) -> Result<Self, LogError> {
-        let head = keys::last_position(tree, prefix)?;
-        if head == 0 {
-            return Ok(Self {
-                head,
-                hash: Some(chain.genesis()),
-                time: Timestamp::default(),
-            });
-        }
-        let hash = keys::stored_hash(tree, keys::chain(head))?;
-        let time = tree
-            .get(keys::positioned(prefix, head))?
-            .and_then(|bytes| time_of(&bytes))
-            .unwrap_or_default();
-        Ok(Self { head, hash, time })
-    }
-
-    /// The hash to extend, or an error when the chain is damaged.
-    pub(crate) fn hash(&self, chain: Chain) -> Result<ChainHash, LogError> {
-        self.hash.ok_or_else(|| {
-            LogError::Inconsistent(format!(
-                "the {} chain has no valid hash at position {}: verify the log",
-                chain.name(),
-                self.head
-            ))
-        })
-    }
-
-    /// Now, or the tip's time if the clock has gone back since.
-    pub(crate) fn next_time(&self) -> Timestamp {
-        let now = jiff::Timestamp::now();
-        let now = Timestamp {
-            seconds: now.as_second(),
-            nanos: now.subsec_nanosecond(),
-        };
-        if (now.seconds, now.nanos) < (self.time.seconds, self.time.nanos) {
-            self.time
-        } else {
-            now
-        }
-    }
-}
-
-/// How far one tree has been written and made durable.
-pub(crate) struct Track {
-    /// Highest position applied to the tree (durable or not).
-    pub(crate) written: AtomicU64,
-    /// Highest position known to be on disk.
-    pub(crate) durable: watch::Sender<u64>,
-}
-
-impl Track {
-    fn new(head: u64) -> Self {
-        Self {
-            written: AtomicU64::new(head),
-            durable: watch::channel(head).0,
-        }
-    }
-
-    /// Records that a flush covered everything up to `covered`.
-    fn advance(&self, covered: u64) {
-        self.durable.send_if_modified(|durable| {
-            let advanced = covered > *durable;
-            if advanced {
-                *durable = covered;
-            }
-            advanced
-        });
-    }
 }
 
 pub(crate) struct Inner {
@@ -408,7 +318,14 @@ impl EventLog for SledLog {
             let value = tree.get(key)?.ok_or_else(|| {
                 LogError::Inconsistent(format!("stream {stream} indexes a missing event"))
             })?;
-            events.push(self.decode_event(&key, &value)?);
+            let event = self.decode_event(&key, &value)?;
+            if event.stream != stream {
+                return Err(LogError::Inconsistent(format!(
+                    "stream {stream} indexes event {} of another stream",
+                    event.position
+                )));
+            }
+            events.push(event);
         }
         Ok(events)
     }

@@ -6,12 +6,13 @@
 use std::future::Future;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
+use icr_proto::pb::Checkpoint;
 use prost::Message;
 
 use crate::chain::{Break, sign_checkpoint};
+use crate::integrity::Failure;
 use crate::keys::{self, decode_u64};
-use crate::verify::{Verification, Verifier};
+use crate::verify::Verification;
 use crate::{LogError, SledLog};
 
 /// Publishing and reading signed checkpoints of the hash chains.
@@ -40,57 +41,20 @@ fn decode_checkpoint(bytes: &[u8], sequence: u64) -> Result<Checkpoint, LogError
 }
 
 impl SledLog {
-    fn all_checkpoints(&self) -> Result<Vec<Checkpoint>, LogError> {
-        self.inner
-            .checkpoints
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                decode_checkpoint(&value, decode_u64(&key).unwrap_or(0))
-            })
-            .collect()
-    }
-
-    /// Recomputes both hash chains from the stored bytes and checks every
+    /// Recomputes both hash chains from the stored bytes, checks every
     /// checkpoint against them (and its signature against `key`, when
-    /// given). `Ok(Err(break))` names the first position that does not
-    /// verify; `Err` is a storage failure. Blocking: reads everything.
+    /// given), and checks every index against the chained items.
+    /// `Ok(Err(break))` names the first position that does not verify;
+    /// `Err` is a storage failure. Blocking: reads everything.
     pub fn verify(
         &self,
         key: Option<&VerifyingKey>,
     ) -> Result<Result<Verification, Break>, LogError> {
-        let checkpoints = self.all_checkpoints()?;
-        let mut verifier = match Verifier::new(key, &checkpoints) {
-            Ok(verifier) => verifier,
-            Err(broken) => return Ok(Err(broken)),
-        };
-        let tree = &self.inner.tree;
-        for entry in tree.scan_prefix([keys::EVENT]) {
-            let (key, bytes) = entry?;
-            let at = decode_u64(&key[1..]).unwrap_or(0);
-            let Ok(event) = RecordedEvent::decode(bytes.as_ref()) else {
-                return Ok(Err(verifier.event_unreadable("the event cannot be decoded")));
-            };
-            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
-            if let Err(broken) = verifier.event(at, event.position, &bytes, &hash) {
-                return Ok(Err(broken));
-            }
+        match self.check(key) {
+            Ok(verified) => Ok(Ok(verified)),
+            Err(Failure::Broken(broken)) => Ok(Err(broken)),
+            Err(Failure::Storage(error)) => Err(error),
         }
-        let audit = &self.inner.audit_tree;
-        for entry in audit.scan_prefix([crate::audit::RECORD]) {
-            let (key, bytes) = entry?;
-            let at = decode_u64(&key[1..]).unwrap_or(0);
-            let Ok(record) = DecisionRecord::decode(bytes.as_ref()) else {
-                return Ok(Err(
-                    verifier.decision_unreadable("the record cannot be decoded")
-                ));
-            };
-            let hash = audit.get(keys::chain(at))?.unwrap_or_default();
-            if let Err(broken) = verifier.decision(at, record.audit_position, &bytes, &hash) {
-                return Ok(Err(broken));
-            }
-        }
-        Ok(verifier.finish())
     }
 }
 
@@ -121,17 +85,13 @@ impl TamperEvidence for SledLog {
                         LogError::Inconsistent(format!("no chain hash at position {position}"))
                     })
             };
-            let now = jiff::Timestamp::now();
             let mut checkpoint = Checkpoint {
                 sequence: last.map_or(1, |c| c.sequence + 1),
                 event_position,
                 event_hash: hash_at(&inner.tree, event_position)?,
                 audit_position,
                 audit_hash: hash_at(&inner.audit_tree, audit_position)?,
-                signed_at: Some(icr_proto::Timestamp {
-                    seconds: now.as_second(),
-                    nanos: now.subsec_nanosecond(),
-                }),
+                signed_at: Some(crate::tip::now()),
                 public_key: Vec::new(),
                 signature: Vec::new(),
             };

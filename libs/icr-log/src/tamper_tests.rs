@@ -2,7 +2,7 @@ use super::*;
 use crate::chain::{Chain, link};
 use crate::{AppendRequest, DecisionAudit, EventLog, ExpectedVersion, PendingEvent};
 use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::{Actor, EventPayload, OrganisationLeft};
+use icr_proto::pb::{Actor, DecisionRecord, EventPayload, OrganisationLeft};
 
 fn append(stream: &str, id: &str) -> AppendRequest {
     AppendRequest {
@@ -32,12 +32,12 @@ async fn signed_log() -> (tempfile::TempDir, SledLog, SigningKey) {
             .await
             .expect("append");
     }
-    let record = DecisionRecord {
+    let record = |id: &str| DecisionRecord {
         nhs_number: "9434765919".into(),
-        decision_id: "d".into(),
+        decision_id: id.into(),
         ..Default::default()
     };
-    log.record(vec![record.clone(), record])
+    log.record(vec![record("d1"), record("d2")])
         .await
         .expect("record");
     let key = SigningKey::from_bytes(&[3; 32]);
@@ -146,4 +146,41 @@ async fn a_consistent_rewrite_or_a_cut_tail_is_caught_by_the_checkpoint() {
     let found = broken(&log, &key);
     assert_eq!(found.chain, Chain::Checkpoints, "{found}");
     assert!(found.reason.contains("removed"), "{found}");
+}
+
+#[tokio::test]
+async fn indexes_that_disagree_with_the_chained_items_are_named() {
+    let (_dir, log, key) = signed_log().await;
+    let audit = &log.inner.audit_tree;
+    // A view hidden from the patient's access report.
+    let entry = crate::audit::patient_key("9434765919", 2);
+    audit.remove(&entry).expect("hide");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Decisions, 2),
+        "{found}"
+    );
+    audit.insert(&entry, &[]).expect("restore");
+    // Another patient's report made to show this view.
+    audit
+        .insert(crate::audit::patient_key("9434765870", 1), &[])
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Decisions, 1),
+        "{found}"
+    );
+
+    let (_dir, log, key) = signed_log().await;
+    // A stream index pointed at another stream's event.
+    let tree = &log.inner.tree;
+    tree.insert(keys::stream_index("s/1", 1), &2u64.to_be_bytes())
+        .expect("repoint");
+    let found = broken(&log, &key);
+    assert_eq!(found.chain, Chain::Events, "{found}");
+    assert!(found.reason.contains("stream"), "{found}");
+    let read = log.read_stream("s/1").await;
+    assert!(read.is_err(), "a reader refuses the damaged index too");
 }

@@ -1,6 +1,6 @@
 //! Verification of both hash chains against the signed checkpoints, fed
 //! item by item so it runs the same over a sled directory or a replay
-//! stream, in constant memory.
+//! stream, holding only the checkpoints in memory.
 
 use std::collections::BTreeMap;
 
@@ -115,6 +115,17 @@ impl Verifier {
             }
             if let Some(key) = key {
                 verify_checkpoint(key, checkpoint).map_err(broken)?;
+            }
+            // A hash is 32 bytes, or empty for an empty chain: the signed
+            // message is then unambiguous.
+            let well_formed = |position: u64, hash: &[u8]| match position {
+                0 => hash.is_empty(),
+                _ => hash.len() == 32,
+            };
+            if !well_formed(checkpoint.event_position, &checkpoint.event_hash)
+                || !well_formed(checkpoint.audit_position, &checkpoint.audit_hash)
+            {
+                return Err(broken("a hash is not 32 bytes".into()));
             }
             if checkpoint.event_position > 0 {
                 event_pins

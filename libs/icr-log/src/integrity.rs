@@ -1,0 +1,268 @@
+//! The full check of a sled log: both hash chains and the checkpoints (via
+//! [`Verifier`]), the invariants readers rely on (recorded times never go
+//! backwards; a decision names a log position that exists), and every index
+//! against the chained items it must agree with. Indexes are not chained
+//! themselves, so each entry is checked against the item it names, in both
+//! directions: every item has its entries, and every entry names an item
+//! that has it.
+
+use icr_proto::Timestamp;
+use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
+use prost::Message;
+
+use crate::audit::{self, DECISION_ID, PATIENT, RECORD, REVIEW};
+use crate::chain::{Break, Chain};
+use crate::keys::{self, decode_u64};
+use crate::sled_log::RequestRecord;
+use crate::verify::{Verification, Verifier};
+use crate::{LogError, SledLog};
+
+/// Why a check stopped.
+pub(crate) enum Failure {
+    /// Storage could not be read.
+    Storage(LogError),
+    /// The log does not verify here.
+    Broken(Break),
+}
+
+impl From<LogError> for Failure {
+    fn from(error: LogError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+impl From<sled::Error> for Failure {
+    fn from(error: sled::Error) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<Break> for Failure {
+    fn from(broken: Break) -> Self {
+        Self::Broken(broken)
+    }
+}
+
+type Checked<T> = Result<T, Failure>;
+
+fn broken(chain: Chain, position: u64, reason: impl Into<String>) -> Failure {
+    Failure::Broken(Break {
+        chain,
+        position,
+        reason: reason.into(),
+    })
+}
+
+fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
+    (a.seconds, a.nanos) < (b.seconds, b.nanos)
+}
+
+impl SledLog {
+    /// Checks everything (see the module docs).
+    pub(crate) fn check(&self, key: Option<&ed25519_dalek::VerifyingKey>) -> Checked<Verification> {
+        let checkpoints = self.stored_checkpoints()?;
+        let mut verifier = Verifier::new(key, &checkpoints)?;
+        let events = self.check_events(&mut verifier)?;
+        self.check_decisions(&mut verifier, events)?;
+        let verification = verifier.finish()?;
+        self.check_log_indexes(verification.events)?;
+        self.check_audit_indexes(verification.decisions)?;
+        Ok(verification)
+    }
+
+    fn stored_checkpoints(&self) -> Checked<Vec<Checkpoint>> {
+        let mut checkpoints = Vec::new();
+        for entry in self.inner.checkpoints.iter() {
+            let (key, value) = entry?;
+            let sequence = decode_u64(&key).unwrap_or(0);
+            let checkpoint = Checkpoint::decode(value.as_ref()).map_err(|_| {
+                broken(
+                    Chain::Checkpoints,
+                    sequence,
+                    "the checkpoint cannot be decoded",
+                )
+            })?;
+            checkpoints.push(checkpoint);
+        }
+        Ok(checkpoints)
+    }
+
+    /// Walks the events; returns the last position verified.
+    fn check_events(&self, verifier: &mut Verifier) -> Checked<u64> {
+        let tree = &self.inner.tree;
+        let (mut head, mut last) = (0, Timestamp::default());
+        for entry in tree.scan_prefix([keys::EVENT]) {
+            let (key, bytes) = entry?;
+            let at = decode_u64(&key[1..]).unwrap_or(0);
+            let event = RecordedEvent::decode(bytes.as_ref())
+                .map_err(|_| verifier.event_unreadable("the event cannot be decoded"))?;
+            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
+            verifier.event(at, event.position, &bytes, &hash)?;
+            let time = event.recorded_at.unwrap_or_default();
+            if earlier(&time, &last) {
+                let reason = "recorded earlier than the event before it";
+                return Err(broken(Chain::Events, at, reason));
+            }
+            let index = tree.get(keys::stream_index(&event.stream, event.stream_version))?;
+            if index.as_deref().and_then(decode_u64) != Some(at) {
+                let reason = format!(
+                    "stream {} version {} is not indexed to it",
+                    event.stream, event.stream_version
+                );
+                return Err(broken(Chain::Events, at, reason));
+            }
+            (head, last) = (at, time);
+        }
+        Ok(head)
+    }
+
+    /// Walks the decision records, which may only name positions up to
+    /// `events` (the verified event head).
+    fn check_decisions(&self, verifier: &mut Verifier, events: u64) -> Checked<()> {
+        let tree = &self.inner.audit_tree;
+        let mut last = Timestamp::default();
+        for entry in tree.scan_prefix([RECORD]) {
+            let (key, bytes) = entry?;
+            let at = decode_u64(&key[1..]).unwrap_or(0);
+            let record = DecisionRecord::decode(bytes.as_ref())
+                .map_err(|_| verifier.decision_unreadable("the record cannot be decoded"))?;
+            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
+            verifier.decision(at, record.audit_position, &bytes, &hash)?;
+            let fault = |reason: String| Err(broken(Chain::Decisions, at, reason));
+            let time = record.recorded_at.unwrap_or_default();
+            if earlier(&time, &last) {
+                return fault("recorded earlier than the record before it".into());
+            }
+            if record.log_position > events {
+                let reason = format!(
+                    "evaluated at log position {}, past the log",
+                    record.log_position
+                );
+                return fault(reason);
+            }
+            if !tree.contains_key(audit::patient_key(&record.nhs_number, at))? {
+                return fault("missing from its patient's access report index".into());
+            }
+            let named = tree.get(audit::decision_id_key(&record.decision_id))?;
+            if named.as_deref().and_then(decode_u64) != Some(at) {
+                return fault(format!(
+                    "decision id {} is not indexed to it",
+                    record.decision_id
+                ));
+            }
+            let queued = tree.contains_key(keys::positioned(REVIEW, at))?;
+            if queued != record.review_due_by.is_some() {
+                return fault("its place in the review queue does not match it".into());
+            }
+            last = time;
+        }
+        Ok(())
+    }
+
+    /// Every stream index, stream head and request record names events
+    /// that agree with it.
+    fn check_log_indexes(&self, head: u64) -> Checked<()> {
+        let tree = &self.inner.tree;
+        let event = |position: u64| -> Checked<Option<RecordedEvent>> {
+            if position == 0 || position > head {
+                return Ok(None);
+            }
+            let bytes = tree.get(keys::event(position))?;
+            Ok(bytes.and_then(|b| RecordedEvent::decode(b.as_ref()).ok()))
+        };
+        for entry in tree.scan_prefix([keys::STREAM_INDEX]) {
+            let (key, value) = entry?;
+            let position = decode_u64(&value).unwrap_or(0);
+            // `s` + stream + 0 + version (8 bytes).
+            let parsed = (key.len() >= 10 && key[key.len() - 9] == 0).then(|| {
+                let stream = String::from_utf8_lossy(&key[1..key.len() - 9]).into_owned();
+                (stream, decode_u64(&key[key.len() - 8..]))
+            });
+            let agrees = match (&parsed, event(position)?) {
+                (Some((stream, version)), Some(e)) => {
+                    &e.stream == stream && Some(e.stream_version) == *version
+                }
+                _ => false,
+            };
+            if !agrees {
+                let stream = parsed.map_or_else(|| "?".to_owned(), |p| p.0);
+                let reason = format!("an index entry of stream {stream} names it wrongly");
+                return Err(broken(Chain::Events, position, reason));
+            }
+        }
+        for entry in tree.scan_prefix([keys::STREAM_HEAD]) {
+            let (key, value) = entry?;
+            let stream = String::from_utf8_lossy(&key[1..]).into_owned();
+            let last = tree
+                .scan_prefix(keys::stream_prefix(&stream))
+                .keys()
+                .next_back();
+            let last = match last {
+                Some(k) => decode_u64(&k?[keys::stream_prefix(&stream).len()..]),
+                None => None,
+            };
+            if last.is_none() || last != decode_u64(&value) {
+                let reason = format!("the recorded version of stream {stream} is not its last");
+                return Err(broken(Chain::Events, head, reason));
+            }
+        }
+        for entry in tree.scan_prefix([keys::REQUEST]) {
+            let (key, value) = entry?;
+            let id = String::from_utf8_lossy(&key[1..]).into_owned();
+            let record = RequestRecord::decode(value.as_ref()).ok();
+            let position = record.as_ref().map_or(0, |r| r.first_position);
+            let agrees = match (&record, event(position)?) {
+                (Some(r), Some(first)) => {
+                    r.last_position <= head
+                        && first.request_id == id
+                        && r.event_ids.first() == Some(&first.id)
+                }
+                _ => false,
+            };
+            if !agrees {
+                let reason = format!("the record of request {id} does not match its events");
+                return Err(broken(Chain::Events, position, reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every patient, decision id and review index entry names a record
+    /// that has it.
+    fn check_audit_indexes(&self, head: u64) -> Checked<()> {
+        let tree = &self.inner.audit_tree;
+        let record = |position: u64| -> Option<DecisionRecord> {
+            if position == 0 || position > head {
+                return None;
+            }
+            self.decision_at(position).ok()
+        };
+        let fault = |position: u64, index: &str| {
+            let reason = format!("an entry of the {index} index names it wrongly");
+            Err(broken(Chain::Decisions, position, reason))
+        };
+        for entry in tree.scan_prefix([PATIENT]) {
+            let key = entry?.0;
+            let split = key.len().saturating_sub(8).max(1);
+            let position = decode_u64(&key[split..]).unwrap_or(0);
+            let nhs = &key[1..split];
+            if record(position).is_none_or(|r| r.nhs_number.as_bytes() != nhs) {
+                return fault(position, "patient");
+            }
+        }
+        for entry in tree.scan_prefix([DECISION_ID]) {
+            let (key, value) = entry?;
+            let position = decode_u64(&value).unwrap_or(0);
+            if record(position).is_none_or(|r| r.decision_id.as_bytes() != &key[1..]) {
+                return fault(position, "decision id");
+            }
+        }
+        for entry in tree.scan_prefix([REVIEW]) {
+            let position = decode_u64(&entry?.0[1..]).unwrap_or(0);
+            if record(position).is_none_or(|r| r.review_due_by.is_none()) {
+                return fault(position, "review");
+            }
+        }
+        Ok(())
+    }
+}
