@@ -267,3 +267,62 @@ async fn the_decision_trail_follows_live_filtered_by_patient_and_resumes() {
     assert!(next(&mut resumed).await.caught_up.is_some());
     assert!(resumed.message().await.expect("end").is_none());
 }
+
+#[tokio::test]
+async fn a_live_replay_keeps_to_its_time_window_and_ends_at_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path()).await;
+    server.admit(PATIENT).await;
+    let now = jiff::Timestamp::now();
+    let at = |offset: jiff::SignedDuration| {
+        let t = now.checked_add(offset).expect("in range");
+        icr_events::timestamp_to_proto(t)
+    };
+
+    // An end time soon: the live stream ends there though nothing came.
+    let mut ending = server
+        .audit
+        .read_events(ReadEventsRequest {
+            follow: true,
+            to_time: Some(at(jiff::SignedDuration::from_millis(300))),
+            ..Default::default()
+        })
+        .await
+        .expect("window")
+        .into_inner();
+    catch_up(&mut ending).await;
+    let end = tokio::time::timeout(Duration::from_secs(10), ending.message()).await;
+    assert!(end.expect("ends in time").expect("ok").is_none());
+
+    // A start time in the future: events recorded before it never arrive,
+    // and shutting down ends the stream with where to resume.
+    let mut waiting = server
+        .audit
+        .read_events(ReadEventsRequest {
+            follow: true,
+            from_time: Some(at(jiff::SignedDuration::from_hours(1))),
+            ..Default::default()
+        })
+        .await
+        .expect("future")
+        .into_inner();
+    let (none, _) = catch_up(&mut waiting).await;
+    assert!(none.is_empty());
+    server
+        .consent
+        .record_objection(Server::objection(PATIENT))
+        .await
+        .expect("object");
+    let stopping = tokio::spawn(server.stop());
+    let ended = tokio::time::timeout(Duration::from_secs(10), waiting.message())
+        .await
+        .expect("the stream ends at shutdown");
+    let status = ended.expect_err("ended by the shutdown, not by an event");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("resume from position"));
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the server stops despite a live replay")
+        .expect("join")
+        .expect("clean stop");
+}

@@ -161,6 +161,30 @@ async fn exceptional_accesses_wait_in_the_queue_until_reviewed_once() {
         .expect_err("a normal deny is not reviewed");
     assert_eq!(not_queued.code(), Code::FailedPrecondition);
 
+    let mut own = review(&glass.decision_id, ReviewOutcome::Justified, "");
+    own.user_id = stranger().user_id;
+    let own = server
+        .audit
+        .record_access_review(own)
+        .await
+        .expect_err("own");
+    assert_eq!(
+        own.code(),
+        Code::FailedPrecondition,
+        "no one reviews their own access"
+    );
+    let mut anonymous = review("unknown", ReviewOutcome::Justified, "");
+    anonymous.request_id.clear();
+    let anonymous = server
+        .audit
+        .record_access_review(anonymous)
+        .await
+        .expect_err("no id");
+    assert!(
+        anonymous.message().starts_with("request_id"),
+        "checked before the trail"
+    );
+
     let done = server
         .audit
         .record_access_review(review(&glass.decision_id, ReviewOutcome::Justified, ""))
@@ -358,7 +382,9 @@ async fn a_replay_verifies_against_the_signed_checkpoints() {
         .await;
     let head = server.all_events().await.len() as u64;
     // Checkpoints are signed every 100 ms while the log grows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let checkpoints = loop {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint came");
         let page = server
             .audit
             .list_checkpoints(ListCheckpointsRequest::default())

@@ -194,10 +194,13 @@ async fn review_the_emergency_access(endpoint: &str, emergency_id: &str) {
     let review = ["audit", "review", emergency_id, "--outcome"];
     let no_note = cli(endpoint, &with(&review, &["not_justified"])).await;
     assert!(failed(&no_note).contains("--note is required"));
+    // The privacy officer, not the clinician who made the access.
     let note = [
         "justified",
         "--note",
         "unconscious patient, ambulance crew on scene",
+        "--user",
+        "privacy-officer",
     ];
     write(endpoint, &with(&review, &note)).await;
     let queue = succeeded(&cli(endpoint, &words("audit review-queue")).await);

@@ -6,10 +6,15 @@
 //! policy administrators change policy; auditors replay the log.
 //!
 //! # Layout
-//! - [`run`]: opens the sled log, loads the default policy pack into an empty
-//!   log, rebuilds the projections, and serves gRPC until shutdown.
+//! - [`run`]: opens the sled log, verifies its hash chains (refusing a
+//!   broken log), loads the default policy pack into an empty log, rebuilds
+//!   the projections, and serves gRPC until shutdown, signing checkpoints
+//!   when it has a key (`tamper`).
 //! - `api/`: one file per gRPC service. Handlers validate (`validate`), then
-//!   either write through `writes` or read through `view`.
+//!   either write through `writes` or read through `view`. The audit service
+//!   is split: `audit` (replay, report, checkpoints), `replay` (filtered,
+//!   resumable, live streams), `review` (the review queue) and `history`
+//!   (point-in-time decisions and re-checks).
 //! - `writes`: idempotency → load stream → decide → durable append → wait
 //!   for the projections.
 //! - `view`: projections and the casbin engine at one log position, and the
@@ -128,8 +133,15 @@ pub async fn run(
             options.checkpoint_every,
         ))
     });
-    let (decisions, consent, care, policy, audit) =
-        api::servers::all(api::Api::new(log.clone(), view, options.policy));
+    // Live replays end when shutdown begins, or the server would wait for
+    // them for ever.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
+    let api = api::Api::new(log.clone(), view, options.policy, stopped);
+    let (decisions, consent, care, policy, audit) = api::servers::all(api);
     let served = tonic::transport::Server::builder()
         .add_service(decisions)
         .add_service(consent)

@@ -40,6 +40,17 @@ pub(crate) async fn verify_at_start(
         Ok(verified) => {
             let elapsed_ms = started.elapsed().as_millis();
             tracing::info!(%verified, elapsed_ms, "hash chains verified");
+            let unsigned = verified.events > verified.signed_events
+                || verified.decisions > verified.signed_decisions;
+            if unsigned {
+                tracing::warn!(
+                    events_after = verified.signed_events,
+                    decisions_after = verified.signed_decisions,
+                    "records after the last checkpoint are chained but unsigned: expected after \
+                     a crash; otherwise compare with checkpoints kept off this host before \
+                     trusting them (the next checkpoint will vouch for them)"
+                );
+            }
             Ok(())
         }
         Err(broken) => bail!(

@@ -127,9 +127,11 @@ impl<L: Storage> Handle<L> {
             from,
             limit: req.limit,
             follow: req.follow,
+            since: from_time,
             until,
             head: log.subscribe(),
             read,
+            stopping: self.0.stopping.clone(),
             keep: Box::new(move |e: &RecordedEvent| {
                 types.is_empty() || types.contains(&e.event_type)
             }),
@@ -174,9 +176,11 @@ impl<L: Storage> Handle<L> {
             from,
             limit: req.limit,
             follow: req.follow,
+            since: from_time,
             until,
             head: log.subscribe_decisions(),
             read,
+            stopping: self.0.stopping.clone(),
             keep: Box::new(move |r: &DecisionRecord| {
                 modes.is_empty() || modes.contains(&r.access_mode)
             }),

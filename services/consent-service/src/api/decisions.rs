@@ -185,6 +185,7 @@ fn audit_record(
         log_position: d.log_position,
         chain_hash: Vec::new(),
         review_due_by,
+        evaluated_at: Some(timestamp_to_proto(now)),
     }
 }
 

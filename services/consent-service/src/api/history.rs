@@ -41,6 +41,8 @@ impl<L: Storage> Api<L> {
                     .apply(event)
                     .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
             }
+            // A long fold must not hold a worker that live decisions need.
+            tokio::task::yield_now().await;
         }
         let policy = projections.policy().policy_set();
         let engine = Engine::build(&self.files.model, &self.files.rules, &policy)
@@ -155,7 +157,8 @@ impl<L: Storage> Api<L> {
         };
         let s = RecordSection::try_from(recorded.section).map_err(|_| unreadable())?;
         let now = recorded
-            .recorded_at
+            .evaluated_at
+            .or(recorded.recorded_at)
             .as_ref()
             .and_then(timestamp_from_proto)
             .ok_or_else(unreadable)?;

@@ -45,11 +45,23 @@ pub(crate) struct Api<L> {
     view: Arc<View>,
     /// Model and rules, for decisions rebuilt at a past position.
     files: PolicyFiles,
+    /// True once the service is shutting down: live replays end.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<L: Storage> Api<L> {
-    pub(crate) fn new(log: L, view: Arc<View>, files: PolicyFiles) -> Arc<Self> {
-        Arc::new(Self { log, view, files })
+    pub(crate) fn new(
+        log: L,
+        view: Arc<View>,
+        files: PolicyFiles,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            log,
+            view,
+            files,
+            stopping,
+        })
     }
 }
 

@@ -10,6 +10,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+use icr_events::timestamp_from_proto;
 
 use icr_log::LogError;
 use icr_proto::Timestamp;
@@ -52,6 +55,9 @@ pub(crate) struct Plan<T> {
     pub(crate) limit: u64,
     /// Keep going after catching up.
     pub(crate) follow: bool,
+    /// Skip items recorded before this instant (the start position is
+    /// already the first at or after it; live items are checked too).
+    pub(crate) since: Option<Timestamp>,
     /// Stop at the first item recorded at or after this instant.
     pub(crate) until: Option<Timestamp>,
     /// The durable head of the log replayed.
@@ -61,6 +67,9 @@ pub(crate) struct Plan<T> {
     pub(crate) read: ReadPage<T>,
     /// Which items to send.
     pub(crate) keep: Box<dyn Fn(&T) -> bool + Send>,
+    /// Becomes true when the service begins to shut down: a live replay
+    /// then ends so the server can stop.
+    pub(crate) stopping: watch::Receiver<bool>,
 }
 
 fn before(a: &Timestamp, b: &Timestamp) -> bool {
@@ -126,7 +135,8 @@ async fn run<T, R>(
                     return finish(tx, shape, caught_up, next - 1).await;
                 }
                 next = position + 1;
-                if (plan.keep)(&item) {
+                let early = plan.since.as_ref().is_some_and(|s| before(&time, s));
+                if !early && (plan.keep)(&item) {
                     tx.send(Ok((shape.item)(item)))
                         .await
                         .map_err(|_| Stop::Done)?;
@@ -139,25 +149,48 @@ async fn run<T, R>(
             if exhausted {
                 next = next.max(durable + 1);
             }
+            // A long scan that sends little must not hold a worker, nor go
+            // on for a client that has gone.
+            tokio::task::yield_now().await;
+            if tx.is_closed() {
+                return Ok(());
+            }
         }
         if !caught_up {
             caught_up = true;
             send_caught_up(tx, shape, next - 1).await?;
         }
-        let now = jiff::Timestamp::now();
-        let now = Timestamp {
-            seconds: now.as_second(),
-            nanos: now.subsec_nanosecond(),
-        };
         // Times never go backwards: nothing recorded from now on is before
         // an end time already past.
-        if !plan.follow || plan.until.as_ref().is_some_and(|u| !before(&now, u)) {
+        let left = plan.until.as_ref().map(time_left);
+        if !plan.follow || left.is_some_and(|left| left.is_zero()) {
             return Ok(());
         }
         tokio::select! {
             changed = plan.head.changed() => if changed.is_err() { return Ok(()) },
             () = tx.closed() => return Ok(()),
+            () = sleep(left) => return Ok(()),
+            _ = plan.stopping.wait_for(|stopping| *stopping) => {
+                let message = format!("the service is shutting down; resume from position {next}");
+                return Err(Stop::Failed(Status::unavailable(message)));
+            }
         }
+    }
+}
+
+/// How long until `until` (zero once it has passed).
+fn time_left(until: &Timestamp) -> Duration {
+    let Some(until) = timestamp_from_proto(until) else {
+        return Duration::ZERO;
+    };
+    Duration::try_from(until.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO)
+}
+
+/// Sleeps for `left`, or for ever.
+async fn sleep(left: Option<Duration>) {
+    match left {
+        Some(left) => tokio::time::sleep(left).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -26,8 +26,10 @@ impl<L: Storage> Api<L> {
     /// The latest review recorded for a decision, if any.
     async fn review_of(&self, decision_id: &str) -> ServiceResult<Option<AccessReview>> {
         let stream = StreamId::Review(decision_id.to_owned()).to_string();
+        let durable = *self.log.subscribe().borrow();
         let events = self.log.read_stream(&stream).await?;
-        Ok(events.into_iter().rev().find_map(|event| {
+        let durable = events.into_iter().filter(|e| e.position <= durable);
+        Ok(durable.rev().find_map(|event| {
             let Some(Kind::AccessReviewed(reviewed)) = event.payload?.kind else {
                 return None;
             };
@@ -89,6 +91,8 @@ impl<L: Storage> Api<L> {
         mut req: RecordAccessReviewRequest,
     ) -> ServiceResult<WriteResult> {
         let request_id = std::mem::take(&mut req.request_id);
+        validate::id("request_id", &request_id)?;
+        validate::id("user_id", &req.user_id)?;
         validate::id("decision_id", &req.decision_id)?;
         let outcome = match ReviewOutcome::try_from(req.outcome) {
             Ok(ReviewOutcome::Unspecified) | Err(_) => {
@@ -97,21 +101,22 @@ impl<L: Storage> Api<L> {
             }
             Ok(outcome) => outcome,
         };
-        if outcome != ReviewOutcome::Justified || !req.note.is_empty() {
-            identifier("note", &req.note, MAX_NOTE).map_err(|e| {
-                FieldError::new(
-                    "note",
-                    format!(
-                        "{}; a note is required unless the access was justified",
-                        e.message
-                    ),
-                )
-            })?;
+        if req.note.is_empty() && outcome != ReviewOutcome::Justified {
+            let message = "must say what was found unless the access was justified";
+            return Err(FieldError::new("note", message).into());
         }
+        if !req.note.is_empty() {
+            identifier("note", &req.note, MAX_NOTE)?;
+        }
+
         let Some(record) = self.log.find_decision(&req.decision_id).await? else {
             let message = format!("no decision {} is in the audit trail", req.decision_id);
             return Err(CommandError::FailedPrecondition(message).into());
         };
+        if record.user_id == req.user_id {
+            let message = "the person who made an access cannot review it";
+            return Err(CommandError::FailedPrecondition(message.into()).into());
+        }
         if record.review_due_by.is_none() {
             let message = "this decision needs no review: it was not an allowed break-glass or \
                            self-claimed access";
