@@ -63,6 +63,49 @@ fn instant(field: &str, value: Option<&Timestamp>) -> Result<Option<Timestamp>, 
     }
 }
 
+/// The time window of a replay request, validated.
+struct Window {
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+}
+
+/// Where a replay starts, how much it sends, and whether it goes on live.
+struct Start {
+    from: u64,
+    limit: u64,
+    follow: bool,
+}
+
+impl Window {
+    fn new(from_time: &Option<Timestamp>, to_time: &Option<Timestamp>) -> Result<Self, FieldError> {
+        Ok(Self {
+            since: instant("from_time", from_time.as_ref())?,
+            until: instant("to_time", to_time.as_ref())?,
+        })
+    }
+
+    fn plan<T>(
+        self,
+        start: Start,
+        head: tokio::sync::watch::Receiver<u64>,
+        read: ReadPage<T>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+        keep: Box<dyn Fn(&T) -> bool + Send>,
+    ) -> Plan<T> {
+        Plan {
+            from: start.from,
+            limit: start.limit,
+            follow: start.follow,
+            since: self.since,
+            until: self.until,
+            head,
+            read,
+            keep,
+            stopping,
+        }
+    }
+}
+
 /// A page read from a cloneable source.
 fn page<S, T, F, Fut>(source: S, read: F) -> ReadPage<T>
 where
@@ -98,13 +141,12 @@ impl<L: Storage> Handle<L> {
                 return Err(FieldError::new(format!("event_types[{i}]"), message).into());
             }
         }
-        let from_time = instant("from_time", req.from_time.as_ref())?;
-        let until = instant("to_time", req.to_time.as_ref())?;
+        let window = Window::new(&req.from_time, &req.to_time)?;
         let log = self.0.log.clone();
-        let mut from = req.from_position;
-        if let Some(time) = from_time {
-            from = from.max(log.first_position_since(time).await?);
-        }
+        let start = match window.since {
+            Some(time) => log.first_position_since(time).await?,
+            None => 0,
+        };
         let read = if stream.is_empty() {
             page(log.clone(), |log: L, from, limit| async move {
                 log.read_from(from, limit).await
@@ -123,19 +165,18 @@ impl<L: Storage> Handle<L> {
             )
         };
         let types = req.event_types;
-        Ok(Plan {
-            from,
-            limit: req.limit,
-            follow: req.follow,
-            since: from_time,
-            until,
-            head: log.subscribe(),
+        let keep = move |e: &RecordedEvent| types.is_empty() || types.contains(&e.event_type);
+        Ok(window.plan(
+            Start {
+                from: req.from_position.max(start),
+                limit: req.limit,
+                follow: req.follow,
+            },
+            log.subscribe(),
             read,
-            stopping: self.0.stopping.clone(),
-            keep: Box::new(move |e: &RecordedEvent| {
-                types.is_empty() || types.contains(&e.event_type)
-            }),
-        })
+            self.0.stopping.clone(),
+            Box::new(keep),
+        ))
     }
 
     async fn decision_plan(
@@ -152,13 +193,12 @@ impl<L: Storage> Handle<L> {
                 Ok(mode) => modes.push(mode as i32),
             }
         }
-        let from_time = instant("from_time", req.from_time.as_ref())?;
-        let until = instant("to_time", req.to_time.as_ref())?;
+        let window = Window::new(&req.from_time, &req.to_time)?;
         let log = self.0.log.clone();
-        let mut from = req.from_position;
-        if let Some(time) = from_time {
-            from = from.max(log.first_decision_since(time).await?);
-        }
+        let start = match window.since {
+            Some(time) => log.first_decision_since(time).await?,
+            None => 0,
+        };
         let read = if req.nhs_number.is_empty() {
             page(log.clone(), |log: L, from, limit| async move {
                 log.read_decisions(from, limit).await
@@ -172,19 +212,18 @@ impl<L: Storage> Handle<L> {
                 },
             )
         };
-        Ok(Plan {
-            from,
-            limit: req.limit,
-            follow: req.follow,
-            since: from_time,
-            until,
-            head: log.subscribe_decisions(),
+        let keep = move |r: &DecisionRecord| modes.is_empty() || modes.contains(&r.access_mode);
+        Ok(window.plan(
+            Start {
+                from: req.from_position.max(start),
+                limit: req.limit,
+                follow: req.follow,
+            },
+            log.subscribe_decisions(),
             read,
-            stopping: self.0.stopping.clone(),
-            keep: Box::new(move |r: &DecisionRecord| {
-                modes.is_empty() || modes.contains(&r.access_mode)
-            }),
-        })
+            self.0.stopping.clone(),
+            Box::new(keep),
+        ))
     }
 
     async fn access_report(
