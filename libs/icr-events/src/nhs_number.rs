@@ -19,6 +19,33 @@ pub enum NhsNumberError {
 }
 
 impl NhsNumber {
+    /// How many distinct [`NhsNumber::synthetic`] numbers exist.
+    pub const SYNTHETIC: u32 = 50_000_000;
+
+    /// The `n`th synthetic number for generated test data (`n` below
+    /// [`NhsNumber::SYNTHETIC`]): a valid number beginning with 9, a range
+    /// England does not issue to patients. Distinct `n` give distinct numbers.
+    pub fn synthetic(n: u32) -> Self {
+        let n = n % Self::SYNTHETIC;
+        // Of two neighbouring numbers at most one has the invalid check
+        // value 10 (the sums differ by 2), so one of them is valid.
+        let base = 900_000_000 + 2 * n;
+        [base, base + 1]
+            .into_iter()
+            .find_map(|first_nine| {
+                let mut digits = [0u8; 10];
+                let mut rest = first_nine;
+                for slot in digits[..9].iter_mut().rev() {
+                    *slot = (rest % 10) as u8;
+                    rest /= 10;
+                }
+                digits[9] = check_digit(&digits[..9])?;
+                Some(Self(digits))
+            })
+            // Unreachable (see above); 9000000009 is valid.
+            .unwrap_or(Self([9, 0, 0, 0, 0, 0, 0, 0, 0, 9]))
+    }
+
     /// The ten digits as text.
     pub fn as_string(&self) -> String {
         self.0.iter().map(|d| char::from(b'0' + d)).collect()
@@ -69,6 +96,18 @@ impl fmt::Display for NhsNumber {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn synthetic_numbers_are_valid_and_distinct() {
+        let numbers: std::collections::HashSet<_> = (0..10_000)
+            .chain(NhsNumber::SYNTHETIC - 10..NhsNumber::SYNTHETIC)
+            .map(NhsNumber::synthetic)
+            .collect();
+        assert_eq!(numbers.len(), 10_010);
+        for n in &numbers {
+            assert_eq!(n.as_string().parse::<NhsNumber>().as_ref(), Ok(n));
+        }
+    }
 
     #[test]
     fn accepts_published_valid_numbers() {
