@@ -1,0 +1,92 @@
+//! The log's write and read paths, in process:
+//! - `append/one_client`: one objection-sized event appended and flushed at
+//!   a time (the latency a single writer sees: about one flush);
+//! - `append/64_clients`: 64 concurrent appenders sharing flushes (group
+//!   commit); throughput is events per second;
+//! - `replay/read_from`: reading 10,000 durable events in pages of 512, as
+//!   the projection follower and `ReadEvents` do.
+//!
+//! Run with `cargo bench -p icr-log --bench append`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use icr_log::{AppendRequest, EventLog, ExpectedVersion, PendingEvent, SledLog};
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{Actor, EventPayload, ObjectionRecorded};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn objection() -> AppendRequest {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    AppendRequest {
+        stream: format!("patient/{}", n % 10_000),
+        expected_version: ExpectedVersion::Any,
+        request_id: format!("bench-{n}"),
+        fingerprint: vec![0; 32],
+        events: vec![PendingEvent {
+            actor: Actor {
+                calling_system: "patient-portal".into(),
+                user_id: "pals-officer".into(),
+                on_behalf_of: String::new(),
+            },
+            event_type: "ObjectionRecorded".into(),
+            schema_version: 1,
+            payload: EventPayload {
+                kind: Some(Kind::ObjectionRecorded(ObjectionRecorded {
+                    nhs_number: "9434765919".into(),
+                    scope: 1,
+                    attorney_id: String::new(),
+                })),
+            },
+        }],
+    }
+}
+
+fn append(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = SledLog::open(dir.path()).expect("open");
+    let mut group = c.benchmark_group("append");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one_client", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { log.append(objection()).await.expect("append") })
+    });
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("64_clients", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let writers = (0..64).map(|_| {
+                let log = log.clone();
+                tokio::spawn(async move { log.append(objection()).await.expect("append") })
+            });
+            for writer in writers.collect::<Vec<_>>() {
+                writer.await.expect("join");
+            }
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("replay");
+    let events = 10_000;
+    runtime.block_on(async {
+        let head = log.head();
+        log.import((head..events).map(|_| objection()))
+            .await
+            .expect("fill");
+    });
+    group.throughput(Throughput::Elements(events));
+    group.bench_function("read_from", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let mut next = 1;
+            while next <= events {
+                let page = log.read_from(next, 512).await.expect("read");
+                next = page.last().map_or(events + 1, |e| e.position + 1);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, append);
+criterion_main!(benches);
