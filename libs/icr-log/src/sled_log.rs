@@ -1,7 +1,7 @@
 //! [`EventLog`] on an embedded sled database.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use icr_proto::Timestamp;
@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) checkpoints: sled::Tree,
     /// Serialises checkpoint signing.
     pub(crate) signing: Mutex<()>,
+    /// Flushes done since the log was opened.
+    flushes: AtomicU64,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
     pub(crate) flushing: tokio::sync::Mutex<()>,
 }
@@ -103,10 +105,17 @@ impl SledLog {
             checkpoints,
             signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
+            flushes: AtomicU64::new(0),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// How many flushes the log has done since it was opened: writes per
+    /// flush is the group-commit batch size.
+    pub fn flushes(&self) -> u64 {
+        self.inner.flushes.load(Ordering::Relaxed)
     }
 
     /// The durable head position.
@@ -260,6 +269,7 @@ impl SledLog {
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
+        inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);
         Ok(())
