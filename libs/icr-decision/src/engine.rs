@@ -1,7 +1,8 @@
 //! Building the casbin enforcer from policy, and asking it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::RwLock;
 
 use casbin::function_map::OperatorFunction;
 use casbin::rhai::{Dynamic, Map};
@@ -118,6 +119,39 @@ pub struct AccessRequest<'a> {
 pub struct Engine {
     enforcer: Enforcer,
     roles: HashSet<String>,
+    /// Verdicts already reached, by request and facts. The engine is built
+    /// for one version of the policy and replaced when it changes, so the
+    /// cache never outlives the policy its verdicts came from.
+    verdicts: RwLock<HashMap<VerdictKey, Verdict>>,
+}
+
+/// Most verdicts kept before the cache starts over. Distinct combinations
+/// of role, section, purpose, organisation, region and facts are few (far
+/// fewer than requests), so this bounds memory, not the hit rate.
+const MAX_CACHED_VERDICTS: usize = 1 << 16;
+
+/// Everything a verdict depends on besides the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct VerdictKey {
+    /// Role, section, purpose, organisation and region, NUL-separated.
+    request: String,
+    facts: Facts,
+}
+
+impl VerdictKey {
+    fn new(request: &AccessRequest<'_>, facts: &Facts) -> Self {
+        let parts = [
+            request.role_code,
+            request.section,
+            request.purpose,
+            request.organisation_ods,
+            request.patient_region,
+        ];
+        Self {
+            request: parts.join("\0"),
+            facts: *facts,
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -234,11 +268,39 @@ impl Engine {
             enforcer.add_grouping_policies(groups).await?;
         }
         let roles = policy.roles.iter().map(|r| r.role_code.clone()).collect();
-        Ok(Self { enforcer, roles })
+        Ok(Self {
+            enforcer,
+            roles,
+            verdicts: RwLock::default(),
+        })
     }
 
     /// Decides one request. Never panics and never allows on an error.
+    ///
+    /// The first request with a given combination of role, section,
+    /// purpose, organisation, region and facts is evaluated by casbin; the
+    /// same combination again gets the same verdict from the cache.
+    /// Evaluation failures are not cached.
     pub fn decide(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
+        let key = VerdictKey::new(request, facts);
+        let cached = self.verdicts.read().map(|v| v.get(&key).cloned());
+        if let Ok(Some(verdict)) = cached {
+            return verdict;
+        }
+        let verdict = self.evaluate(request, facts);
+        if verdict.reason != Reason::EvaluationFailed.as_str()
+            && let Ok(mut verdicts) = self.verdicts.write()
+        {
+            if verdicts.len() >= MAX_CACHED_VERDICTS {
+                verdicts.clear();
+            }
+            verdicts.insert(key, verdict.clone());
+        }
+        verdict
+    }
+
+    /// Decides one request with casbin.
+    fn evaluate(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
         let org = format!("{ORG}{}", request.organisation_ods);
         let args = (
             request.role_code,

@@ -322,3 +322,31 @@ async fn rules_naming_unknown_sections_or_purposes_are_rejected() {
     let purpose = "p, *, *, direct_cares, deny, objection_active, -";
     assert!(Engine::build(MODEL, purpose, &policy()).await.is_err());
 }
+
+#[tokio::test]
+async fn a_remembered_verdict_is_the_one_casbin_gives_for_those_facts_only() {
+    let e = engine().await;
+    let request = ask("R8000", "medications", "RKB", "QWU");
+    let objecting = Facts {
+        objection_active: true,
+        ..Facts::default()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            e.decide(&request, &Facts::default()),
+            e.evaluate(&request, &Facts::default())
+        );
+        let denied = e.decide(&request, &objecting);
+        assert_eq!(denied, e.evaluate(&request, &objecting));
+        assert_eq!(
+            reason(&denied),
+            "objection_active",
+            "facts are part of the key"
+        );
+    }
+    let other_region = e.decide(
+        &ask("R8000", "medications", "RKB", "QHL"),
+        &Facts::default(),
+    );
+    assert!(!other_region.allowed, "the region is part of the key");
+}
