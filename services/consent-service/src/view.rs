@@ -78,12 +78,19 @@ impl View {
     pub(crate) async fn wait_for(&self, position: u64, timeout: Duration) -> ServiceResult<()> {
         let mut progress = self.progress.subscribe();
         let reached = |p: &Progress| !matches!(p, Progress::At(at) if *at < position);
-        let outcome = tokio::time::timeout(timeout, progress.wait_for(reached)).await;
-        match self.progress.borrow().clone() {
+        // The watch `Ref` that `wait_for` returns holds a read lock on the
+        // channel: drop it before borrowing again, or a send waiting for
+        // the write lock in between deadlocks both.
+        let timed_out = tokio::time::timeout(timeout, progress.wait_for(reached))
+            .await
+            .map(drop)
+            .is_err();
+        let progress = self.progress.borrow().clone();
+        match progress {
             Progress::Failed(why) => Err(ServiceError::Unavailable(format!(
                 "projections stopped: {why}"
             ))),
-            Progress::At(at) if at < position || outcome.is_err() => Err(ServiceError::Lagging {
+            Progress::At(at) if at < position || timed_out => Err(ServiceError::Lagging {
                 at,
                 wanted: position,
             }),

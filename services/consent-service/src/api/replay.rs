@@ -170,7 +170,8 @@ async fn run<T, R>(
             changed = plan.head.changed() => if changed.is_err() { return Ok(()) },
             () = tx.closed() => return Ok(()),
             () = sleep(left) => return Ok(()),
-            _ = plan.stopping.wait_for(|stopping| *stopping) => {
+            // The watch `Ref` is dropped inside: it holds a read lock.
+            () = async { drop(plan.stopping.wait_for(|stopping| *stopping).await) } => {
                 let message = format!("the service is shutting down; resume from position {next}");
                 return Err(Stop::Failed(Status::unavailable(message)));
             }
