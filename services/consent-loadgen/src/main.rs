@@ -1,0 +1,247 @@
+//! `consent-loadgen`: drives a running consent service (or the no-op
+//! server) and prints throughput and latency; `seed` registers synthetic
+//! patients; `noop-server` serves the transport floor.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use consent_loadgen::driver::{DEFAULT_NOOP_RESPONSE_BYTES, LoadConfig};
+use consent_loadgen::noop::{self, Sockets};
+use consent_loadgen::{Target, run, seed};
+use icr_proto::pb::Requester;
+
+/// Load generator for the ICR consent service.
+///
+/// Without a subcommand, sends `--target` requests to `--endpoint` and
+/// prints ok/s, errors by gRPC code and latency percentiles. Exits 2 when
+/// any request failed or none succeeded.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register synthetic patients at GP practice M86003 and admit them to
+    /// RKB (inpatient episode); safe to repeat.
+    Seed(SeedArgs),
+    /// Serve the no-op gRPC method (the transport floor) until Ctrl-C.
+    NoopServer(NoopArgs),
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The service, or the no-op server for `--target noop`.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    endpoint: String,
+    /// What to send.
+    #[arg(long, value_enum, default_value = "authorize")]
+    target: Target,
+    /// Separate HTTP/2 connections; requests are spread over them.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Requests in flight (closed loop).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Requests per second on a fixed schedule (open loop); latency counts
+    /// from each request's scheduled time.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Open loop: most requests in flight before sending waits.
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+    /// How long to measure, e.g. 10s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// How long to send before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Patients to go round (synthetic NHS numbers, already registered).
+    #[arg(long, default_value_t = 1000)]
+    patients: u32,
+    /// First synthetic patient.
+    #[arg(long, default_value_t = 0)]
+    patient_offset: u32,
+    /// National RBAC job-role code of the requester.
+    #[arg(long, default_value = "R8000")]
+    role: String,
+    /// ODS code of the requester's organisation.
+    #[arg(long, default_value = "RKB")]
+    org: String,
+    /// Requester user id (also the user entering objections).
+    #[arg(long, default_value = "consent-loadgen")]
+    user: String,
+    /// Longest wait for one answer; later counts as ClientTimeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Bytes in each no-op response (about an AuthorizeResponse).
+    #[arg(long, default_value_t = DEFAULT_NOOP_RESPONSE_BYTES)]
+    noop_response_bytes: u32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// The service.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    endpoint: String,
+    /// How many patients.
+    #[arg(long)]
+    patients: u32,
+    /// First synthetic patient.
+    #[arg(long, default_value_t = 0)]
+    offset: u32,
+    /// Patients in progress at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+struct NoopArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:50052")]
+    listen: SocketAddr,
+    /// Set TCP_NODELAY on accepted connections. Off by default, exactly as
+    /// the consent service serves (tonic ignores the setting for a listener
+    /// it is handed).
+    #[arg(long)]
+    tcp_nodelay: bool,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s or 500ms"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Seed(args)) => {
+            let seeded = seed(&args.endpoint, args.offset, args.patients, args.concurrency).await?;
+            println!(
+                "seeded {} patients: {} events appended, {} writes already applied",
+                seeded.patients, seeded.appended, seeded.replayed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::NoopServer(args)) => {
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            let sockets = if args.tcp_nodelay {
+                Sockets::NoDelay
+            } else {
+                Sockets::AsTheService
+            };
+            eprintln!("no-op server on {} ({sockets:?})", listener.local_addr()?);
+            noop::serve(listener, sockets, stop_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => load(cli.load).await,
+    }
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
+    let mut config = LoadConfig::new(args.endpoint, args.target);
+    config.connections = args.connections;
+    config.concurrency = args.concurrency;
+    config.rate = args.rate;
+    config.max_in_flight = args.max_in_flight;
+    config.duration = args.duration;
+    config.warmup = args.warmup;
+    config.patients = args.patients;
+    config.patient_offset = args.patient_offset;
+    config.requester = Requester {
+        user_id: args.user,
+        role_code: args.role,
+        organisation_ods: args.org,
+    };
+    config.timeout = args.timeout;
+    config.noop_response_bytes = args.noop_response_bytes;
+    let report = run(&config).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.errors_total > 0 || report.ok == 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10h").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["consent-loadgen", "seed", "--patients", "5"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Seed(SeedArgs { patients: 5, .. }))
+        ));
+        let cli = Cli::try_parse_from(["consent-loadgen", "--target", "authorize-batch"]).unwrap();
+        assert_eq!(cli.load.target, Target::AuthorizeBatch);
+    }
+}
