@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates BENCHMARKS.md: every in-process benchmark (criterion) and the
+# over-the-network load runs, with the peers measured in the same run.
+# Not run by CI (it takes tens of minutes and wants a quiet machine).
+#
+#   scripts/benchmarks.sh            # writes BENCHMARKS.md
+#
+# Environment: ICR_BENCH_MAX_PATIENTS (decision benchmarks' largest
+# population, default 1,000,000), LOAD_PATIENTS (patients generated for the
+# load runs, default 100,000), DURATION / CONCURRENCY for the load matrix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo "== in-process benchmarks" >&2
+cargo bench -q -p icr-log --bench append
+cargo bench -q -p icr-log --bench verify
+cargo bench -q -p consent-service --bench audit_cost
+cargo bench -q -p icr-datagen --bench decision
+cargo bench -q -p icr-datagen --bench peers
+
+echo "== load runs" >&2
+cargo build -q --release -p consent-service -p consent-loadgen -p icr-datagen
+target/release/icr-datagen --data-dir "$work/data" --patients "${LOAD_PATIENTS:-100000}" >&2
+target/release/consent-service --data-dir "$work/data" --listen 127.0.0.1:50051 2>"$work/service.log" &
+target/release/consent-loadgen noop-server --listen 127.0.0.1:50052 2>"$work/noop.log" &
+for _ in $(seq 1 600); do
+  grep -q serving "$work/service.log" && break
+  sleep 1
+done
+PATIENTS=${LOAD_PATIENTS:-100000} services/consent-loadgen/scripts/matrix.sh > "$work/runs.jsonl"
+
+python3 scripts/benchmarks_report.py "$work/runs.jsonl" > BENCHMARKS.md
+echo "wrote BENCHMARKS.md" >&2
