@@ -95,8 +95,10 @@ impl Options {
 
 /// Runs the service on `listener` until `shutdown` resolves.
 ///
-/// Every acknowledged write is already durable, so stopping needs no final
-/// flush; in-flight requests are allowed to finish.
+/// The log is verified before anything is served. Every acknowledged write
+/// is already durable, so stopping needs no final flush; in-flight requests
+/// are allowed to finish, live replays end, and with a signing key a final
+/// checkpoint is signed.
 pub async fn run(
     listener: TcpListener,
     options: Options,
