@@ -28,6 +28,9 @@ pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
 /// Reason given when no engine could be built from the current policy.
 const POLICY_UNAVAILABLE: &str = "policy_unavailable";
 
+/// The obligation kind that puts an allowed access in the review queue.
+const REVIEW: &str = "review";
+
 /// Longest access reason accepted, in bytes.
 const MAX_REASON: usize = 1024;
 
@@ -96,7 +99,7 @@ pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
 /// and reviewed; secondary use sees pseudonymised data where the region says so.
 fn obligations(q: &Question<'_>, facts: &RequestFacts) -> Vec<Obligation> {
     let review = || Obligation {
-        kind: "review".into(),
+        kind: REVIEW.into(),
         detail: format!(
             "review this access within {} days",
             facts.review_within_days
@@ -160,7 +163,7 @@ fn audit_record(
     now: jiff::Timestamp,
     review_within_days: u32,
 ) -> DecisionRecord {
-    let needs_review = d.obligations.iter().any(|o| o.kind == "review");
+    let needs_review = d.obligations.iter().any(|o| o.kind == REVIEW);
     let review_due_by = needs_review.then(|| {
         let period = jiff::SignedDuration::from_hours(24 * i64::from(review_within_days));
         timestamp_to_proto(now.saturating_add(period).unwrap_or(now))
