@@ -1,8 +1,11 @@
 //! The log's write and read paths, in process:
 //! - `append/one_client`: one objection-sized event appended and flushed at
 //!   a time (the latency a single writer sees: about one flush);
-//! - `append/64_clients`: 64 concurrent appenders sharing flushes (group
-//!   commit); throughput is events per second;
+//! - `append/64_clients`: 64 concurrent appenders, each appending in a
+//!   closed loop and sharing flushes (group commit); throughput is events
+//!   per second;
+//! - `append/64_clients_decisions`: the same for decision audit records
+//!   (what every Authorize waits for);
 //! - `replay/read_from`: reading 10,000 durable events in pages of 512, as
 //!   the projection follower and `ReadEvents` do.
 //!
@@ -11,11 +14,18 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use icr_log::{AppendRequest, EventLog, ExpectedVersion, PendingEvent, SledLog};
+use icr_log::{AppendRequest, DecisionAudit, EventLog, ExpectedVersion, PendingEvent, SledLog};
 use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::{Actor, EventPayload, ObjectionRecorded};
+use icr_proto::pb::{Actor, DecisionRecord, EventPayload, ObjectionRecorded};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Concurrent appenders in `append/64_clients`.
+const CLIENTS: u64 = 64;
+/// Appends each of them makes in turn per iteration: a closed loop long
+/// enough that most flushes find every writer waiting, not a burst whose
+/// first flush carries one write.
+const APPENDS_EACH: u64 = 16;
 
 fn objection() -> AppendRequest {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -43,6 +53,26 @@ fn objection() -> AppendRequest {
     }
 }
 
+/// An Authorize answer's audit record, about the size the service writes.
+fn decision() -> DecisionRecord {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    DecisionRecord {
+        decision_id: ulid::Ulid::new().to_string(),
+        nhs_number: format!("94347{:05}", n % 100_000),
+        user_id: "dr-jones".into(),
+        role_code: "R8000".into(),
+        organisation_ods: "RKB".into(),
+        calling_system: "record-viewer".into(),
+        section: 2,
+        purpose: 1,
+        allowed: true,
+        evaluated_at: Some(icr_proto::Timestamp::default()),
+        reason: "registered GP practice in a participating region".into(),
+        log_position: n,
+        ..Default::default()
+    }
+}
+
 fn append(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -53,12 +83,31 @@ fn append(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { log.append(objection()).await.expect("append") })
     });
-    group.throughput(Throughput::Elements(64));
+    group.throughput(Throughput::Elements(CLIENTS * APPENDS_EACH));
     group.bench_function("64_clients", |b| {
         b.to_async(&runtime).iter(|| async {
-            let writers = (0..64).map(|_| {
+            let writers = (0..CLIENTS).map(|_| {
                 let log = log.clone();
-                tokio::spawn(async move { log.append(objection()).await.expect("append") })
+                tokio::spawn(async move {
+                    for _ in 0..APPENDS_EACH {
+                        log.append(objection()).await.expect("append");
+                    }
+                })
+            });
+            for writer in writers.collect::<Vec<_>>() {
+                writer.await.expect("join");
+            }
+        })
+    });
+    group.bench_function("64_clients_decisions", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let writers = (0..CLIENTS).map(|_| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    for _ in 0..APPENDS_EACH {
+                        log.record(vec![decision()]).await.expect("record");
+                    }
+                })
             });
             for writer in writers.collect::<Vec<_>>() {
                 writer.await.expect("join");
