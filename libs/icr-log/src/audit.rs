@@ -6,13 +6,13 @@
 //!
 //! | key                                      | value                     |
 //! |------------------------------------------|---------------------------|
-//! | `a` + audit position (u64 BE)            | `DecisionRecord` (proto)  |
-//! | `c` + audit position (u64 BE)            | chain hash (32 bytes)     |
+//! | `a` + audit position (u64 BE)            | sealed `DecisionRecord`   |
 //! | `p` + NHS number + audit position (BE)   | empty: the patient index  |
 //! | `d` + decision id                        | audit position (u64 BE)   |
 //! | `v` + audit position (u64 BE)            | empty: needs review       |
 //!
-//! Audit positions are gapless and assigned in recording order, and
+//! A sealed record is its chain hash (32 bytes) followed by its protobuf
+//! encoding, as for events. Audit positions are gapless and assigned in recording order, and
 //! recorded times never go backwards, so a time range is a position range
 //! found by binary search.
 
@@ -122,17 +122,17 @@ impl SledLog {
     /// The record at `position`, with its chain hash.
     pub(crate) fn decision_at(&self, position: u64) -> Result<DecisionRecord, LogError> {
         let tree = &self.inner.audit_tree;
-        let bytes = tree.get(positioned(RECORD, position))?.ok_or_else(|| {
+        let value = tree.get(positioned(RECORD, position))?.ok_or_else(|| {
             LogError::Inconsistent(format!("an index names missing decision {position}"))
         })?;
-        let mut record =
-            DecisionRecord::decode(bytes.as_ref()).map_err(|source| LogError::Corrupt {
-                key: format!("decision {position}"),
-                source,
-            })?;
-        if let Some(hash) = tree.get(keys::chain(position))? {
-            record.chain_hash = hash.to_vec();
-        }
+        let (hash, bytes) = keys::unseal(&value).ok_or_else(|| {
+            LogError::Inconsistent(format!("decision {position} is shorter than a chain hash"))
+        })?;
+        let mut record = DecisionRecord::decode(bytes).map_err(|source| LogError::Corrupt {
+            key: format!("decision {position}"),
+            source,
+        })?;
+        record.chain_hash = hash.to_vec();
         Ok(record)
     }
 
@@ -198,8 +198,7 @@ impl DecisionAudit for SledLog {
                 record.recorded_at = Some(time);
                 let bytes = record.encode_to_vec();
                 hash = link(&hash, &bytes);
-                batch.insert(&positioned(RECORD, position), bytes);
-                batch.insert(&keys::chain(position), &hash);
+                batch.insert(&positioned(RECORD, position), keys::seal(&hash, &bytes));
                 batch.insert(patient_key(&record.nhs_number, position), &[]);
                 batch.insert(
                     decision_id_key(&record.decision_id),

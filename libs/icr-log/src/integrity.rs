@@ -92,12 +92,13 @@ impl SledLog {
         let tree = &self.inner.tree;
         let (mut head, mut last) = (0, Timestamp::default());
         for entry in tree.scan_prefix([keys::EVENT]) {
-            let (key, bytes) = entry?;
+            let (key, value) = entry?;
             let at = decode_u64(&key[1..]).unwrap_or(0);
-            let event = RecordedEvent::decode(bytes.as_ref())
+            let (hash, bytes) = keys::unseal(&value)
+                .ok_or_else(|| verifier.event_unreadable("shorter than a chain hash"))?;
+            let event = RecordedEvent::decode(bytes)
                 .map_err(|_| verifier.event_unreadable("the event cannot be decoded"))?;
-            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
-            verifier.event(at, event.position, &bytes, &hash)?;
+            verifier.event(at, event.position, bytes, &hash)?;
             let time = event.recorded_at.unwrap_or_default();
             if earlier(&time, &last) {
                 let reason = "recorded earlier than the event before it";
@@ -122,12 +123,13 @@ impl SledLog {
         let tree = &self.inner.audit_tree;
         let mut last = Timestamp::default();
         for entry in tree.scan_prefix([RECORD]) {
-            let (key, bytes) = entry?;
+            let (key, value) = entry?;
             let at = decode_u64(&key[1..]).unwrap_or(0);
-            let record = DecisionRecord::decode(bytes.as_ref())
+            let (hash, bytes) = keys::unseal(&value)
+                .ok_or_else(|| verifier.decision_unreadable("shorter than a chain hash"))?;
+            let record = DecisionRecord::decode(bytes)
                 .map_err(|_| verifier.decision_unreadable("the record cannot be decoded"))?;
-            let hash = tree.get(keys::chain(at))?.unwrap_or_default();
-            verifier.decision(at, record.audit_position, &bytes, &hash)?;
+            verifier.decision(at, record.audit_position, bytes, &hash)?;
             let fault = |reason: String| Err(broken(Chain::Decisions, at, reason));
             let time = record.recorded_at.unwrap_or_default();
             if earlier(&time, &last) {
@@ -159,16 +161,17 @@ impl SledLog {
         Ok(())
     }
 
-    /// Every stream index, stream head and request record names events
-    /// that agree with it.
+    /// Every stream index entry and request record names events that agree
+    /// with it.
     fn check_log_indexes(&self, head: u64) -> Checked<()> {
         let tree = &self.inner.tree;
         let event = |position: u64| -> Checked<Option<RecordedEvent>> {
             if position == 0 || position > head {
                 return Ok(None);
             }
-            let bytes = tree.get(keys::event(position))?;
-            Ok(bytes.and_then(|b| RecordedEvent::decode(b.as_ref()).ok()))
+            let value = tree.get(keys::event(position))?;
+            let sealed = value.as_deref().and_then(keys::unseal);
+            Ok(sealed.and_then(|(_, bytes)| RecordedEvent::decode(bytes).ok()))
         };
         for entry in tree.scan_prefix([keys::STREAM_INDEX]) {
             let (key, value) = entry?;
@@ -188,22 +191,6 @@ impl SledLog {
                 let stream = parsed.map_or_else(|| "?".to_owned(), |p| p.0);
                 let reason = format!("an index entry of stream {stream} names it wrongly");
                 return Err(broken(Chain::Events, position, reason));
-            }
-        }
-        for entry in tree.scan_prefix([keys::STREAM_HEAD]) {
-            let (key, value) = entry?;
-            let stream = String::from_utf8_lossy(&key[1..]).into_owned();
-            let last = tree
-                .scan_prefix(keys::stream_prefix(&stream))
-                .keys()
-                .next_back();
-            let last = match last {
-                Some(k) => decode_u64(&k?[keys::stream_prefix(&stream).len()..]),
-                None => None,
-            };
-            if last.is_none() || last != decode_u64(&value) {
-                let reason = format!("the recorded version of stream {stream} is not its last");
-                return Err(broken(Chain::Events, head, reason));
             }
         }
         for entry in tree.scan_prefix([keys::REQUEST]) {

@@ -3,27 +3,24 @@
 //!
 //! | prefix | key                                 | value                    |
 //! |--------|-------------------------------------|--------------------------|
-//! | `e`    | position (u64 BE)                   | `RecordedEvent` (proto)  |
+//! | `e`    | position (u64 BE)                   | sealed `RecordedEvent`   |
 //! | `s`    | stream, 0x00, stream version (BE)   | position (u64 BE)        |
-//! | `h`    | stream                              | stream version (u64 BE)  |
 //! | `r`    | request id                          | `RequestRecord` (proto)  |
-//! | `c`    | position (u64 BE)                   | chain hash (32 bytes)    |
 //!
 //! Big-endian integers make sled's byte order the numeric order, so range
-//! scans read positions and stream versions in order.
+//! scans read positions and stream versions in order, and a stream's
+//! current version is its last index key. A *sealed* item is its chain hash
+//! (32 bytes) followed by its protobuf encoding, so an append writes three
+//! keys per event and a read finds the hash with the item.
+
+use crate::chain::ChainHash;
 
 pub(crate) const EVENT: u8 = b'e';
 pub(crate) const STREAM_INDEX: u8 = b's';
-pub(crate) const STREAM_HEAD: u8 = b'h';
 pub(crate) const REQUEST: u8 = b'r';
-pub(crate) const CHAIN: u8 = b'c';
 
 pub(crate) fn event(position: u64) -> [u8; 9] {
     positioned(EVENT, position)
-}
-
-pub(crate) fn chain(position: u64) -> [u8; 9] {
-    positioned(CHAIN, position)
 }
 
 /// A one-byte prefix followed by a big-endian position.
@@ -46,12 +43,28 @@ pub(crate) fn last_position(tree: &sled::Tree, prefix: u8) -> Result<u64, crate:
     }
 }
 
-/// The chain hash stored under `key`, if it is there and well formed.
+/// A stored item: its chain hash, then its encoding.
+pub(crate) fn seal(hash: &ChainHash, encoding: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(hash.len() + encoding.len());
+    value.extend_from_slice(hash);
+    value.extend_from_slice(encoding);
+    value
+}
+
+/// A stored item's chain hash and encoding; `None` when it is too short to
+/// hold a hash.
+pub(crate) fn unseal(value: &[u8]) -> Option<(ChainHash, &[u8])> {
+    let (hash, encoding) = value.split_first_chunk::<32>()?;
+    Some((*hash, encoding))
+}
+
+/// The chain hash of the item stored under `key`, if it is there and well
+/// formed.
 pub(crate) fn stored_hash(
     tree: &sled::Tree,
     key: [u8; 9],
-) -> Result<Option<crate::chain::ChainHash>, crate::LogError> {
-    Ok(tree.get(key)?.and_then(|v| v.as_ref().try_into().ok()))
+) -> Result<Option<ChainHash>, crate::LogError> {
+    Ok(tree.get(key)?.and_then(|v| Some(unseal(&v)?.0)))
 }
 
 pub(crate) fn stream_prefix(stream: &str) -> Vec<u8> {
@@ -68,10 +81,19 @@ pub(crate) fn stream_index(stream: &str, version: u64) -> Vec<u8> {
     key
 }
 
-pub(crate) fn stream_head(stream: &str) -> Vec<u8> {
-    let mut key = vec![STREAM_HEAD];
-    key.extend_from_slice(stream.as_bytes());
-    key
+/// The current version of `stream` (0 when it has no events): the version
+/// in its last index key.
+pub(crate) fn stream_version(tree: &sled::Tree, stream: &str) -> Result<u64, crate::LogError> {
+    let prefix = stream_prefix(stream);
+    match tree.scan_prefix(&prefix).keys().next_back() {
+        Some(key) => {
+            let key = key?;
+            decode_u64(&key[prefix.len()..]).ok_or_else(|| {
+                crate::LogError::Inconsistent(format!("stream {stream} has a malformed index key"))
+            })
+        }
+        None => Ok(0),
+    }
 }
 
 pub(crate) fn request(request_id: &str) -> Vec<u8> {
@@ -85,7 +107,7 @@ pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
-/// The first position in `1..=head` whose item (stored under `prefix`) was
+/// The first position in `1..=head` whose (sealed) item (stored under `prefix`) was
 /// recorded at or after `time`, or `head + 1` when none was. Recorded times
 /// never decrease along a chain, so this is a binary search.
 pub(crate) fn first_since(
@@ -102,9 +124,11 @@ pub(crate) fn first_since(
         let bytes = tree.get(positioned(prefix, middle))?.ok_or_else(|| {
             crate::LogError::Inconsistent(format!("position {middle} is missing"))
         })?;
-        let at = time_of(&bytes).ok_or_else(|| {
-            crate::LogError::Inconsistent(format!("position {middle} has no readable time"))
-        })?;
+        let at = unseal(&bytes)
+            .and_then(|(_, item)| time_of(item))
+            .ok_or_else(|| {
+                crate::LogError::Inconsistent(format!("position {middle} has no readable time"))
+            })?;
         if (at.seconds, at.nanos) < wanted {
             low = middle + 1;
         } else {

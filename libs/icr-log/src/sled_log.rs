@@ -86,7 +86,6 @@ impl SledLog {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
         let db = sled::open(path)?;
         let tree = db.open_tree("log")?;
-        let event_time = |bytes: &[u8]| RecordedEvent::decode(bytes).ok()?.recorded_at;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
         let audit_tip = crate::audit::tip(&audit_tree)?;
@@ -148,12 +147,7 @@ impl SledLog {
             }
             return Ok(record.replayed());
         }
-        let head_key = keys::stream_head(&request.stream);
-        let current = inner
-            .tree
-            .get(&head_key)?
-            .and_then(|v| decode_u64(&v))
-            .unwrap_or(0);
+        let current = keys::stream_version(&inner.tree, &request.stream)?;
         if let ExpectedVersion::Exact(expected) = request.expected_version
             && expected != current
         {
@@ -193,8 +187,7 @@ impl SledLog {
             };
             let bytes = event.encode_to_vec();
             hash = link(&hash, &bytes);
-            batch.insert(&keys::event(position), bytes);
-            batch.insert(&keys::chain(position), &hash);
+            batch.insert(&keys::event(position), keys::seal(&hash, &bytes));
             batch.insert(
                 keys::stream_index(&request.stream, version),
                 &position.to_be_bytes(),
@@ -208,7 +201,6 @@ impl SledLog {
             last_position: position,
             stream_version: version,
         };
-        batch.insert(head_key, &version.to_be_bytes());
         batch.insert(keys::request(&request.request_id), record.encode_to_vec());
         inner.tree.apply_batch(batch)?;
         writer.tip = Tip {
@@ -274,19 +266,25 @@ impl SledLog {
         inner.audit.advance(audit);
         Ok(())
     }
+}
 
-    /// Decodes the event stored under `key`, with its chain hash.
-    fn decode_event(&self, key: &[u8], bytes: &[u8]) -> Result<RecordedEvent, LogError> {
-        let position = decode_u64(&key[1..]).unwrap_or(0);
-        let mut event = RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
-            key: format!("event {position}"),
-            source,
-        })?;
-        if let Some(hash) = self.inner.tree.get(keys::chain(position))? {
-            event.chain_hash = hash.to_vec();
-        }
-        Ok(event)
-    }
+/// Decodes the event stored under `key`, with its chain hash.
+fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, LogError> {
+    let position = decode_u64(&key[1..]).unwrap_or(0);
+    let (hash, bytes) = keys::unseal(value).ok_or_else(|| {
+        LogError::Inconsistent(format!("event {position} is shorter than a chain hash"))
+    })?;
+    let mut event = RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
+        key: format!("event {position}"),
+        source,
+    })?;
+    event.chain_hash = hash.to_vec();
+    Ok(event)
+}
+
+/// The recorded time of an event's encoding.
+fn event_time(bytes: &[u8]) -> Option<Timestamp> {
+    RecordedEvent::decode(bytes).ok()?.recorded_at
 }
 
 /// Refuses a malformed append before anything is written.
@@ -341,7 +339,7 @@ impl EventLog for SledLog {
             .take(limit)
             .map(|entry| {
                 let (key, value) = entry?;
-                self.decode_event(&key, &value)
+                decode_event(&key, &value)
             })
             .collect()
     }
@@ -355,7 +353,7 @@ impl EventLog for SledLog {
             let value = tree.get(key)?.ok_or_else(|| {
                 LogError::Inconsistent(format!("stream {stream} indexes a missing event"))
             })?;
-            let event = self.decode_event(&key, &value)?;
+            let event = decode_event(&key, &value)?;
             if event.stream != stream {
                 return Err(LogError::Inconsistent(format!(
                     "stream {stream} indexes event {} of another stream",
@@ -368,8 +366,7 @@ impl EventLog for SledLog {
     }
 
     async fn first_position_since(&self, time: Timestamp) -> Result<u64, LogError> {
-        let time_of = |bytes: &[u8]| RecordedEvent::decode(bytes).ok()?.recorded_at;
-        keys::first_since(&self.inner.tree, keys::EVENT, self.head(), time, time_of)
+        keys::first_since(&self.inner.tree, keys::EVENT, self.head(), time, event_time)
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

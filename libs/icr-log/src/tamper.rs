@@ -75,11 +75,11 @@ impl TamperEvidence for SledLog {
             if unchanged {
                 return Ok(None);
             }
-            let hash_at = |tree: &sled::Tree, position: u64| -> Result<Vec<u8>, LogError> {
+            let hash_at = |tree: &sled::Tree, prefix: u8, position: u64| -> Result<_, LogError> {
                 if position == 0 {
                     return Ok(Vec::new());
                 }
-                keys::stored_hash(tree, keys::chain(position))?
+                keys::stored_hash(tree, keys::positioned(prefix, position))?
                     .map(|h| h.to_vec())
                     .ok_or_else(|| {
                         LogError::Inconsistent(format!("no chain hash at position {position}"))
@@ -88,9 +88,9 @@ impl TamperEvidence for SledLog {
             let mut checkpoint = Checkpoint {
                 sequence: last.map_or(1, |c| c.sequence + 1),
                 event_position,
-                event_hash: hash_at(&inner.tree, event_position)?,
+                event_hash: hash_at(&inner.tree, keys::EVENT, event_position)?,
                 audit_position,
-                audit_hash: hash_at(&inner.audit_tree, audit_position)?,
+                audit_hash: hash_at(&inner.audit_tree, crate::audit::RECORD, audit_position)?,
                 signed_at: Some(crate::tip::now()),
                 public_key: Vec::new(),
                 signature: Vec::new(),

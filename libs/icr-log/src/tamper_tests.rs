@@ -114,22 +114,20 @@ async fn a_consistent_rewrite_or_a_cut_tail_is_caught_by_the_checkpoint() {
     let (_dir, log, key) = signed_log().await;
     let tree = &log.inner.tree;
     // Rewrite event 5 and recompute every chain hash from there.
-    let mut hash = keys::stored_hash(tree, keys::chain(4))
+    let mut hash = keys::stored_hash(tree, event_key(4))
         .expect("get")
         .expect("hash");
     for position in 5..=6 {
-        let mut bytes = tree
-            .get(event_key(position))
-            .expect("get")
-            .expect("event")
-            .to_vec();
+        let value = tree.get(event_key(position)).expect("get").expect("event");
+        let (_, bytes) = keys::unseal(&value).expect("sealed");
+        let mut bytes = bytes.to_vec();
         if position == 5 {
             let at = bytes.windows(3).position(|w| w == b"RKB").expect("ods");
             bytes[at + 2] = b'X';
         }
         hash = link(&hash, &bytes);
-        tree.insert(event_key(position), bytes).expect("rewrite");
-        tree.insert(keys::chain(position), &hash).expect("rehash");
+        tree.insert(event_key(position), keys::seal(&hash, &bytes))
+            .expect("rewrite");
     }
     let found = broken(&log, &key);
     assert_eq!(

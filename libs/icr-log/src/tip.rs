@@ -33,7 +33,7 @@ pub(crate) struct Tip {
 
 impl Tip {
     /// Reads the tip of the chain stored in `tree` under `prefix`, with
-    /// `time_of` reading an item's recorded time.
+    /// `time_of` reading an item's recorded time from its encoding.
     pub(crate) fn load(
         tree: &sled::Tree,
         prefix: u8,
@@ -48,10 +48,11 @@ impl Tip {
                 time: Timestamp::default(),
             });
         }
-        let hash = keys::stored_hash(tree, keys::chain(head))?;
-        let time = tree
-            .get(keys::positioned(prefix, head))?
-            .and_then(|bytes| time_of(&bytes))
+        let value = tree.get(keys::positioned(prefix, head))?;
+        let sealed = value.as_deref().and_then(keys::unseal);
+        let hash = sealed.map(|(hash, _)| hash);
+        let time = sealed
+            .and_then(|(_, item)| time_of(item))
             .unwrap_or_default();
         Ok(Self { head, hash, time })
     }
