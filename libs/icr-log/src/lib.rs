@@ -124,11 +124,14 @@ pub trait EventLog: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
 
-    /// Every event of one stream, in stream order, including ones whose flush
-    /// is still in progress (they cannot be acknowledged before it ends).
+    /// The events of one stream from stream version `from_version` on (1 or
+    /// 0 for all), in stream order, including ones whose flush is still in
+    /// progress (they cannot be acknowledged before it ends). A writer that
+    /// has folded a stream up to version `v` reads from `v + 1`.
     fn read_stream(
         &self,
         stream: &str,
+        from_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, LogError>> + Send;
 
     /// The first durable position recorded at or after `time` (one past the

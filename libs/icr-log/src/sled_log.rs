@@ -344,10 +344,16 @@ impl EventLog for SledLog {
             .collect()
     }
 
-    async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, LogError> {
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
         let tree = &self.inner.tree;
+        let range = keys::stream_index(stream, from_version.max(1))
+            ..=keys::stream_index(stream, u64::MAX);
         let mut events = Vec::new();
-        for entry in tree.scan_prefix(keys::stream_prefix(stream)) {
+        for entry in tree.range(range) {
             let (_, position) = entry?;
             let key = keys::event(decode_u64(&position).unwrap_or(0));
             let value = tree.get(key)?.ok_or_else(|| {

@@ -68,10 +68,21 @@ async fn appends_get_gapless_positions_and_stream_versions() {
         all.windows(2).all(|w| w[0].id < w[1].id),
         "ULIDs sort in log order"
     );
-    let stream = log.read_stream("s/a").await.expect("stream");
+    let stream = log.read_stream("s/a", 1).await.expect("stream");
     assert_eq!(
         stream.iter().map(|e| e.position).collect::<Vec<_>>(),
         vec![1, 3]
+    );
+    let since = log.read_stream("s/a", 2).await.expect("stream");
+    assert_eq!(
+        since.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![2],
+        "reading from a version skips what a writer has folded"
+    );
+    assert!(log.read_stream("s/a", 3).await.expect("none").is_empty());
+    assert!(
+        log.read_stream("s/", 1).await.expect("other").is_empty(),
+        "a stream whose name begins another's does not read the other"
     );
     assert_eq!(log.read_from(3, 100).await.expect("read").len(), 1);
     assert_eq!(log.read_from(2, 1).await.expect("read")[0].position, 2);
@@ -207,7 +218,7 @@ async fn many_concurrent_appends_stay_gapless_share_flushes_and_never_hang() {
     );
     for w in 0..32 {
         let versions: Vec<_> = log
-            .read_stream(&format!("s/{w}"))
+            .read_stream(&format!("s/{w}"), 0)
             .await
             .expect("stream")
             .iter()

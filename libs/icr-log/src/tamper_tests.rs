@@ -179,6 +179,6 @@ async fn indexes_that_disagree_with_the_chained_items_are_named() {
     let found = broken(&log, &key);
     assert_eq!(found.chain, Chain::Events, "{found}");
     assert!(found.reason.contains("stream"), "{found}");
-    let read = log.read_stream("s/1").await;
+    let read = log.read_stream("s/1", 1).await;
     assert!(read.is_err(), "a reader refuses the damaged index too");
 }

@@ -25,6 +25,7 @@
 //! Data flows one way: RPC → validate → command → append → project → decide.
 #![forbid(unsafe_code)]
 
+mod aggregates;
 mod api;
 mod policy_files;
 pub mod shutdown;

@@ -5,6 +5,7 @@ use anyhow::Context;
 use icr_log::{EventLog, LogError};
 use icr_proto::pb::Actor;
 
+use crate::aggregates::Aggregates;
 use crate::api::validate_policy_event;
 use crate::policy_files::PolicyFiles;
 use crate::view::View;
@@ -53,6 +54,7 @@ pub(crate) async fn load_pack_if_new<L: EventLog>(
         user_id: format!("policy-pack/{}", files.pack_name),
         on_behalf_of: String::new(),
     };
+    let aggregates = Aggregates::new();
     for (i, (payload, fingerprint)) in events.into_iter().zip(fingerprints).enumerate() {
         validate_policy_event(&payload)
             .with_context(|| format!("policy pack {} entry {i}", files.pack_name))?;
@@ -66,7 +68,7 @@ pub(crate) async fn load_pack_if_new<L: EventLog>(
             actor: actor.clone(),
             payload,
         };
-        writes::execute(log, view, command)
+        writes::execute(log, view, &aggregates, command)
             .await
             .with_context(|| format!("loading policy pack {} entry {i}", files.pack_name))?;
     }

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use icr_events::{CommandError, FieldError, Membership, Patient, StreamId, event_type};
+use icr_events::{FieldError, StreamId, event_type};
 use icr_log::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError, PendingEvent};
-use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::{Actor, EventPayload, RecordedEvent, ReviewOutcome, WriteResult};
+use icr_proto::pb::{Actor, EventPayload, WriteResult};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
+use crate::aggregates::Aggregates;
 use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 use crate::view::View;
@@ -89,46 +89,12 @@ fn result(appended: Appended) -> WriteResult {
     }
 }
 
-/// Checks `proposed` against the stream's history.
-fn decide(
-    stream: &StreamId,
-    history: &[RecordedEvent],
-    proposed: &EventPayload,
-) -> Result<(), CommandError> {
-    let now = jiff::Timestamp::now();
-    let events = history
-        .iter()
-        .filter_map(|e| Some((e.position, e.payload.as_ref()?)));
-    match stream {
-        StreamId::Patient(_) => Patient::from_events(events).decide(proposed, now),
-        StreamId::Organisation(_) | StreamId::Role(_) | StreamId::Region(_) => {
-            let mut membership = Membership::default();
-            events.for_each(|(_, e)| membership.apply(e));
-            membership.decide(proposed)
-        }
-        // One final review per access; a referral may be followed by more.
-        StreamId::Review(_) => match history.last().and_then(review_outcome) {
-            None => Ok(()),
-            Some(ReviewOutcome::Referred) => Ok(()),
-            Some(_) => Err(CommandError::AlreadyExists(
-                "this access already has a final review".into(),
-            )),
-        },
-    }
-}
-
-/// The outcome an `AccessReviewed` event recorded.
-pub(crate) fn review_outcome(event: &RecordedEvent) -> Option<ReviewOutcome> {
-    match event.payload.as_ref()?.kind.as_ref()? {
-        Kind::AccessReviewed(e) => Some(e.outcome()),
-        _ => None,
-    }
-}
-
-/// Runs commands against a log and the view that follows it.
+/// Runs commands against a log and the view that follows it, deciding each
+/// against its stream as `aggregates` folds it.
 pub(crate) async fn execute<L: EventLog>(
     log: &L,
     view: &View,
+    aggregates: &Aggregates,
     command: Command,
 ) -> ServiceResult<WriteResult> {
     if let Some(done) = log
@@ -144,8 +110,8 @@ pub(crate) async fn execute<L: EventLog>(
         .ok_or_else(|| ServiceError::Unavailable("empty event; this is a bug".into()))?;
     let mut attempt = 0;
     loop {
-        let history = log.read_stream(&stream_name).await?;
-        let version = history.last().map_or(0, |e| e.stream_version);
+        let folded = aggregates.load(log, &stream_name, &stream).await?;
+        let version = folded.version;
         if let Some(expected) = command.expected_version.filter(|v| *v != version) {
             return Err(LogError::VersionConflict {
                 stream: stream_name,
@@ -154,7 +120,7 @@ pub(crate) async fn execute<L: EventLog>(
             }
             .into());
         }
-        if let Err(refused) = decide(&stream, &history, &command.payload) {
+        if let Err(refused) = folded.decide(&command.payload) {
             // An honest retry racing its original sees the original's event
             // and would be refused: answer it with the original's result.
             return match log
@@ -177,7 +143,11 @@ pub(crate) async fn execute<L: EventLog>(
                 payload: command.payload.clone(),
             }],
         };
-        match log.append(request).await {
+        let outcome = log.append(request).await;
+        // The next write to this stream reads from here on, including the
+        // event just appended (or the one that won a conflict).
+        aggregates.keep(&stream_name, folded);
+        match outcome {
             Err(LogError::VersionConflict { .. })
                 if command.expected_version.is_none() && attempt < CONFLICT_RETRIES =>
             {

@@ -155,7 +155,7 @@ impl<L: Storage> Handle<L> {
             page(
                 (log.clone(), stream),
                 |(log, stream): (L, String), from, limit| async move {
-                    let events = log.read_stream(&stream).await?;
+                    let events = log.read_stream(&stream, 1).await?;
                     Ok(events
                         .into_iter()
                         .filter(|e| e.position >= from)

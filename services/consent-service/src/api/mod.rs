@@ -33,6 +33,7 @@ use icr_proto::pb::{EventPayload, WriteResult};
 use prost::Message;
 use tonic::metadata::MetadataMap;
 
+use crate::aggregates::Aggregates;
 use crate::policy_files::PolicyFiles;
 use crate::status::ServiceResult;
 use crate::validate;
@@ -47,6 +48,8 @@ pub(crate) struct Api<L> {
     files: PolicyFiles,
     /// True once the service is shutting down: live replays end.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// Streams as the last writes folded them.
+    aggregates: Aggregates,
 }
 
 impl<L: Storage> Api<L> {
@@ -61,6 +64,7 @@ impl<L: Storage> Api<L> {
             view,
             files,
             stopping,
+            aggregates: Aggregates::new(),
         })
     }
 }
@@ -112,7 +116,7 @@ impl<L: Storage> Api<L> {
             actor: actor(parts.metadata, parts.user_id, parts.on_behalf_of)?,
             payload,
         };
-        writes::execute(&self.log, &self.view, command).await
+        writes::execute(&self.log, &self.view, &self.aggregates, command).await
     }
 }
 

@@ -27,7 +27,7 @@ impl<L: Storage> Api<L> {
     async fn review_of(&self, decision_id: &str) -> ServiceResult<Option<AccessReview>> {
         let stream = StreamId::Review(decision_id.to_owned()).to_string();
         let durable = *self.log.subscribe().borrow();
-        let events = self.log.read_stream(&stream).await?;
+        let events = self.log.read_stream(&stream, 1).await?;
         let durable = events.into_iter().filter(|e| e.position <= durable);
         Ok(durable.rev().find_map(|event| {
             let Some(Kind::AccessReviewed(reviewed)) = event.payload?.kind else {
