@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Regenerates BENCHMARKS.md: every in-process benchmark (criterion) and the
-# over-the-network load runs, with the peers measured in the same run.
+# Regenerates BENCHMARKS.md: every in-process benchmark (criterion), the
+# over-the-network load runs and the durable-append peers (PostgreSQL, NATS
+# JetStream: scripts/append_peers.sh), with the peers measured in the same run.
 # Not run by CI (it takes tens of minutes and wants a quiet machine).
 #
 #   scripts/benchmarks.sh            # writes BENCHMARKS.md
 #
 # Environment: ICR_BENCH_MAX_PATIENTS (decision benchmarks' largest
 # population, default 1,000,000), LOAD_PATIENTS (patients generated for the
-# load runs, default 100,000), DURATION / CONCURRENCY for the load matrix.
+# load runs, default 100,000), DURATION / CONCURRENCY for the load matrix
+# (DURATION and WARMUP also for the durable-append peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,13 +26,22 @@ cargo bench -q -p icr-datagen --bench peers
 echo "== load runs" >&2
 cargo build -q --release -p consent-service -p consent-loadgen -p icr-datagen
 target/release/icr-datagen --data-dir "$work/data" --patients "${LOAD_PATIENTS:-100000}" >&2
-target/release/consent-service --data-dir "$work/data" --listen 127.0.0.1:50051 2>"$work/service.log" &
+# The service logs to stdout.
+target/release/consent-service --data-dir "$work/data" --listen 127.0.0.1:50051 >"$work/service.log" 2>&1 &
+service_pid=$!
 target/release/consent-loadgen noop-server --listen 127.0.0.1:50052 2>"$work/noop.log" &
+noop_pid=$!
 for _ in $(seq 1 600); do
   grep -q serving "$work/service.log" && break
   sleep 1
 done
 PATIENTS=${LOAD_PATIENTS:-100000} services/consent-loadgen/scripts/matrix.sh > "$work/runs.jsonl"
+# Each durable-append peer runs alone: stop the load runs' servers first.
+kill "$service_pid" "$noop_pid" 2>/dev/null || true
+wait "$service_pid" "$noop_pid" || true
 
-python3 scripts/benchmarks_report.py "$work/runs.jsonl" > BENCHMARKS.md
+echo "== durable append: ours, PostgreSQL, NATS JetStream" >&2
+scripts/append_peers.sh > "$work/peers.jsonl"
+
+python3 scripts/benchmarks_report.py "$work/runs.jsonl" "$work/peers.jsonl" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md (to stdout) from criterion's estimates under
-target/criterion and the load runs (JSON lines from consent-loadgen).
+target/criterion, the load runs (JSON lines from consent-loadgen) and the
+durable-append peers (JSON lines from scripts/append_peers.sh).
 
-Usage: scripts/benchmarks_report.py RUNS.jsonl > BENCHMARKS.md
+Usage: scripts/benchmarks_report.py RUNS.jsonl [PEERS.jsonl] > BENCHMARKS.md
 """
 import datetime
 import json
@@ -45,6 +46,87 @@ def machine():
     return f"{cores} cores, {memory} memory, {platform.system()} {platform.release()}, {rustc}"
 
 
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# The durable-append peers, in the order they are shown.
+PEERS = [
+    ("ours", "ours (consent service)", "`consent-loadgen --target record-objection`"),
+    ("postgresql", "PostgreSQL", "`pgbench`, one INSERT per transaction"),
+    ("jetstream", "NATS JetStream", "`consent-loadgen jetstream`, publish and await the ack"),
+]
+
+
+def peer_run(peers, peer, clients):
+    """The run of `peer` at `clients` clients, or None."""
+    return next((r for r in peers if r["peer"] == peer and r.get("concurrency") == clients), None)
+
+
+def throughput_ratio(peers, clients, peer):
+    ours, other = peer_run(peers, "ours", clients), peer_run(peers, peer, clients)
+    if ours is None or other is None or other["ok_per_s"] == 0:
+        return None
+    return ours["ok_per_s"] / other["ok_per_s"]
+
+
+def times(x):
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def durable_append(say, peers):
+    say("## Durable append: peers\n")
+    say("`scripts/append_peers.sh`: appends per second, each peer alone on the machine in a closed loop")
+    say("(every client waits for its acknowledgement before the next append), each append one")
+    say("objection event of the same encoded size. The client shares the machine's cores with the server.")
+    disk = next((r for r in peers if r["peer"] == "disk"), None)
+    if disk is not None:
+        say(f"One 8 kB write plus fdatasync on the peers' file system took {disk['p50_us']:,.0f} µs at the median")
+        say("(probed in the same run): the flush each durable append here waits for, or shares.")
+    say("")
+    say("| peer | clients | appends/s | p50 | p90 | p99 | p99.9 | errors |")
+    say("|---|---|---|---|---|---|---|---|")
+    clients = sorted({r["concurrency"] for r in peers if "concurrency" in r})
+    for peer, name, _ in PEERS:
+        for c in clients:
+            r = peer_run(peers, peer, c)
+            if r is None:
+                continue
+            lat = r["latency_us"]
+            say(f"| {name} | {c} | {r['ok_per_s']:,.0f} | {lat['p50']:,.0f} µs | {lat['p90']:,.0f} µs | "
+                f"{lat['p99']:,.0f} µs | {lat['p999']:,.0f} µs | {r['errors_total']} |")
+    say("")
+    say("| peer | how it is driven | what an acknowledgement means |")
+    say("|---|---|---|")
+    for peer, name, how in PEERS:
+        r = next((r for r in peers if r["peer"] == peer), None)
+        if r is not None:
+            say(f"| {name} | {how} | {r.get('durability', '—')} |")
+    say("")
+    say("| clients | ours ÷ PostgreSQL, appends/s | ours ÷ JetStream, appends/s | p50: PostgreSQL ÷ ours |")
+    say("|---|---|---|---|")
+    for c in clients:
+        ours, pg = peer_run(peers, "ours", c), peer_run(peers, "postgresql", c)
+        p50 = None
+        if ours and pg and ours["latency_us"]["p50"]:
+            p50 = pg["latency_us"]["p50"] / ours["latency_us"]["p50"]
+        say(f"| {c} | {times(throughput_ratio(peers, c, 'postgresql'))} | "
+            f"{times(throughput_ratio(peers, c, 'jetstream'))} | {times(p50)} |")
+    say("")
+
+
+def append_target(say, peers):
+    pg = throughput_ratio(peers, 64, "postgresql")
+    if pg is None:
+        say("| objections/s ≥ 2× PostgreSQL at 64 clients; NATS JetStream beside it | not run (`scripts/append_peers.sh`) | — |")
+        return
+    js = throughput_ratio(peers, 64, "jetstream")
+    beside = "" if js is None else f"; {js:.2f}× JetStream"
+    say(f"| objections/s ≥ 2× PostgreSQL at 64 clients; NATS JetStream beside it | "
+        f"{pg:.2f}× PostgreSQL{beside} | {'yes' if pg >= 2 else 'no'} |")
+
+
 def sizes(group, peer):
     folder = os.path.join(CRITERION, group, peer)
     try:
@@ -54,10 +136,8 @@ def sizes(group, peer):
 
 
 def main():
-    runs = []
-    if len(sys.argv) > 1:
-        with open(sys.argv[1]) as f:
-            runs = [json.loads(line) for line in f if line.strip()]
+    runs = read_jsonl(sys.argv[1]) if len(sys.argv) > 1 else []
+    peers = read_jsonl(sys.argv[2]) if len(sys.argv) > 2 else []
     out = []
     say = out.append
     say("# Benchmarks\n")
@@ -116,6 +196,8 @@ def main():
             if r["target"] == "authorize" and r["concurrency"] in noop:
                 say(f"| {r['concurrency']} | {r['ok_per_s'] / noop[r['concurrency']]:.0%} |")
         say("")
+    if peers:
+        durable_append(say, peers)
     say("## Targets\n")
     say("| target | measured | met |")
     say("|---|---|---|")
@@ -138,7 +220,7 @@ def main():
     if common:
         best = max(auth[c] / noop[c] for c in common)
         say(f"| Authorize throughput ≥ 70 % of a no-op RPC | {best:.0%} at best | {'yes' if best >= 0.7 else 'no'} |")
-    say("| objections/s ≥ 2× PostgreSQL at 64 clients; NATS JetStream beside it | peers not in the harness yet | — |")
+    append_target(say, peers)
     say("| replay ≥ 1M events/s; ready ≤ 2 s from a snapshot at 10M events | no snapshots yet; replay read figure above | — |")
     say("| ≤ 64 B per patient at 10M | see the decision benchmark's setup lines (≈1.5 KiB at 1M) | no |")
     print("\n".join(out))

@@ -176,33 +176,55 @@ pub async fn run(config: &LoadConfig) -> anyhow::Result<Report> {
         None => closed_loop(&callers, config.concurrency, window).await?,
         Some(rate) => open_loop(&callers, rate, config.max_in_flight, window).await?,
     };
-    // Requests sent before the end are all counted, so the measured part
-    // lasts until the last of them was answered.
-    let measured = last_answer.max(window.end) - window.measure_from;
+    let measured = window.measured(last_answer);
     Ok(recorder.report(config.description(), measured, config.target.decides()))
+}
+
+/// Makes one request at a time and judges the answer: what each task of a
+/// closed loop repeats. The gRPC [`Caller`] is one; the JetStream publisher
+/// of the durable-append comparison is another.
+pub(crate) trait Call: Clone + Send + 'static {
+    /// Sends one request and judges the answer.
+    fn call(&mut self) -> impl Future<Output = Outcome> + Send;
+}
+
+impl Call for Caller {
+    fn call(&mut self) -> impl Future<Output = Outcome> + Send {
+        Caller::call(self)
+    }
 }
 
 /// When sending stops, and from when requests are measured.
 #[derive(Debug, Clone, Copy)]
-struct Window {
+pub(crate) struct Window {
     measure_from: Instant,
     end: Instant,
 }
 
 impl Window {
-    fn starting_now(warmup: Duration, duration: Duration) -> Self {
+    /// Measuring starts after `warmup` from now and lasts `duration`.
+    pub(crate) fn starting_now(warmup: Duration, duration: Duration) -> Self {
         let measure_from = Instant::now() + warmup;
         Self {
             measure_from,
             end: measure_from + duration,
         }
     }
+
+    /// Length of the measured part of a run whose last counted request was
+    /// answered at `last_answer`. Requests sent before the end are all
+    /// counted, so the measured part lasts until the last of them was
+    /// answered.
+    pub(crate) fn measured(&self, last_answer: Instant) -> Duration {
+        last_answer.max(self.end) - self.measure_from
+    }
 }
 
 /// `concurrency` tasks, each sending its next request when the last is
-/// answered; a request counts when it was sent after the warm-up.
-async fn closed_loop(
-    callers: &[Caller],
+/// answered, taking `callers` in turn; a request counts when it was sent
+/// after the warm-up.
+pub(crate) async fn closed_loop<C: Call>(
+    callers: &[C],
     concurrency: usize,
     window: Window,
 ) -> anyhow::Result<(Recorder, Instant)> {

@@ -20,6 +20,9 @@
 //! - [`report`]: the HDR histogram, outcome counts and the printed summary.
 //! - [`seed`](mod@seed): registers synthetic patients through the API.
 //! - [`noop`]: the no-op service, served as the consent service is.
+//! - [`jetstream`]: the NATS JetStream peer of the durable-append
+//!   comparison: the same closed loop and report, publishing events shaped
+//!   as the log stores them and awaiting each acknowledgement.
 //!
 //! A run flows: connect → prepare (for writes, read each patient's
 //! objection) → send until the end of the window → merge each task's
@@ -37,6 +40,7 @@ pub mod pb {
 }
 
 pub mod driver;
+pub mod jetstream;
 pub mod noop;
 pub mod objections;
 pub mod report;

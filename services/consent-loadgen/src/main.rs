@@ -1,6 +1,7 @@
 //! `consent-loadgen`: drives a running consent service (or the no-op
 //! server) and prints throughput and latency; `seed` registers synthetic
-//! patients; `noop-server` serves the transport floor.
+//! patients; `noop-server` serves the transport floor; `jetstream` measures
+//! the NATS JetStream peer of the durable-append comparison.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -9,8 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use consent_loadgen::driver::{DEFAULT_NOOP_RESPONSE_BYTES, LoadConfig};
+use consent_loadgen::jetstream::{self, DEFAULT_STREAM, DEFAULT_SUBJECT, JetStreamConfig};
 use consent_loadgen::noop::{self, Sockets};
-use consent_loadgen::{Target, run, seed};
+use consent_loadgen::{Report, Target, run, seed};
 use icr_proto::pb::Requester;
 
 /// Load generator for the ICR consent service.
@@ -34,6 +36,11 @@ enum Command {
     Seed(SeedArgs),
     /// Serve the no-op gRPC method (the transport floor) until Ctrl-C.
     NoopServer(NoopArgs),
+    /// Publish objection events to a NATS JetStream stream with file
+    /// storage, each publisher awaiting its acknowledgement before the next
+    /// (the durable-append peer); prints the same report as a load run.
+    #[command(name = "jetstream")]
+    JetStream(JetStreamArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +124,47 @@ struct NoopArgs {
     tcp_nodelay: bool,
 }
 
+#[derive(Debug, Args)]
+struct JetStreamArgs {
+    /// The NATS server (JetStream enabled).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    server: String,
+    /// Stream to create with file storage; one of this name is deleted first.
+    #[arg(long, default_value = DEFAULT_STREAM)]
+    stream: String,
+    /// The one subject the stream holds and every event is published to.
+    #[arg(long, default_value = DEFAULT_SUBJECT)]
+    subject: String,
+    /// Separate NATS connections; publishers are spread over them.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Publishers, each awaiting its acknowledgement (closed loop).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long to measure, e.g. 10s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// How long to publish before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Patients the events go round (synthetic NHS numbers).
+    #[arg(long, default_value_t = 1000)]
+    patients: u32,
+    /// First synthetic patient.
+    #[arg(long, default_value_t = 0)]
+    patient_offset: u32,
+    /// Longest wait for one acknowledgement; later counts as ClientTimeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Print one event as published (hex) and exit without connecting:
+    /// the payload other peers append, at the same size.
+    #[arg(long)]
+    print_event: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -161,6 +209,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             noop::serve(listener, sockets, stop_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::JetStream(args)) => publish(args).await,
         None => load(cli.load).await,
     }
 }
@@ -183,8 +232,43 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     config.timeout = args.timeout;
     config.noop_response_bytes = args.noop_response_bytes;
     let report = run(&config).await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+    print_report(&report, args.json)
+}
+
+async fn publish(args: JetStreamArgs) -> anyhow::Result<ExitCode> {
+    let mut config = JetStreamConfig::new(args.server);
+    config.stream = args.stream;
+    config.subject = args.subject;
+    config.connections = args.connections;
+    config.concurrency = args.concurrency;
+    config.duration = args.duration;
+    config.warmup = args.warmup;
+    config.patients = args.patients;
+    config.patient_offset = args.patient_offset;
+    config.timeout = args.timeout;
+    if args.print_event {
+        let events = jetstream::ObjectionEvents::new(
+            config.patient_offset,
+            config.patients,
+            config.user_id.as_str(),
+        );
+        let hex: String = events
+            .next_message()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        println!("{hex}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = jetstream::run(&config).await?;
+    print_report(&report, args.json)
+}
+
+/// Prints `report`; the exit status is 2 when any request failed or none
+/// succeeded.
+fn print_report(report: &Report, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
     } else {
         print!("{report}");
     }
@@ -243,5 +327,34 @@ mod tests {
         ));
         let cli = Cli::try_parse_from(["consent-loadgen", "--target", "authorize-batch"]).unwrap();
         assert_eq!(cli.load.target, Target::AuthorizeBatch);
+    }
+
+    #[test]
+    fn the_jetstream_peer_takes_the_load_flags() {
+        let cli = Cli::try_parse_from([
+            "consent-loadgen",
+            "jetstream",
+            "--server",
+            "nats://127.0.0.1:14222",
+            "--concurrency",
+            "64",
+            "--duration",
+            "5s",
+            "--warmup",
+            "1s",
+            "--json",
+        ])
+        .unwrap();
+        let Some(Command::JetStream(args)) = cli.command else {
+            panic!("the jetstream subcommand");
+        };
+        assert_eq!(args.server, "nats://127.0.0.1:14222");
+        assert_eq!((args.concurrency, args.connections), (64, 4));
+        assert_eq!(args.duration, Duration::from_secs(5));
+        assert_eq!(args.warmup, Duration::from_secs(1));
+        assert_eq!(args.stream, DEFAULT_STREAM);
+        assert!(args.json && !args.print_event);
+        // A load flag is not a subcommand flag.
+        assert!(Cli::try_parse_from(["consent-loadgen", "jetstream", "--target", "noop"]).is_err());
     }
 }
