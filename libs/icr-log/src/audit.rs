@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use crate::chain::{Chain, link};
 use crate::keys::{self, decode_u64, positioned};
-use crate::sled_log::Tip;
+use crate::sled_log::{Tip, Track};
 use crate::{LogError, SledLog};
 
 pub(crate) const RECORD: u8 = b'a';
@@ -175,50 +175,81 @@ impl SledLog {
     }
 }
 
-impl DecisionAudit for SledLog {
-    async fn record(&self, mut records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
-        let inner = &self.inner;
-        let last = {
-            let mut tip = inner.audit_writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut hash = tip.hash(Chain::Decisions)?;
-            let mut batch = sled::Batch::default();
-            let mut position = tip.head;
-            let mut time = tip.time;
-            let now = tip.next_time();
-            for record in &mut records {
-                position += 1;
-                record.audit_position = position;
-                record.chain_hash.clear();
-                // The decision's own time (the instant it was evaluated at),
-                // unless the clock went back since the last record.
-                let at = record.recorded_at.unwrap_or(now);
-                if (at.seconds, at.nanos) > (time.seconds, time.nanos) {
-                    time = at;
-                }
-                record.recorded_at = Some(time);
-                let bytes = record.encode_to_vec();
-                hash = link(&hash, &bytes);
-                batch.insert(&positioned(RECORD, position), keys::seal(&hash, &bytes));
-                batch.insert(patient_key(&record.nhs_number, position), &[]);
-                batch.insert(
-                    decision_id_key(&record.decision_id),
-                    &position.to_be_bytes(),
-                );
-                if record.review_due_by.is_some() {
-                    batch.insert(&positioned(REVIEW, position), &[]);
-                }
+/// Stores the records of every caller in `batches` as one sled batch after
+/// `tip`, and returns each caller's positions. The tip moves only once the
+/// batch is stored.
+fn store(
+    tree: &sled::Tree,
+    track: &Track,
+    tip: &mut Tip,
+    batches: Vec<Vec<DecisionRecord>>,
+) -> Vec<Result<Vec<u64>, LogError>> {
+    let Some(mut hash) = tip.hash else {
+        let damaged = |_| Err(tip.damaged(Chain::Decisions));
+        return batches.iter().map(damaged).collect();
+    };
+    let mut batch = sled::Batch::default();
+    let mut position = tip.head;
+    let mut time = tip.time;
+    let now = tip.next_time();
+    let mut positions = Vec::with_capacity(batches.len());
+    for records in batches {
+        let mut assigned = Vec::with_capacity(records.len());
+        for mut record in records {
+            position += 1;
+            record.audit_position = position;
+            record.chain_hash.clear();
+            // The decision's own time (the instant it was evaluated at),
+            // unless the clock went back since the last record.
+            let at = record.recorded_at.unwrap_or(now);
+            if (at.seconds, at.nanos) > (time.seconds, time.nanos) {
+                time = at;
             }
-            inner.audit_tree.apply_batch(batch)?;
-            *tip = Tip {
-                head: position,
-                hash: Some(hash),
-                time,
-            };
-            inner.audit.written.store(position, Ordering::Release);
-            position
-        };
-        self.make_durable(&inner.audit, last).await?;
-        Ok(records.iter().map(|r| r.audit_position).collect())
+            record.recorded_at = Some(time);
+            let bytes = record.encode_to_vec();
+            hash = link(&hash, &bytes);
+            batch.insert(&positioned(RECORD, position), keys::seal(&hash, &bytes));
+            batch.insert(patient_key(&record.nhs_number, position), &[]);
+            batch.insert(
+                decision_id_key(&record.decision_id),
+                &position.to_be_bytes(),
+            );
+            if record.review_due_by.is_some() {
+                batch.insert(&positioned(REVIEW, position), &[]);
+            }
+            assigned.push(position);
+        }
+        positions.push(assigned);
+    }
+    if let Err(error) = tree.apply_batch(batch) {
+        return positions
+            .iter()
+            .map(|_| Err(LogError::Storage(error.clone())))
+            .collect();
+    }
+    *tip = Tip {
+        head: position,
+        hash: Some(hash),
+        time,
+    };
+    track.written.store(position, Ordering::Release);
+    positions.into_iter().map(Ok).collect()
+}
+
+impl DecisionAudit for SledLog {
+    async fn record(&self, records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
+        let inner = &self.inner;
+        let positions = inner
+            .audit_writer
+            .submit(records, |tip, batches| {
+                store(&inner.audit_tree, &inner.audit, tip, batches)
+            })
+            .await
+            .ok_or_else(|| LogError::Inconsistent("recording decisions panicked".into()))??;
+        if let Some(&last) = positions.last() {
+            self.make_durable(&inner.audit, last).await?;
+        }
+        Ok(positions)
     }
 
     async fn read_decisions(

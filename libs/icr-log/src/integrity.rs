@@ -10,10 +10,10 @@ use icr_proto::Timestamp;
 use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
 use prost::Message;
 
+use crate::append::RequestRecord;
 use crate::audit::{self, DECISION_ID, PATIENT, RECORD, REVIEW};
 use crate::chain::{Break, Chain};
 use crate::keys::{self, decode_u64};
-use crate::sled_log::RequestRecord;
 use crate::verify::{Verification, Verifier};
 use crate::{LogError, SledLog};
 

@@ -13,8 +13,10 @@
 //! so exists.
 #![forbid(unsafe_code)]
 
+mod append;
 mod audit;
 pub mod chain;
+mod combine;
 mod error;
 mod integrity;
 mod keys;

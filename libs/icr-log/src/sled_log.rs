@@ -5,64 +5,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use icr_proto::Timestamp;
-use icr_proto::pb::RecordedEvent;
+use icr_proto::pb::{DecisionRecord, RecordedEvent};
 use prost::Message;
 use tokio::sync::watch;
 use ulid::Generator;
 
-use crate::chain::{Chain, link};
+use crate::append::{self, Writer};
+use crate::chain::Chain;
+use crate::combine::Combining;
 use crate::keys::{self, decode_u64};
 pub(crate) use crate::tip::{Tip, Track};
-use crate::{AppendRequest, Appended, EventLog, ExpectedVersion, LogError};
-
-/// The idempotency record kept for every request id, written in the same
-/// batch as the events it produced.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RequestRecord {
-    #[prost(bytes = "vec", tag = "1")]
-    fingerprint: Vec<u8>,
-    #[prost(string, repeated, tag = "2")]
-    pub(crate) event_ids: Vec<String>,
-    #[prost(uint64, tag = "3")]
-    pub(crate) first_position: u64,
-    #[prost(uint64, tag = "4")]
-    pub(crate) last_position: u64,
-    #[prost(uint64, tag = "5")]
-    stream_version: u64,
-}
-
-impl RequestRecord {
-    fn replayed(self) -> Appended {
-        Appended {
-            event_ids: self.event_ids,
-            first_position: self.first_position,
-            last_position: self.last_position,
-            stream_version: self.stream_version,
-            replayed: true,
-        }
-    }
-}
-
-/// State only the event writer touches: the chain's tip and the ULID
-/// generator (monotonic, so event ids sort in log order).
-struct Writer {
-    tip: Tip,
-    ids: Generator,
-}
+use crate::{AppendRequest, Appended, EventLog, LogError};
 
 pub(crate) struct Inner {
     db: sled::Db,
     pub(crate) tree: sled::Tree,
-    /// Held only while checking expectations and applying one batch in
-    /// memory, never across a flush, so concurrent appends share flushes.
-    writer: Mutex<Writer>,
+    /// The event writer, held only while checking the waiting appends and
+    /// applying them as one batch in memory, never across a flush, so
+    /// concurrent appends share batches and flushes.
+    writer: Combining<Writer, AppendRequest, Result<Appended, LogError>>,
     /// The event log's progress.
     pub(crate) events: Track,
     /// The decision audit: its own tree in the same database, so one flush
     /// makes events and decisions durable together.
     pub(crate) audit_tree: sled::Tree,
-    /// The decision chain's tip, held only while applying one batch.
-    pub(crate) audit_writer: Mutex<Tip>,
+    /// The decision chain's tip, held only while applying one batch of the
+    /// records of every caller waiting.
+    pub(crate) audit_writer: Combining<Tip, Vec<DecisionRecord>, Result<Vec<u64>, LogError>>,
     /// The decision audit's progress.
     pub(crate) audit: Track,
     /// Signed checkpoints, by sequence.
@@ -84,7 +53,7 @@ pub struct SledLog {
 impl SledLog {
     /// Opens (or creates) the log in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
-        let db = sled::open(path)?;
+        let db = open_db(path.as_ref())?;
         let tree = db.open_tree("log")?;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
@@ -94,13 +63,13 @@ impl SledLog {
             db,
             tree,
             events: Track::new(tip.head),
-            writer: Mutex::new(Writer {
+            writer: Combining::new(Writer {
                 tip,
                 ids: Generator::new(),
             }),
             audit_tree,
             audit: Track::new(audit_tip.head),
-            audit_writer: Mutex::new(audit_tip),
+            audit_writer: Combining::new(audit_tip),
             checkpoints,
             signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
@@ -122,97 +91,16 @@ impl SledLog {
         *self.inner.events.durable.borrow()
     }
 
-    fn get_record(&self, request_id: &str) -> Result<Option<RequestRecord>, LogError> {
-        let key = keys::request(request_id);
-        let Some(bytes) = self.inner.tree.get(&key)? else {
-            return Ok(None);
-        };
-        RequestRecord::decode(bytes.as_ref())
-            .map(Some)
-            .map_err(|source| LogError::Corrupt {
-                key: format!("request {request_id}"),
-                source,
-            })
-    }
-
-    /// Checks the expectation and applies the whole append as one batch.
-    fn write(&self, request: &AppendRequest) -> Result<Appended, LogError> {
+    /// Checks and stores `request` with whatever other appends are waiting.
+    async fn write(&self, request: AppendRequest) -> Result<Appended, LogError> {
         let inner = &self.inner;
-        // A panic while holding the lock cannot leave `head` ahead of the
-        // tree: it only moves after the batch is applied.
-        let mut writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(record) = self.get_record(&request.request_id)? {
-            if record.fingerprint != request.fingerprint {
-                return Err(LogError::RequestIdReused(request.request_id.clone()));
-            }
-            return Ok(record.replayed());
-        }
-        let current = keys::stream_version(&inner.tree, &request.stream)?;
-        if let ExpectedVersion::Exact(expected) = request.expected_version
-            && expected != current
-        {
-            return Err(LogError::VersionConflict {
-                stream: request.stream.clone(),
-                expected,
-                actual: current,
-            });
-        }
-        let recorded_at = writer.tip.next_time();
-        let mut hash = writer.tip.hash(Chain::Events)?;
-        let mut batch = sled::Batch::default();
-        let mut event_ids = Vec::with_capacity(request.events.len());
-        let (mut position, mut version) = (writer.tip.head, current);
-        for pending in &request.events {
-            position += 1;
-            version += 1;
-            let id = writer
-                .ids
-                .generate()
-                .map_err(|_| {
-                    LogError::Inconsistent("ULID generator overflowed this millisecond".into())
-                })?
-                .to_string();
-            let event = RecordedEvent {
-                id: id.clone(),
-                position,
-                stream: request.stream.clone(),
-                stream_version: version,
-                recorded_at: Some(recorded_at),
-                actor: Some(pending.actor.clone()),
-                event_type: pending.event_type.clone(),
-                schema_version: pending.schema_version,
-                request_id: request.request_id.clone(),
-                payload: Some(pending.payload.clone()),
-                chain_hash: Vec::new(),
-            };
-            let bytes = event.encode_to_vec();
-            hash = link(&hash, &bytes);
-            batch.insert(&keys::event(position), keys::seal(&hash, &bytes));
-            batch.insert(
-                keys::stream_index(&request.stream, version),
-                &position.to_be_bytes(),
-            );
-            event_ids.push(id);
-        }
-        let record = RequestRecord {
-            fingerprint: request.fingerprint.clone(),
-            event_ids,
-            first_position: writer.tip.head + 1,
-            last_position: position,
-            stream_version: version,
-        };
-        batch.insert(keys::request(&request.request_id), record.encode_to_vec());
-        inner.tree.apply_batch(batch)?;
-        writer.tip = Tip {
-            head: position,
-            hash: Some(hash),
-            time: recorded_at,
-        };
-        inner.events.written.store(position, Ordering::Release);
-        Ok(Appended {
-            replayed: false,
-            ..record.replayed()
-        })
+        inner
+            .writer
+            .submit(request, |writer, requests| {
+                append::store(&inner.tree, &inner.events, writer, requests)
+            })
+            .await
+            .ok_or_else(|| LogError::Inconsistent("appending panicked".into()))?
     }
 
     /// Appends many requests in order with one flush at the end, for bulk
@@ -226,7 +114,11 @@ impl SledLog {
     ) -> Result<u64, LogError> {
         let mut outcome = Ok(());
         for request in requests {
-            if let Err(error) = check(&request).and_then(|()| self.write(&request)) {
+            let written = match check(&request) {
+                Ok(()) => self.write(request).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = written {
                 outcome = Err(error);
                 break;
             }
@@ -287,6 +179,23 @@ fn event_time(bytes: &[u8]) -> Option<Timestamp> {
     RecordedEvent::decode(bytes).ok()?.recorded_at
 }
 
+/// Opens the sled database in `path`. sled releases a directory's lock from
+/// a background thread after its last handle is dropped, so a reopen in the
+/// same process (a restart in place) can briefly find it still held: an I/O
+/// error is retried for up to a second before it is returned.
+fn open_db(path: &Path) -> Result<sled::Db, LogError> {
+    let mut attempts = 0;
+    loop {
+        match sled::open(path) {
+            Err(sled::Error::Io(_)) if attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            opened => return Ok(opened?),
+        }
+    }
+}
+
 /// Refuses a malformed append before anything is written.
 fn check(request: &AppendRequest) -> Result<(), LogError> {
     if request.events.is_empty() {
@@ -305,7 +214,7 @@ fn check(request: &AppendRequest) -> Result<(), LogError> {
 impl EventLog for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<Appended, LogError> {
         check(&request)?;
-        let appended = self.write(&request)?;
+        let appended = self.write(request).await?;
         self.make_durable(&self.inner.events, appended.last_position)
             .await?;
         Ok(appended)
@@ -316,10 +225,10 @@ impl EventLog for SledLog {
         request_id: &str,
         fingerprint: &[u8],
     ) -> Result<Option<Appended>, LogError> {
-        let Some(record) = self.get_record(request_id)? else {
+        let Some(record) = append::stored_request(&self.inner.tree, request_id)? else {
             return Ok(None);
         };
-        if record.fingerprint != fingerprint {
+        if !record.matches(fingerprint) {
             return Err(LogError::RequestIdReused(request_id.to_owned()));
         }
         self.make_durable(&self.inner.events, record.last_position)
@@ -350,8 +259,8 @@ impl EventLog for SledLog {
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, LogError> {
         let tree = &self.inner.tree;
-        let range = keys::stream_index(stream, from_version.max(1))
-            ..=keys::stream_index(stream, u64::MAX);
+        let range =
+            keys::stream_index(stream, from_version.max(1))..=keys::stream_index(stream, u64::MAX);
         let mut events = Vec::new();
         for entry in tree.range(range) {
             let (_, position) = entry?;

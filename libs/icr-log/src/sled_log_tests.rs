@@ -1,5 +1,5 @@
 use super::*;
-use crate::PendingEvent;
+use crate::{ExpectedVersion, PendingEvent};
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{Actor, EventPayload, OrganisationLeft};
 

@@ -57,15 +57,13 @@ impl Tip {
         Ok(Self { head, hash, time })
     }
 
-    /// The hash to extend, or an error when the chain is damaged.
-    pub(crate) fn hash(&self, chain: Chain) -> Result<ChainHash, LogError> {
-        self.hash.ok_or_else(|| {
-            LogError::Inconsistent(format!(
-                "the {} chain has no valid hash at position {}: verify the log",
-                chain.name(),
-                self.head
-            ))
-        })
+    /// Why the chain cannot grow: its hash at `head` is missing.
+    pub(crate) fn damaged(&self, chain: Chain) -> LogError {
+        LogError::Inconsistent(format!(
+            "the {} chain has no valid hash at position {}: verify the log",
+            chain.name(),
+            self.head
+        ))
     }
 
     /// Now, or the tip's time if the clock has gone back since.
