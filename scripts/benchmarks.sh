@@ -6,10 +6,12 @@
 #
 #   scripts/benchmarks.sh            # writes BENCHMARKS.md
 #
-# Environment: ICR_BENCH_MAX_PATIENTS (decision benchmarks' largest
-# population, default 1,000,000), LOAD_PATIENTS (patients generated for the
-# load runs, default 100,000), DURATION / CONCURRENCY for the load matrix
-# (DURATION and WARMUP also for the durable-append peers).
+# Environment: DECISION_MAX_PATIENTS (our decision benchmark's largest
+# population, default 1,000,000; 10,000,000 needs about 18 GiB),
+# ICR_BENCH_MAX_PATIENTS (the decision peers' largest, default 1,000,000),
+# LOAD_PATIENTS (patients generated for the load runs, default 100,000),
+# DURATION / CONCURRENCY for the load matrix (DURATION and WARMUP also for
+# the durable-append peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,11 @@ echo "== in-process benchmarks" >&2
 cargo bench -q -p icr-log --bench append
 cargo bench -q -p icr-log --bench verify
 cargo bench -q -p consent-service --bench audit_cost
-cargo bench -q -p icr-datagen --bench decision
+# Its set-up lines (memory per patient) go to stderr: keep a copy. Our
+# decisions go up to DECISION_MAX_PATIENTS (10,000,000 needs about 18 GiB of
+# memory); the peers below stop at their own default, 1,000,000.
+ICR_BENCH_MAX_PATIENTS=${DECISION_MAX_PATIENTS:-1000000} \
+  cargo bench -q -p icr-datagen --bench decision 2> >(tee "$work/setup.txt" >&2)
 cargo bench -q -p icr-datagen --bench peers
 
 echo "== load runs" >&2
@@ -43,5 +49,5 @@ wait "$service_pid" "$noop_pid" || true
 echo "== durable append: ours, PostgreSQL, NATS JetStream" >&2
 scripts/append_peers.sh > "$work/peers.jsonl"
 
-python3 scripts/benchmarks_report.py "$work/runs.jsonl" "$work/peers.jsonl" > BENCHMARKS.md
+python3 scripts/benchmarks_report.py "$work/runs.jsonl" "$work/peers.jsonl" "$work/setup.txt" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

@@ -3,7 +3,8 @@
 target/criterion, the load runs (JSON lines from consent-loadgen) and the
 durable-append peers (JSON lines from scripts/append_peers.sh).
 
-Usage: scripts/benchmarks_report.py RUNS.jsonl [PEERS.jsonl] > BENCHMARKS.md
+Usage: scripts/benchmarks_report.py RUNS.jsonl [PEERS.jsonl [SETUP.txt]] > BENCHMARKS.md
+(SETUP.txt: the decision benchmark's stderr, for memory per patient.)
 """
 import datetime
 import json
@@ -44,6 +45,22 @@ def machine():
         pass
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     return f"{cores} cores, {memory} memory, {platform.system()} {platform.release()}, {rustc}"
+
+
+def read_setup(path):
+    """(patients, seconds, MiB) from lines like
+    'setup ours/1000000: 4.5 s, +1609 MiB resident, process peak 1919 MiB'."""
+    rows = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("setup ours/"):
+                    head, rest = line.split(":", 1)
+                    parts = rest.split()
+                    rows.append((int(head.split("/")[1]), float(parts[0]), int(parts[2].lstrip("+"))))
+    except OSError:
+        pass
+    return rows
 
 
 def read_jsonl(path):
@@ -137,7 +154,8 @@ def sizes(group, peer):
 
 def main():
     runs = read_jsonl(sys.argv[1]) if len(sys.argv) > 1 else []
-    peers = read_jsonl(sys.argv[2]) if len(sys.argv) > 2 else []
+    peers = read_jsonl(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else []
+    setup = read_setup(sys.argv[3]) if len(sys.argv) > 3 else []
     out = []
     say = out.append
     say("# Benchmarks\n")
@@ -168,7 +186,8 @@ def main():
     say("|---|---|---|")
     rows = [
         (("append", "one_client"), "one append, one writer (about one flush)", "cargo bench -p icr-log --bench append"),
-        (("append", "64_clients"), "64 concurrent appends sharing flushes", "cargo bench -p icr-log --bench append"),
+        (("append", "64_clients"), "1,024 appends by 64 concurrent writers (combined batches, shared flushes)", "cargo bench -p icr-log --bench append"),
+        (("append", "64_clients_decisions"), "1,024 decision records by 64 concurrent writers", "cargo bench -p icr-log --bench append"),
         (("replay", "read_from"), "read 10,000 events in pages of 512", "cargo bench -p icr-log --bench append"),
         (("verify", "10k_events_100k_decisions"), "verify 110,000 chained items", "cargo bench -p icr-log --bench verify"),
         (("audit_cost", "get_consent_status"), "GetConsentStatus over gRPC (no audit)", "cargo bench -p consent-service --bench audit_cost"),
@@ -178,6 +197,26 @@ def main():
     for path, what, command in rows:
         say(f"| {what} | {us(median_ns(*path))} | `{command}` |")
     say("")
+    per_second = [
+        (("append", "one_client"), 1, "appends/s, one writer"),
+        (("append", "64_clients"), 1024, "appends/s, 64 writers"),
+        (("append", "64_clients_decisions"), 1024, "decision records/s, 64 writers"),
+        (("replay", "read_from"), 10_000, "events/s read back (replay)"),
+    ]
+    for path, items, what in per_second:
+        ns = median_ns(*path)
+        if ns:
+            say(f"- {items * 1e9 / ns:,.0f} {what}")
+    say("")
+    if setup:
+        say("## Projection memory (decision benchmark set-up)\n")
+        say("Resident memory added by building each population in process (projections,")
+        say("policy and engine), from the decision benchmark's set-up lines.\n")
+        say("| patients | set-up | resident growth | bytes per patient |")
+        say("|---|---|---|---|")
+        for n, seconds, mib in setup:
+            say(f"| {n:,} | {seconds:.1f} s | {mib:,} MiB | {mib * 1024 * 1024 / n:,.0f} |")
+        say("")
 
     if runs:
         say("## Over the network (consent-loadgen, closed loop, loopback)\n")
@@ -203,17 +242,18 @@ def main():
     say("|---|---|---|")
     ns = sizes("decision", "ours")
     if ns:
-        worst = min(median_ns("decision", "cedar", str(n)) / median_ns("decision", "ours", str(n)) for n in ns)
+        with_cedar = [n for n in ns if median_ns("decision", "cedar", str(n))]
+        worst = min(median_ns("decision", "cedar", str(n)) / median_ns("decision", "ours", str(n)) for n in with_cedar)
         say(f"| decision ≥ 10× faster than Cedar at the median | ≥ {worst:.0f}× at every size | {'yes' if worst >= 10 else 'no'} |")
         ours = [median_ns("decision", "ours", str(n)) for n in ns]
-        naive = [median_ns("decision", "casbin_naive", str(n)) for n in ns]
+        naive = [m for m in (median_ns("decision", "casbin_naive", str(n)) for n in ns) if m]
         flat = max(ours) / min(ours)
         span = f"{ns[0]:,} → {ns[-1]:,} patients"
         say(f"| ours flat within 1.5× ({span}) | {flat:.3f}× | {'yes' if flat <= 1.5 else 'no'} |")
-        if all(naive):
-            say(f"| … while naive casbin is not | {max(naive) / min(naive):,.0f}× | yes |")
+        if len(naive) > 1:
+            say(f"| … while naive casbin is not (up to {with_cedar[-1]:,}) | {max(naive) / min(naive):,.0f}× | yes |")
         if ns[-1] < 10_000_000:
-            say("| flatness up to 10M patients | not run (memory; set ICR_BENCH_MAX_PATIENTS=10000000) | — |")
+            say("| flatness up to 10M patients | not run (memory; DECISION_MAX_PATIENTS=10000000 scripts/benchmarks.sh) | — |")
     noop = {r["concurrency"]: r["ok_per_s"] for r in runs if r["target"] == "noop"}
     auth = {r["concurrency"]: r["ok_per_s"] for r in runs if r["target"] == "authorize"}
     common = sorted(set(noop) & set(auth))
@@ -222,7 +262,11 @@ def main():
         say(f"| Authorize throughput ≥ 70 % of a no-op RPC | {best:.0%} at best | {'yes' if best >= 0.7 else 'no'} |")
     append_target(say, peers)
     say("| replay ≥ 1M events/s; ready ≤ 2 s from a snapshot at 10M events | no snapshots yet; replay read figure above | — |")
-    say("| ≤ 64 B per patient at 10M | see the decision benchmark's setup lines (≈1.5 KiB at 1M) | no |")
+    if setup:
+        n, _, mib = setup[-1]
+        say(f"| ≤ 64 B per patient at 10M | {mib * 1024 * 1024 / n:,.0f} B at {n:,} | no |")
+    else:
+        say("| ≤ 64 B per patient at 10M | not measured in this run | — |")
     print("\n".join(out))
 
 
