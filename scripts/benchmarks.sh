@@ -49,5 +49,10 @@ wait "$service_pid" "$noop_pid" || true
 echo "== durable append: ours, PostgreSQL, NATS JetStream" >&2
 scripts/append_peers.sh > "$work/peers.jsonl"
 
-python3 scripts/benchmarks_report.py "$work/runs.jsonl" "$work/peers.jsonl" "$work/setup.txt" > BENCHMARKS.md
+# Keep the raw runs beside criterion's, so the report can be rebuilt:
+#   scripts/benchmarks_report.py target/benchmarks/{runs.jsonl,peers.jsonl,setup.txt}
+mkdir -p target/benchmarks
+cp "$work/runs.jsonl" "$work/peers.jsonl" "$work/setup.txt" target/benchmarks/
+python3 scripts/benchmarks_report.py target/benchmarks/runs.jsonl target/benchmarks/peers.jsonl \
+  target/benchmarks/setup.txt > BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

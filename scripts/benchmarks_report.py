@@ -181,6 +181,18 @@ def main():
         say(f"| {n:,} | {us(median_ns('batch20', 'ours', str(n)))} | {us(median_ns('batch20', 'cedar', str(n)))} |")
     say("")
 
+    own = sizes("ours", "one")
+    if own:
+        say("Our decisions alone, up to the largest population the run built (`cargo bench -p icr-datagen")
+        say("--bench decision`, `DECISION_MAX_PATIENTS`), medians:\n")
+        say("| patients | one decision | batch of 20 | one decision ÷ at 1,000 |")
+        say("|---|---|---|---|")
+        first = median_ns("ours", "one", str(own[0]))
+        for n in own:
+            one = median_ns("ours", "one", str(n))
+            say(f"| {n:,} | {us(one)} | {us(median_ns('ours', 'batch20', str(n)))} | {ratio(one, first)} |")
+        say("")
+
     say("## Log and audit (in process)\n")
     say("| measurement | median | command |")
     say("|---|---|---|")
@@ -249,11 +261,15 @@ def main():
         naive = [m for m in (median_ns("decision", "casbin_naive", str(n)) for n in ns) if m]
         flat = max(ours) / min(ours)
         span = f"{ns[0]:,} → {ns[-1]:,} patients"
-        say(f"| ours flat within 1.5× ({span}) | {flat:.3f}× | {'yes' if flat <= 1.5 else 'no'} |")
+        say(f"| ours flat within 1.5× ({span}, peers benchmark) | {flat:.3f}× | {'yes' if flat <= 1.5 else 'no'} |")
         if len(naive) > 1:
             say(f"| … while naive casbin is not (up to {with_cedar[-1]:,}) | {max(naive) / min(naive):,.0f}× | yes |")
-        if ns[-1] < 10_000_000:
-            say("| flatness up to 10M patients | not run (memory; DECISION_MAX_PATIENTS=10000000 scripts/benchmarks.sh) | — |")
+    if own:
+        one = [median_ns("ours", "one", str(n)) for n in own]
+        flat = max(one) / min(one)
+        say(f"| ours flat within 1.5× ({own[0]:,} → {own[-1]:,} patients, decision benchmark) | {flat:.3f}× | {'yes' if flat <= 1.5 else 'no'} |")
+    if not own or own[-1] < 10_000_000:
+        say("| flatness up to 10M patients | not run (memory; DECISION_MAX_PATIENTS=10000000 scripts/benchmarks.sh) | — |")
     noop = {r["concurrency"]: r["ok_per_s"] for r in runs if r["target"] == "noop"}
     auth = {r["concurrency"]: r["ok_per_s"] for r in runs if r["target"] == "authorize"}
     common = sorted(set(noop) & set(auth))
@@ -261,7 +277,9 @@ def main():
         best = max(auth[c] / noop[c] for c in common)
         say(f"| Authorize throughput ≥ 70 % of a no-op RPC | {best:.0%} at best | {'yes' if best >= 0.7 else 'no'} |")
     append_target(say, peers)
-    say("| replay ≥ 1M events/s; ready ≤ 2 s from a snapshot at 10M events | no snapshots yet; replay read figure above | — |")
+    replay = median_ns("replay", "read_from")
+    replay_rate = f"{10_000 * 1e9 / replay:,.0f} events/s read" if replay else "not measured"
+    say(f"| replay ≥ 1M events/s; ready ≤ 2 s from a snapshot at 10M events | {replay_rate}; no snapshots yet | no |")
     if setup:
         n, _, mib = setup[-1]
         say(f"| ≤ 64 B per patient at 10M | {mib * 1024 * 1024 / n:,.0f} B at {n:,} | no |")
