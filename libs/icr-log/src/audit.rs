@@ -125,13 +125,8 @@ impl SledLog {
         let value = tree.get(positioned(RECORD, position))?.ok_or_else(|| {
             LogError::Inconsistent(format!("an index names missing decision {position}"))
         })?;
-        let (hash, bytes) = keys::unseal(&value).ok_or_else(|| {
-            LogError::Inconsistent(format!("decision {position} is shorter than a chain hash"))
-        })?;
-        let mut record = DecisionRecord::decode(bytes).map_err(|source| LogError::Corrupt {
-            key: format!("decision {position}"),
-            source,
-        })?;
+        let (mut record, hash): (DecisionRecord, _) =
+            keys::decode_sealed(&value, || format!("decision {position}"))?;
         record.chain_hash = hash.to_vec();
         Ok(record)
     }

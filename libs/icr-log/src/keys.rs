@@ -58,6 +58,22 @@ pub(crate) fn unseal(value: &[u8]) -> Option<(ChainHash, &[u8])> {
     Some((*hash, encoding))
 }
 
+/// Decodes a sealed item, `what` naming it in errors ("event 5"): the
+/// message and its chain hash.
+pub(crate) fn decode_sealed<M: prost::Message + Default>(
+    value: &[u8],
+    what: impl Fn() -> String,
+) -> Result<(M, ChainHash), crate::LogError> {
+    let (hash, bytes) = unseal(value).ok_or_else(|| {
+        crate::LogError::Inconsistent(format!("{} is shorter than a chain hash", what()))
+    })?;
+    let message = M::decode(bytes).map_err(|source| crate::LogError::Corrupt {
+        key: what(),
+        source,
+    })?;
+    Ok((message, hash))
+}
+
 /// The chain hash of the item stored under `key`, if it is there and well
 /// formed.
 pub(crate) fn stored_hash(

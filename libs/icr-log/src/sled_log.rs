@@ -163,13 +163,8 @@ impl SledLog {
 /// Decodes the event stored under `key`, with its chain hash.
 fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, LogError> {
     let position = decode_u64(&key[1..]).unwrap_or(0);
-    let (hash, bytes) = keys::unseal(value).ok_or_else(|| {
-        LogError::Inconsistent(format!("event {position} is shorter than a chain hash"))
-    })?;
-    let mut event = RecordedEvent::decode(bytes).map_err(|source| LogError::Corrupt {
-        key: format!("event {position}"),
-        source,
-    })?;
+    let (mut event, hash): (RecordedEvent, _) =
+        keys::decode_sealed(value, || format!("event {position}"))?;
     event.chain_hash = hash.to_vec();
     Ok(event)
 }
