@@ -137,8 +137,14 @@ impl SledLog {
     /// when called concurrently (sled issue 1308), so the blocking `flush`
     /// runs on the blocking pool, one at a time.
     pub(crate) async fn make_durable(&self, track: &Track, position: u64) -> Result<(), LogError> {
+        let covered = || *track.durable.borrow() >= position;
+        // Already flushed (often, when another writer applied this one's
+        // batch): no need to queue behind the next flush.
+        if covered() {
+            return Ok(());
+        }
         let _flushing = self.inner.flushing.lock().await;
-        if *track.durable.borrow() >= position {
+        if covered() {
             return Ok(());
         }
         self.flush_now().await
