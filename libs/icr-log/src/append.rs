@@ -91,6 +91,8 @@ struct Staged {
     versions: HashMap<String, u64>,
     /// Request ids appended in this batch.
     requests: HashMap<String, RequestRecord>,
+    /// Whether any request was accepted into the batch.
+    accepted: bool,
 }
 
 /// One request's outcome, and whether it depends on the batch being stored.
@@ -98,7 +100,8 @@ type Outcome = (Result<Appended, LogError>, bool);
 
 /// Checks `requests` in order and stores the accepted ones as one batch.
 /// The writer's tip moves only once the batch is stored; if storing fails,
-/// every request that wrote into it gets the error.
+/// every request that depended on it gets the error and the chain stops
+/// growing.
 pub(crate) fn store(
     tree: &sled::Tree,
     track: &Track,
@@ -115,14 +118,19 @@ pub(crate) fn store(
         hash,
         versions: HashMap::new(),
         requests: HashMap::new(),
+        accepted: false,
     };
     let recorded_at = writer.tip.next_time();
     let outcomes: Vec<Outcome> = requests
         .iter()
         .map(|request| stage(tree, &mut writer.ids, &mut staged, request, recorded_at))
         .collect();
-    if staged.head > writer.tip.head {
+    if staged.accepted {
         if let Err(error) = tree.apply_batch(staged.batch) {
+            // sled may have stored part of the batch in memory: the chain
+            // must not grow from here until the log is reopened (which
+            // recovers the last complete batch and verifies it).
+            writer.tip.hash = None;
             return outcomes
                 .into_iter()
                 .map(|(outcome, in_batch)| match in_batch {
@@ -161,7 +169,8 @@ fn stage(
     }
     let (current, event_ids) = match check(tree, ids, staged, request) {
         Ok(checked) => checked,
-        Err(error) => return (Err(error), false),
+        // A conflict with this batch's own events stands only if it is stored.
+        Err(error) => return (Err(error), staged.versions.contains_key(&request.stream)),
     };
     let first_position = staged.head + 1;
     let mut version = current;
@@ -201,6 +210,7 @@ fn stage(
         .batch
         .insert(keys::request(id), record.encode_to_vec());
     staged.versions.insert(request.stream.clone(), version);
+    staged.accepted = true;
     staged.requests.insert(id.to_owned(), record.clone());
     let appended = Appended {
         replayed: false,

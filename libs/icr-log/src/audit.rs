@@ -217,6 +217,9 @@ fn store(
         positions.push(assigned);
     }
     if let Err(error) = tree.apply_batch(batch) {
+        // Part of the batch may be in memory: stop the chain here (see
+        // `append::store`).
+        tip.hash = None;
         return positions
             .iter()
             .map(|_| Err(LogError::Storage(error.clone())))

@@ -23,8 +23,9 @@ pub(crate) fn now() -> Timestamp {
 pub(crate) struct Tip {
     /// Last position written.
     pub(crate) head: u64,
-    /// Chain hash at `head`; `None` when it is missing or malformed, and the
-    /// chain then refuses to grow (verification says where it broke).
+    /// Chain hash at `head`; `None` when it is missing or malformed, or a
+    /// batch failed to store, and the chain then refuses to grow
+    /// (verification says where it broke).
     pub(crate) hash: Option<ChainHash>,
     /// Recorded time at `head`. Times never go backwards along a chain, so
     /// a time range is a position range.
@@ -57,10 +58,11 @@ impl Tip {
         Ok(Self { head, hash, time })
     }
 
-    /// Why the chain cannot grow: its hash at `head` is missing.
+    /// Why the chain cannot grow: its hash at `head` is missing, or a
+    /// failed write left it unknown.
     pub(crate) fn damaged(&self, chain: Chain) -> LogError {
         LogError::Inconsistent(format!(
-            "the {} chain has no valid hash at position {}: verify the log",
+            "the {} chain cannot grow past position {}: restart the service, which verifies the log",
             chain.name(),
             self.head
         ))

@@ -5,8 +5,8 @@
 //! checkpoints themselves cannot break a chain, so verify warns instead.
 //!
 //! Storage layout (ARCHITECTURE.md): tree `log` holds `e` + position (u64
-//! BE) → event bytes and `c` + position → 32-byte chain hash; tree `audit`
-//! holds `a` + position → decision record bytes.
+//! BE) → 32-byte chain hash ‖ event bytes; tree `audit` holds `a` + position
+//! → chain hash ‖ decision record bytes.
 
 mod support;
 
