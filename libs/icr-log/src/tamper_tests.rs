@@ -182,3 +182,41 @@ async fn indexes_that_disagree_with_the_chained_items_are_named() {
     let read = log.read_stream("s/1", 1).await;
     assert!(read.is_err(), "a reader refuses the damaged index too");
 }
+
+#[tokio::test]
+async fn an_index_entry_that_no_item_owns_is_found_and_named() {
+    // Each index is counted against its items first; an extra entry makes
+    // the count differ, and the entry-by-entry check then names it.
+    let (_dir, log, key) = signed_log().await;
+    log.inner
+        .tree
+        .insert(keys::stream_index("s/9", 1), &2u64.to_be_bytes())
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!((found.chain, found.position), (Chain::Events, 2), "{found}");
+    assert!(found.reason.contains("s/9"), "{found}");
+
+    let (_dir, log, key) = signed_log().await;
+    log.inner
+        .audit_tree
+        .insert(crate::audit::decision_id_key("forged"), &1u64.to_be_bytes())
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Decisions, 1),
+        "{found}"
+    );
+
+    let (_dir, log, key) = signed_log().await;
+    log.inner
+        .audit_tree
+        .insert(keys::positioned(crate::audit::REVIEW, 99), &[])
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Decisions, 99),
+        "{found}"
+    );
+}
