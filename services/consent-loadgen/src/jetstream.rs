@@ -338,7 +338,9 @@ mod tests {
         let sizes: Vec<usize> = (0..2000).map(|_| events.next_message().len()).collect();
         let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
         assert!(*least > 150, "{least} bytes");
-        assert!(most - least <= 4, "{least}..{most} bytes");
+        // Varints vary: the recorded time's nanoseconds (up to 5 bytes, none
+        // when zero), the position and the stream version.
+        assert!(most - least <= 12, "{least}..{most} bytes");
     }
 
     #[test]
