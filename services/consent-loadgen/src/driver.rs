@@ -53,6 +53,21 @@ pub struct LoadConfig {
     pub noop_response_bytes: u32,
 }
 
+/// Refuses an empty patient range, or one past the synthetic NHS numbers.
+pub(crate) fn check_patients(offset: u32, patients: u32) -> anyhow::Result<()> {
+    if patients == 0 {
+        bail!("at least one patient is needed");
+    }
+    let end = u64::from(offset) + u64::from(patients);
+    if end > u64::from(NhsNumber::SYNTHETIC) {
+        bail!(
+            "patients {offset}..{end} run past the {} synthetic NHS numbers",
+            NhsNumber::SYNTHETIC
+        );
+    }
+    Ok(())
+}
+
 /// Payload of a no-op response by default: about the size of an allowed
 /// `AuthorizeResponse` for one section (measured by the smoke test).
 pub const DEFAULT_NOOP_RESPONSE_BYTES: u32 = 180;
@@ -86,17 +101,7 @@ impl LoadConfig {
         if self.connections == 0 || self.concurrency == 0 || self.max_in_flight == 0 {
             bail!("connections, concurrency and max in flight must be at least 1");
         }
-        if self.patients == 0 {
-            bail!("at least one patient is needed");
-        }
-        let end = u64::from(self.patient_offset) + u64::from(self.patients);
-        if end > u64::from(NhsNumber::SYNTHETIC) {
-            bail!(
-                "patients {}..{end} run past the {} synthetic NHS numbers",
-                self.patient_offset,
-                NhsNumber::SYNTHETIC
-            );
-        }
+        check_patients(self.patient_offset, self.patients)?;
         if let Some(rate) = self.rate
             && !(rate.is_finite() && rate > 0.0)
         {

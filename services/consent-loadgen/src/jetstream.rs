@@ -95,17 +95,7 @@ impl JetStreamConfig {
         if self.connections == 0 || self.concurrency == 0 {
             bail!("connections and concurrency must be at least 1");
         }
-        if self.patients == 0 {
-            bail!("at least one patient is needed");
-        }
-        let end = u64::from(self.patient_offset) + u64::from(self.patients);
-        if end > u64::from(NhsNumber::SYNTHETIC) {
-            bail!(
-                "patients {}..{end} run past the synthetic NHS numbers",
-                self.patient_offset
-            );
-        }
-        Ok(())
+        crate::driver::check_patients(self.patient_offset, self.patients)
     }
 
     fn description(&self) -> RunDescription {

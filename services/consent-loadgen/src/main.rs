@@ -51,12 +51,8 @@ struct LoadArgs {
     /// What to send.
     #[arg(long, value_enum, default_value = "authorize")]
     target: Target,
-    /// Separate HTTP/2 connections; requests are spread over them.
-    #[arg(long, default_value_t = 4)]
-    connections: usize,
-    /// Requests in flight (closed loop).
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    #[command(flatten)]
+    shape: Shape,
     /// Requests per second on a fixed schedule (open loop); latency counts
     /// from each request's scheduled time.
     #[arg(long)]
@@ -64,18 +60,6 @@ struct LoadArgs {
     /// Open loop: most requests in flight before sending waits.
     #[arg(long, default_value_t = 1024)]
     max_in_flight: usize,
-    /// How long to measure, e.g. 10s, 500ms, 2m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
-    /// How long to send before measuring.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    warmup: Duration,
-    /// Patients to go round (synthetic NHS numbers, already registered).
-    #[arg(long, default_value_t = 1000)]
-    patients: u32,
-    /// First synthetic patient.
-    #[arg(long, default_value_t = 0)]
-    patient_offset: u32,
     /// National RBAC job-role code of the requester.
     #[arg(long, default_value = "R8000")]
     role: String,
@@ -85,15 +69,40 @@ struct LoadArgs {
     /// Requester user id (also the user entering objections).
     #[arg(long, default_value = "consent-loadgen")]
     user: String,
-    /// Longest wait for one answer; later counts as ClientTimeout.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    timeout: Duration,
     /// Bytes in each no-op response (about an AuthorizeResponse).
     #[arg(long, default_value_t = DEFAULT_NOOP_RESPONSE_BYTES)]
     noop_response_bytes: u32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// The shape of a closed-loop run, against the service or JetStream alike.
+#[derive(Debug, Args)]
+struct Shape {
+    /// Separate connections (HTTP/2 or NATS); clients are spread over them.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Clients in flight, each waiting for its answer or acknowledgement
+    /// before sending again (closed loop).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long to measure, e.g. 10s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// How long to send before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Patients to go round (synthetic NHS numbers; for the service, already
+    /// registered).
+    #[arg(long, default_value_t = 1000)]
+    patients: u32,
+    /// First synthetic patient.
+    #[arg(long, default_value_t = 0)]
+    patient_offset: u32,
+    /// Longest wait for one answer; later counts as ClientTimeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -135,27 +144,8 @@ struct JetStreamArgs {
     /// The one subject the stream holds and every event is published to.
     #[arg(long, default_value = DEFAULT_SUBJECT)]
     subject: String,
-    /// Separate NATS connections; publishers are spread over them.
-    #[arg(long, default_value_t = 4)]
-    connections: usize,
-    /// Publishers, each awaiting its acknowledgement (closed loop).
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// How long to measure, e.g. 10s, 500ms, 2m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
-    /// How long to publish before measuring.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    warmup: Duration,
-    /// Patients the events go round (synthetic NHS numbers).
-    #[arg(long, default_value_t = 1000)]
-    patients: u32,
-    /// First synthetic patient.
-    #[arg(long, default_value_t = 0)]
-    patient_offset: u32,
-    /// Longest wait for one acknowledgement; later counts as ClientTimeout.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    timeout: Duration,
+    #[command(flatten)]
+    shape: Shape,
     /// Print one event as published (hex) and exit without connecting:
     /// the payload other peers append, at the same size.
     #[arg(long)]
@@ -216,20 +206,21 @@ async fn main() -> anyhow::Result<ExitCode> {
 
 async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let mut config = LoadConfig::new(args.endpoint, args.target);
-    config.connections = args.connections;
-    config.concurrency = args.concurrency;
+    let shape = args.shape;
+    config.connections = shape.connections;
+    config.concurrency = shape.concurrency;
     config.rate = args.rate;
     config.max_in_flight = args.max_in_flight;
-    config.duration = args.duration;
-    config.warmup = args.warmup;
-    config.patients = args.patients;
-    config.patient_offset = args.patient_offset;
+    config.duration = shape.duration;
+    config.warmup = shape.warmup;
+    config.patients = shape.patients;
+    config.patient_offset = shape.patient_offset;
     config.requester = Requester {
         user_id: args.user,
         role_code: args.role,
         organisation_ods: args.org,
     };
-    config.timeout = args.timeout;
+    config.timeout = shape.timeout;
     config.noop_response_bytes = args.noop_response_bytes;
     let report = run(&config).await?;
     print_report(&report, args.json)
@@ -239,13 +230,14 @@ async fn publish(args: JetStreamArgs) -> anyhow::Result<ExitCode> {
     let mut config = JetStreamConfig::new(args.server);
     config.stream = args.stream;
     config.subject = args.subject;
-    config.connections = args.connections;
-    config.concurrency = args.concurrency;
-    config.duration = args.duration;
-    config.warmup = args.warmup;
-    config.patients = args.patients;
-    config.patient_offset = args.patient_offset;
-    config.timeout = args.timeout;
+    let shape = args.shape;
+    config.connections = shape.connections;
+    config.concurrency = shape.concurrency;
+    config.duration = shape.duration;
+    config.warmup = shape.warmup;
+    config.patients = shape.patients;
+    config.patient_offset = shape.patient_offset;
+    config.timeout = shape.timeout;
     if args.print_event {
         let events = jetstream::ObjectionEvents::new(
             config.patient_offset,
@@ -349,9 +341,9 @@ mod tests {
             panic!("the jetstream subcommand");
         };
         assert_eq!(args.server, "nats://127.0.0.1:14222");
-        assert_eq!((args.concurrency, args.connections), (64, 4));
-        assert_eq!(args.duration, Duration::from_secs(5));
-        assert_eq!(args.warmup, Duration::from_secs(1));
+        assert_eq!((args.shape.concurrency, args.shape.connections), (64, 4));
+        assert_eq!(args.shape.duration, Duration::from_secs(5));
+        assert_eq!(args.shape.warmup, Duration::from_secs(1));
         assert_eq!(args.stream, DEFAULT_STREAM);
         assert!(args.json && !args.print_event);
         // A load flag is not a subcommand flag.
