@@ -79,10 +79,53 @@ impl FromStr for NhsNumber {
         for (slot, b) in digits.iter_mut().zip(bytes) {
             *slot = b - b'0';
         }
+        Self::from_digits(digits)
+    }
+}
+
+impl NhsNumber {
+    fn from_digits(digits: [u8; 10]) -> Result<Self, NhsNumberError> {
         match check_digit(&digits[..9]) {
             Some(expected) if expected == digits[9] => Ok(Self(digits)),
             _ => Err(NhsNumberError::CheckDigit),
         }
+    }
+
+    /// The number as an integer (leading zeros are implied).
+    pub fn as_u64(&self) -> u64 {
+        self.0.iter().fold(0, |n, &d| n * 10 + u64::from(d))
+    }
+}
+
+impl TryFrom<u64> for NhsNumber {
+    type Error = NhsNumberError;
+
+    /// The number whose ten digits (with leading zeros) spell `n`.
+    fn try_from(mut n: u64) -> Result<Self, Self::Error> {
+        if n >= 10_000_000_000 {
+            return Err(NhsNumberError::Format);
+        }
+        let mut digits = [0u8; 10];
+        for slot in digits.iter_mut().rev() {
+            *slot = (n % 10) as u8;
+            n /= 10;
+        }
+        Self::from_digits(digits)
+    }
+}
+
+/// Kept as an integer (compact in snapshots); read back through the check
+/// digit, so a stored number is valid or refused.
+impl serde::Serialize for NhsNumber {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.as_u64())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NhsNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = <u64 as serde::Deserialize>::deserialize(deserializer)?;
+        Self::try_from(n).map_err(|e| serde::de::Error::custom(format!("NHS number {n}: {e}")))
     }
 }
 
@@ -106,6 +149,19 @@ mod tests {
         assert_eq!(numbers.len(), 10_010);
         for n in &numbers {
             assert_eq!(n.as_string().parse::<NhsNumber>().as_ref(), Ok(n));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_integer_form_reads_back_only_valid_numbers(n in 0u64..20_000_000_000) {
+            let parsed = NhsNumber::try_from(n);
+            let text = format!("{n:010}").parse::<NhsNumber>();
+            prop_assert_eq!(parsed.is_ok(), n < 10_000_000_000 && text.is_ok());
+            if let Ok(number) = parsed {
+                prop_assert_eq!(number.as_u64(), n);
+                prop_assert_eq!(Ok(number), text);
+            }
         }
     }
 

@@ -12,11 +12,12 @@ use icr_proto::pb::{
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
 
 use crate::{CommandError, timestamp_from_proto, uk_date};
 
 /// Where the patient is registered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     /// ODS code of the registered GP practice.
     pub gp_practice_ods: String,
@@ -25,9 +26,10 @@ pub struct Registration {
 }
 
 /// A registered power of attorney.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attorney {
     /// Kind of power held.
+    #[serde(with = "proto_enum")]
     pub kind: PowerOfAttorneyKind,
     /// Who verified the instrument.
     pub verified_by: String,
@@ -52,16 +54,17 @@ impl Attorney {
 }
 
 /// An organisation's involvement in the patient's care.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CareRelationship {
     /// ODS code of the organisation.
     pub organisation_ods: String,
     /// How it is involved.
+    #[serde(with = "proto_enum")]
     pub kind: CareRelationshipKind,
 }
 
 /// A fact about the patient, for explaining which event established it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Source {
     /// The GP registration and date of birth.
     Registration,
@@ -76,7 +79,7 @@ pub enum Source {
 }
 
 /// Current state of one patient, folded from their stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Patient {
     /// Version of the stream folded so far (0 = no events).
     pub version: u64,
@@ -96,6 +99,30 @@ pub struct Patient {
     pub unreadable_events: u64,
     /// Log position of the event that established each current fact.
     pub sources: BTreeMap<Source, u64>,
+}
+
+/// Protobuf enums kept by their number, as on the wire: a number this build
+/// does not know reads back as an error, never as another value.
+mod proto_enum {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<E, S>(value: &E, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        E: Copy + Into<i32>,
+        S: Serializer,
+    {
+        (*value).into().serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, E, D>(deserializer: D) -> Result<E, D::Error>
+    where
+        E: TryFrom<i32>,
+        D: Deserializer<'de>,
+    {
+        let number = i32::deserialize(deserializer)?;
+        E::try_from(number)
+            .map_err(|_| serde::de::Error::custom(format!("unknown enum number {number}")))
+    }
 }
 
 /// Whether an objection with scope number `recorded` bars use for `scope`.
