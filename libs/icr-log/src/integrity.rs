@@ -60,10 +60,18 @@ fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
 impl SledLog {
     /// Checks everything (see the module docs).
     pub(crate) fn check(&self, key: Option<&ed25519_dalek::VerifyingKey>) -> Checked<Verification> {
+        // Writers may run beside a check (a service started from a snapshot
+        // verifies while it serves): only what was durable when the check
+        // began is checked, and it is read in this order so that each part
+        // names only what a later read covers. A checkpoint vouches for heads
+        // durable when it was signed; a decision names an event durable when
+        // it was made.
         let checkpoints = self.stored_checkpoints()?;
+        let decisions = *self.inner.audit.durable.borrow();
+        let events = self.head();
         let mut verifier = Verifier::new(key, &checkpoints)?;
-        let events = self.check_events(&mut verifier)?;
-        let reviews = self.check_decisions(&mut verifier, events)?;
+        let events = self.check_events(&mut verifier, events)?;
+        let reviews = self.check_decisions(&mut verifier, events, decisions)?;
         let verification = verifier.finish()?;
         self.check_log_indexes(verification.events)?;
         self.check_audit_indexes(verification.decisions, reviews)?;
@@ -87,13 +95,16 @@ impl SledLog {
         Ok(checkpoints)
     }
 
-    /// Walks the events; returns the last position verified.
-    fn check_events(&self, verifier: &mut Verifier) -> Checked<u64> {
+    /// Walks the events up to `until`; returns the last position verified.
+    fn check_events(&self, verifier: &mut Verifier, until: u64) -> Checked<u64> {
         let tree = &self.inner.tree;
         let (mut head, mut last) = (0, Timestamp::default());
         for entry in tree.scan_prefix([keys::EVENT]) {
             let (key, value) = entry?;
             let at = decode_u64(&key[1..]).unwrap_or(0);
+            if at > until {
+                break;
+            }
             let (hash, bytes) = keys::unseal(&value)
                 .ok_or_else(|| verifier.event_unreadable("shorter than a chain hash"))?;
             let event = RecordedEvent::decode(bytes)
@@ -117,16 +128,19 @@ impl SledLog {
         Ok(head)
     }
 
-    /// Walks the decision records, which may only name positions up to
-    /// `events` (the verified event head); returns how many are due for
-    /// review.
-    fn check_decisions(&self, verifier: &mut Verifier, events: u64) -> Checked<u64> {
+    /// Walks the decision records up to `until`, which may only name
+    /// positions up to `events` (the verified event head); returns how many
+    /// are due for review.
+    fn check_decisions(&self, verifier: &mut Verifier, events: u64, until: u64) -> Checked<u64> {
         let tree = &self.inner.audit_tree;
         let mut last = Timestamp::default();
         let mut reviews = 0;
         for entry in tree.scan_prefix([RECORD]) {
             let (key, value) = entry?;
             let at = decode_u64(&key[1..]).unwrap_or(0);
+            if at > until {
+                break;
+            }
             let (hash, bytes) = keys::unseal(&value)
                 .ok_or_else(|| verifier.decision_unreadable("shorter than a chain hash"))?;
             let record = DecisionRecord::decode(bytes)
@@ -183,8 +197,15 @@ impl SledLog {
             let sealed = value.as_deref().and_then(keys::unseal);
             Ok(sealed.and_then(|(_, bytes)| RecordedEvent::decode(bytes).ok()))
         };
-        for entry in to_check(tree, keys::STREAM_INDEX, head)? {
-            let (key, value) = entry?;
+        let exists = |p: u64| tree.contains_key(keys::event(p));
+        let index = Index {
+            tree,
+            prefix: keys::STREAM_INDEX,
+            head,
+            names: by_value,
+            exists: &exists,
+        };
+        for (key, value) in to_check(index, head)? {
             let position = decode_u64(&value).unwrap_or(0);
             // `s` + stream + 0 + version (8 bytes).
             let parsed = (key.len() >= 10 && key[key.len() - 9] == 0).then(|| {
@@ -208,6 +229,9 @@ impl SledLog {
             let id = String::from_utf8_lossy(&key[1..]).into_owned();
             let record = RequestRecord::decode(value.as_ref()).ok();
             let position = record.as_ref().map_or(0, |r| r.first_position);
+            if position > head {
+                continue;
+            }
             let agrees = match (&record, event(position)?) {
                 (Some(r), Some(first)) => {
                     r.last_position <= head
@@ -238,8 +262,15 @@ impl SledLog {
             let reason = format!("an entry of the {index} index names it wrongly");
             Err(broken(Chain::Decisions, position, reason))
         };
-        for entry in to_check(tree, PATIENT, head)? {
-            let key = entry?.0;
+        let exists = |p: u64| tree.contains_key(keys::positioned(RECORD, p));
+        let index = |prefix, names| Index {
+            tree,
+            prefix,
+            head,
+            names,
+            exists: &exists,
+        };
+        for (key, _) in to_check(index(PATIENT, by_key), head)? {
             let split = key.len().saturating_sub(8).max(1);
             let position = decode_u64(&key[split..]).unwrap_or(0);
             let nhs = &key[1..split];
@@ -247,15 +278,14 @@ impl SledLog {
                 return fault(position, "patient");
             }
         }
-        for entry in to_check(tree, DECISION_ID, head)? {
-            let (key, value) = entry?;
+        for (key, value) in to_check(index(DECISION_ID, by_value), head)? {
             let position = decode_u64(&value).unwrap_or(0);
             if record(position).is_none_or(|r| r.decision_id.as_bytes() != &key[1..]) {
                 return fault(position, "decision id");
             }
         }
-        for entry in to_check(tree, REVIEW, reviews)? {
-            let position = decode_u64(&entry?.0[1..]).unwrap_or(0);
+        for (key, _) in to_check(index(REVIEW, by_key), reviews)? {
+            let position = decode_u64(&key[1..]).unwrap_or(0);
             if record(position).is_none_or(|r| r.review_due_by.is_none()) {
                 return fault(position, "review");
             }
@@ -264,20 +294,60 @@ impl SledLog {
     }
 }
 
-/// The entries under the one-byte `prefix` to check one by one: none when
-/// there are exactly `expected` of them (see [`SledLog::check_log_indexes`]).
-fn to_check(
-    tree: &sled::Tree,
+/// An index entry whose key ends with the position it names.
+fn by_key(key: &[u8], _: &[u8]) -> u64 {
+    decode_u64(&key[key.len().saturating_sub(8)..]).unwrap_or(0)
+}
+
+/// An index entry whose value is the position it names.
+fn by_value(_: &[u8], value: &[u8]) -> u64 {
+    decode_u64(value).unwrap_or(0)
+}
+
+/// Which entries of an index are checked: those naming positions up to
+/// `head` (read from an entry by `names`), and those past it whose item is
+/// missing (`exists`): a writer adds an item and its entries in one batch,
+/// so a newer entry without its item is damage, not a write in flight.
+struct Index<'a> {
+    tree: &'a sled::Tree,
     prefix: u8,
-    expected: u64,
-) -> Checked<impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> {
-    let mut entries = 0;
-    for key in tree.scan_prefix([prefix]).keys() {
-        key?;
-        entries += 1;
+    head: u64,
+    names: fn(&[u8], &[u8]) -> u64,
+    exists: &'a dyn Fn(u64) -> sled::Result<bool>,
+}
+
+/// The entries of `index` to check one by one: none when exactly
+/// `expected` name positions up to its head and every newer one has its
+/// item (see [`SledLog::check_log_indexes`]). An entry naming no readable
+/// position counts as 0, so it is checked, never skipped.
+fn to_check(index: Index<'_>, expected: u64) -> Checked<Vec<(sled::IVec, sled::IVec)>> {
+    let Index {
+        tree,
+        prefix,
+        head,
+        names,
+        exists,
+    } = index;
+    let (mut covered, mut orphans) = (0, Vec::new());
+    for entry in tree.scan_prefix([prefix]) {
+        let (key, value) = entry?;
+        let position = names(&key, &value);
+        if position <= head {
+            covered += 1;
+        } else if !exists(position)? {
+            orphans.push((key, value));
+        }
     }
-    let all_expected = entries == expected;
-    Ok(tree
-        .scan_prefix([prefix])
-        .take_while(move |_| !all_expected))
+    if covered == expected {
+        return Ok(orphans);
+    }
+    let mut all = Vec::new();
+    for entry in tree.scan_prefix([prefix]) {
+        let (key, value) = entry?;
+        if names(&key, &value) <= head {
+            all.push((key, value));
+        }
+    }
+    all.extend(orphans);
+    Ok(all)
 }

@@ -220,3 +220,44 @@ async fn an_index_entry_that_no_item_owns_is_found_and_named() {
         "{found}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_verifies_while_writers_and_the_signer_run_beside_it() {
+    let (_dir, log, key) = signed_log().await;
+    let writing = {
+        let log = log.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                log.append(append(&format!("s/{}", i % 3), &format!("w{i}")))
+                    .await
+                    .expect("append");
+                let record = DecisionRecord {
+                    nhs_number: format!("94347659{:02}", i % 100),
+                    decision_id: format!("w{i}"),
+                    review_due_by: (i % 2 == 0).then(Default::default),
+                    ..Default::default()
+                };
+                log.record(vec![record]).await.expect("record");
+                if i % 50 == 0 {
+                    log.checkpoint(&key).await.expect("sign");
+                }
+            }
+        })
+    };
+    let mut checks = 0;
+    while !writing.is_finished() {
+        let log = log.clone();
+        let verifying = key.verifying_key();
+        let outcome = tokio::task::spawn_blocking(move || log.verify(Some(&verifying)))
+            .await
+            .expect("joined")
+            .expect("readable");
+        outcome.unwrap_or_else(|broken| panic!("a growing log does not verify: {broken}"));
+        checks += 1;
+    }
+    writing.await.expect("writer");
+    assert!(checks > 1, "the check ran beside the writers");
+    let verified = log.verify(Some(&key.verifying_key())).expect("readable");
+    assert_eq!(verified.expect("verifies").events, 306);
+}
