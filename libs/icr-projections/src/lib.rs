@@ -10,8 +10,10 @@
 
 mod facts;
 mod policy;
+mod snapshot;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use icr_events::{NhsNumber, Patient};
 use icr_proto::pb::RecordedEvent;
@@ -19,6 +21,7 @@ use icr_proto::pb::RecordedEvent;
 pub use facts::{FactQuery, RequestFacts, age_on};
 pub use icr_decision::Facts;
 pub use policy::PolicyState;
+pub use snapshot::{Snapshot, SnapshotError};
 
 /// Why an event could not be applied. The log is damaged or was read out of
 /// order; the service must not serve decisions from it.
@@ -37,10 +40,14 @@ pub enum ProjectionError {
 }
 
 /// Current state of every patient and of the policy.
+///
+/// Patients are shared on write: a clone (to write a snapshot) costs a
+/// reference count per patient, and a patient changed while the clone is
+/// alive is copied first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projections {
     position: u64,
-    patients: HashMap<NhsNumber, Patient>,
+    patients: HashMap<NhsNumber, Arc<Patient>>,
     policy: PolicyState,
 }
 
@@ -57,7 +64,7 @@ impl Projections {
 
     /// One patient's state, if any event concerned them.
     pub fn patient(&self, nhs_number: &NhsNumber) -> Option<&Patient> {
-        self.patients.get(nhs_number)
+        self.patients.get(nhs_number).map(Arc::as_ref)
     }
 
     /// Number of patients known.
@@ -88,10 +95,8 @@ impl Projections {
             .strip_prefix("patient/")
             .and_then(|n| n.parse().ok())
         {
-            self.patients
-                .entry(nhs_number)
-                .or_default()
-                .apply(event.position, payload);
+            let patient = self.patients.entry(nhs_number).or_default();
+            Arc::make_mut(patient).apply(event.position, payload);
         }
         Ok(false)
     }

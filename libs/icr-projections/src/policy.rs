@@ -24,6 +24,9 @@ pub struct PolicyState {
     /// Policy stream (`organisation/RKB`, `role/R8000`, `region/QWU`) → log
     /// position of its latest event, for explaining decisions.
     pub sources: BTreeMap<String, u64>,
+    /// Policy stream → its latest event. Each stream sets one entry of the
+    /// state above, so these events alone rebuild it: what a snapshot keeps.
+    latest: BTreeMap<String, (u64, EventPayload)>,
 }
 
 impl PolicyState {
@@ -42,8 +45,13 @@ impl PolicyState {
 
     /// Folds a policy event found at log `position`; other events are ignored.
     pub fn apply(&mut self, position: u64, payload: &EventPayload) {
-        if let Some(stream) = StreamId::of(payload).filter(|s| !matches!(s, StreamId::Patient(_))) {
-            self.sources.insert(stream.to_string(), position);
+        if !Self::is_policy_event(payload) {
+            return;
+        }
+        if let Some(stream) = StreamId::of(payload) {
+            let stream = stream.to_string();
+            self.sources.insert(stream.clone(), position);
+            self.latest.insert(stream, (position, payload.clone()));
         }
         match payload.kind.as_ref() {
             Some(Kind::OrganisationJoined(e)) => {
@@ -87,6 +95,14 @@ impl PolicyState {
             }
             _ => {}
         }
+    }
+
+    /// The latest event of each policy stream, with its log position, in
+    /// position order: folding them gives this state again.
+    pub fn latest_events(&self) -> Vec<(u64, &EventPayload)> {
+        let mut events: Vec<_> = self.latest.values().map(|(p, e)| (*p, e)).collect();
+        events.sort_unstable_by_key(|(position, _)| *position);
+        events
     }
 
     /// The region an organisation belongs to, while it is in the agreement.

@@ -29,6 +29,7 @@ mod aggregates;
 mod api;
 mod policy_files;
 pub mod shutdown;
+mod snapshots;
 mod startup;
 mod status;
 mod tamper;
@@ -52,6 +53,9 @@ pub use tamper::load_signing_key;
 
 /// How often a checkpoint is signed while the log grows, by default.
 pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// How many events the projections fold between snapshots, by default.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
 
 /// What the service needs from storage: the event log and the decision
 /// audit, sharing durability.
@@ -80,6 +84,9 @@ pub struct Options {
     pub signing_key: Option<SigningKey>,
     /// How often a checkpoint is signed while the log grows.
     pub checkpoint_every: Duration,
+    /// Events folded between projection snapshots; 0 writes none (an
+    /// existing snapshot is still used at start).
+    pub snapshot_every: u64,
 }
 
 impl Options {
@@ -90,6 +97,7 @@ impl Options {
             policy,
             signing_key: None,
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
         }
     }
 }
@@ -107,7 +115,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let log = SledLog::open(&options.data_dir)
         .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
-    tamper::verify_at_start(&log, options.signing_key.as_ref(), &options.data_dir).await?;
+    let snapshots = snapshots::Snapshots::new(&options.data_dir, options.signing_key.clone());
+    let snapshot = snapshots.load(&log).await;
+    // Without a snapshot the whole log is folded anyway: verify it first.
+    // From a snapshot, serving starts after the tail and the whole log is
+    // verified beside it; a break stops every decision and write.
+    if snapshot.is_none() {
+        tamper::verify_at_start(&log, options.signing_key.as_ref(), &options.data_dir).await?;
+    }
     if options.signing_key.is_none() {
         tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
     }
@@ -120,8 +135,22 @@ pub async fn run(
     )
     .await
     .context("policy model or rules are invalid")?;
-    let view = view::View::new();
+    let from_snapshot = snapshot.is_some();
+    let view = view::View::starting_from(snapshot.unwrap_or_default());
     let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
+    let verifier = from_snapshot.then(|| {
+        let (log, view) = (log.clone(), view.clone());
+        let (key, dir) = (options.signing_key.clone(), options.data_dir.clone());
+        tokio::spawn(async move {
+            if let Err(error) = tamper::verify_at_start(&log, key.as_ref(), &dir).await {
+                tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
+                view.fail(format!("{error:#}"));
+            }
+        })
+    });
+    let snapshot_writer = (options.snapshot_every > 0).then(|| {
+        tokio::spawn(snapshots.keep_writing(view.clone(), log.clone(), options.snapshot_every))
+    });
     startup::load_pack_if_new(&log, &view, &options.policy).await?;
     let head = log.head();
     view.wait_for(head, REBUILD_WAIT)
@@ -160,8 +189,16 @@ pub async fn run(
         .await;
     // Wait for the follower to be gone so that, once `run` returns, nothing
     // holds the sled directory and it can be opened again at once.
-    follower.abort();
-    let _ = follower.await;
+    for task in [Some(follower), snapshot_writer].into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
+    }
+    // Verification reads the log on a blocking thread that cannot be
+    // stopped; let it finish so that nothing holds the directory after.
+    if let Some(verifier) = verifier.filter(|v| !v.is_finished()) {
+        tracing::info!("waiting for the log verification to finish");
+        let _ = verifier.await;
+    }
     if let (Some(signer), Some(key)) = (signer, &options.signing_key) {
         signer.abort();
         let _ = signer.await;

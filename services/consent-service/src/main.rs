@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use consent_service::{
-    DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, Options, PolicyFiles, load_signing_key, run, shutdown,
+    DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Options, PolicyFiles,
+    load_signing_key, run, shutdown,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -40,6 +41,11 @@ struct Args {
     /// Seconds between checkpoints while the log grows.
     #[arg(long, env = "ICR_CHECKPOINT_EVERY_SECS", default_value_t = DEFAULT_CHECKPOINT_EVERY.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_every_secs: u64,
+    /// Events folded between snapshots of the projections (kept under
+    /// `snapshots/` in the data directory; a restart replays only the log
+    /// after the newest). 0 writes none.
+    #[arg(long, env = "ICR_SNAPSHOT_EVERY_EVENTS", default_value_t = DEFAULT_SNAPSHOT_EVERY)]
+    snapshot_every_events: u64,
 }
 
 #[tokio::main]
@@ -82,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             policy,
             signing_key,
             checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every_secs),
+            snapshot_every: args.snapshot_every_events,
         },
         shutdown::signal(),
     )

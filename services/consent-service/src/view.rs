@@ -54,16 +54,42 @@ pub(crate) struct View {
 }
 
 impl View {
-    pub(crate) fn new() -> Arc<Self> {
+    /// A view that starts from `projections` (read from a snapshot) and
+    /// follows the log from their position on. Progress reads 0 until the
+    /// follower's first batch has built the engine, so nothing waits its way
+    /// to a decision before there is an engine to make it.
+    pub(crate) fn starting_from(projections: Projections) -> Arc<Self> {
+        let (progress, _) = watch::channel(Progress::At(0));
         let state = State {
-            projections: Projections::default(),
+            projections,
             engine: None,
         };
-        let (progress, _) = watch::channel(Progress::At(0));
         Arc::new(Self {
             state: RwLock::new(state),
             progress,
         })
+    }
+
+    /// Stops every decision and write for good: something found the state
+    /// cannot be trusted (e.g. the log failed verification).
+    pub(crate) fn fail(&self, why: String) {
+        self.progress.send_replace(Progress::Failed(why));
+    }
+
+    /// Why the view failed, once it has: nothing is decided or written then.
+    pub(crate) fn failure(&self) -> Option<String> {
+        match &*self.progress.borrow() {
+            Progress::Failed(why) => Some(why.clone()),
+            Progress::At(_) => None,
+        }
+    }
+
+    /// Where the follower stands: `None` once it failed.
+    pub(crate) fn position(&self) -> Option<u64> {
+        match *self.progress.borrow() {
+            Progress::At(at) => Some(at),
+            Progress::Failed(_) => None,
+        }
     }
 
     /// Runs `read` on the projections and engine of one position. The lock
@@ -118,7 +144,7 @@ impl View {
             }
             if let Err(why) = self.fold_batch(&log, &files, at, !engine_built).await {
                 tracing::error!(%why, "projections stopped; decisions are unavailable");
-                self.progress.send_replace(Progress::Failed(why));
+                self.fail(why);
                 return;
             }
             engine_built = true;
@@ -173,7 +199,14 @@ impl View {
         }
         let position = state.projections.position();
         drop(state);
-        self.progress.send_replace(Progress::At(position));
+        // A failure is final: folding on does not make the state trusted.
+        self.progress.send_if_modified(|p| match p {
+            Progress::At(at) => {
+                *at = position;
+                true
+            }
+            Progress::Failed(_) => false,
+        });
         Ok(())
     }
 }

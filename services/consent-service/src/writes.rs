@@ -103,6 +103,12 @@ pub(crate) async fn execute<L: EventLog>(
     {
         return Ok(result(done));
     }
+    // Nothing is added to a log the service no longer trusts.
+    if let Some(why) = view.failure() {
+        return Err(ServiceError::Unavailable(format!(
+            "projections stopped: {why}"
+        )));
+    }
     let stream = StreamId::of(&command.payload)
         .ok_or_else(|| ServiceError::Unavailable("event has no stream; this is a bug".into()))?;
     let stream_name = stream.to_string();

@@ -1,0 +1,244 @@
+//! Snapshots: the projections at one log position, written to bytes and
+//! read back, so a restart replays only the events after it.
+//!
+//! A snapshot is an accelerator, never a source of truth. It names the log
+//! position it was taken at and that event's chain hash, so a reader can
+//! check it belongs to the log it is about to follow; every part carries a
+//! SHA-256 digest, and the header digest can be signed. Anything that does
+//! not check out is refused, and the caller replays the log instead.
+//!
+//! Layout: magic, header length (u32 LE), header (postcard), SHA-256 of
+//! everything before it, signature length (u16 LE), signature, then the
+//! patient chunks. Chunks are independent, so they are encoded and decoded
+//! on every core.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use icr_events::{NhsNumber, Patient};
+use icr_proto::pb::EventPayload;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{PolicyState, Projections};
+
+/// First bytes of every snapshot.
+const MAGIC: &[u8; 8] = b"ICRSNAP\0";
+/// Format of the header and chunks; another number is refused.
+const FORMAT: u32 = 1;
+/// Patients per chunk.
+const CHUNK: usize = 65_536;
+
+/// Why a snapshot cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not a snapshot, a format this build cannot read, or damaged.
+    #[error("not a readable snapshot: {0}")]
+    Unreadable(String),
+    /// The caller's check of the header refused it (e.g. a bad signature).
+    #[error("snapshot refused: {0}")]
+    Refused(String),
+}
+
+fn unreadable(what: impl std::fmt::Display) -> SnapshotError {
+    SnapshotError::Unreadable(what.to_string())
+}
+
+/// What a snapshot says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Log position of the last event folded into it.
+    pub position: u64,
+    /// Chain hash of the event at `position` (empty at position 0).
+    pub chain_hash: Vec<u8>,
+    /// Patients it holds.
+    pub patients: u64,
+    /// SHA-256 of the header, which holds the digest of every chunk: what a
+    /// signature signs.
+    pub digest: [u8; 32],
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    position: u64,
+    chain_hash: Vec<u8>,
+    patients: u64,
+    /// The latest event of each policy stream: (position, encoded payload).
+    policy: Vec<(u64, Vec<u8>)>,
+    chunks: Vec<Chunk>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Chunk {
+    bytes: u64,
+    digest: [u8; 32],
+}
+
+/// Runs `work` over `items` on every core, keeping the order of results.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per_thread)
+            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+impl Projections {
+    /// Encodes a snapshot of this state. `chain_hash` is the chain hash of
+    /// the event at [`Projections::position`]; `sign` is given the header
+    /// digest and returns a signature, or nothing.
+    pub fn encode_snapshot(
+        &self,
+        chain_hash: &[u8],
+        sign: impl FnOnce(&[u8; 32]) -> Vec<u8>,
+    ) -> Vec<u8> {
+        let patients: Vec<(&NhsNumber, &Patient)> =
+            self.patients.iter().map(|(n, p)| (n, p.as_ref())).collect();
+        let groups: Vec<_> = patients.chunks(CHUNK).collect();
+        // Serialising owned data into a Vec cannot fail.
+        let chunks = on_every_core(&groups, |group| {
+            postcard::to_stdvec(group).unwrap_or_default()
+        });
+        let header = Header {
+            format: FORMAT,
+            position: self.position,
+            chain_hash: chain_hash.to_vec(),
+            patients: patients.len() as u64,
+            policy: self
+                .policy
+                .latest_events()
+                .into_iter()
+                .map(|(position, payload)| (position, payload.encode_to_vec()))
+                .collect(),
+            chunks: chunks
+                .iter()
+                .map(|c| Chunk {
+                    bytes: c.len() as u64,
+                    digest: Sha256::digest(c).into(),
+                })
+                .collect(),
+        };
+        let header = postcard::to_stdvec(&header).unwrap_or_default();
+        let mut out =
+            Vec::with_capacity(64 + header.len() + chunks.iter().map(Vec::len).sum::<usize>());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        let digest: [u8; 32] = Sha256::digest(&out).into();
+        out.extend_from_slice(&digest);
+        let signature = sign(&digest);
+        out.extend_from_slice(&(signature.len() as u16).to_le_bytes());
+        out.extend_from_slice(&signature);
+        chunks.iter().for_each(|c| out.extend_from_slice(c));
+        out
+    }
+
+    /// Reads a snapshot back. `check` sees what the snapshot says about
+    /// itself and its signature (empty when unsigned) before anything else
+    /// is decoded, and may refuse it.
+    pub fn decode_snapshot(
+        bytes: &[u8],
+        check: impl FnOnce(&Snapshot, &[u8]) -> Result<(), String>,
+    ) -> Result<(Self, Snapshot), SnapshotError> {
+        let mut rest = bytes;
+        let mut take = |n: usize, what: &str| -> Result<&[u8], SnapshotError> {
+            if rest.len() < n {
+                return Err(unreadable(format!("cut short in the {what}")));
+            }
+            let (taken, after) = rest.split_at(n);
+            rest = after;
+            Ok(taken)
+        };
+        if take(MAGIC.len(), "magic")? != MAGIC {
+            return Err(unreadable("wrong magic"));
+        }
+        let length = take(4, "header length")?;
+        let length = u32::from_le_bytes(length.try_into().map_err(unreadable)?) as usize;
+        let header_bytes = take(length, "header")?;
+        let digest: [u8; 32] = Sha256::digest(&bytes[..MAGIC.len() + 4 + length]).into();
+        if take(32, "header digest")? != digest {
+            return Err(unreadable("header digest does not match"));
+        }
+        let length = take(2, "signature length")?;
+        let signature = take(
+            u16::from_le_bytes(length.try_into().map_err(unreadable)?).into(),
+            "signature",
+        )?;
+        let header: Header = postcard::from_bytes(header_bytes).map_err(unreadable)?;
+        if header.format != FORMAT {
+            return Err(unreadable(format!(
+                "format {} (this build reads {FORMAT})",
+                header.format
+            )));
+        }
+        let snapshot = Snapshot {
+            position: header.position,
+            chain_hash: header.chain_hash.clone(),
+            patients: header.patients,
+            digest,
+        };
+        check(&snapshot, signature).map_err(SnapshotError::Refused)?;
+        let mut parts = Vec::with_capacity(header.chunks.len());
+        for chunk in &header.chunks {
+            let length = usize::try_from(chunk.bytes).map_err(unreadable)?;
+            parts.push((take(length, "patients")?, chunk.digest));
+        }
+        if !rest.is_empty() {
+            return Err(unreadable("bytes after the last chunk"));
+        }
+        let decoded = on_every_core(&parts, |(part, digest)| {
+            if Sha256::digest(part).as_slice() != digest {
+                return Err(unreadable("a patient chunk's digest does not match"));
+            }
+            let patients: Vec<(NhsNumber, Patient)> =
+                postcard::from_bytes(part).map_err(unreadable)?;
+            Ok(patients
+                .into_iter()
+                .map(|(n, p)| (n, Arc::new(p)))
+                .collect::<Vec<_>>())
+        });
+        let mut patients = HashMap::with_capacity(usize::try_from(header.patients).unwrap_or(0));
+        for chunk in decoded {
+            for (nhs_number, patient) in chunk? {
+                if patients.insert(nhs_number, patient).is_some() {
+                    return Err(unreadable(format!("patient {nhs_number} appears twice")));
+                }
+            }
+        }
+        if patients.len() as u64 != header.patients {
+            return Err(unreadable("patient count does not match the header"));
+        }
+        let mut policy = PolicyState::default();
+        for (position, payload) in &header.policy {
+            let payload = EventPayload::decode(payload.as_slice()).map_err(unreadable)?;
+            if position > &header.position || !PolicyState::is_policy_event(&payload) {
+                return Err(unreadable(format!(
+                    "policy event at position {position} does not belong"
+                )));
+            }
+            policy.apply(*position, &payload);
+        }
+        let projections = Self {
+            position: header.position,
+            patients,
+            policy,
+        };
+        Ok((projections, snapshot))
+    }
+}
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+//! A snapshot reads back as the state it was taken from, goes on folding
+//! like it, and any damage is refused rather than read as other state.
+
+use super::*;
+use crate::Projections;
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{
+    CareRelationshipEnded, CareRelationshipStarted, ObjectionRecorded, ObjectionWithdrawn,
+    OrganisationJoined, OrganisationLeft, PatientRegistered, RecordedEvent, RegionPolicySet,
+    RolePolicySet,
+};
+use proptest::prelude::*;
+
+fn nhs(i: u32) -> String {
+    NhsNumber::synthetic(i).to_string()
+}
+
+/// One event of a small alphabet, so that histories touch the same
+/// patients, organisations and relationships again and again.
+fn payload(choice: u8, who: u32, what: u8) -> (String, Kind) {
+    let n = nhs(who);
+    let ods = ["RKB", "M86003", "RYG"][usize::from(what % 3)].to_owned();
+    let patient = format!("patient/{n}");
+    match choice % 8 {
+        0 => (
+            patient,
+            Kind::PatientRegistered(PatientRegistered {
+                nhs_number: n,
+                gp_practice_ods: ods,
+                date_of_birth: format!("19{:02}-0{}-1{}", what, 1 + what % 9, what % 10),
+            }),
+        ),
+        1 => (
+            patient,
+            Kind::ObjectionRecorded(ObjectionRecorded {
+                nhs_number: n,
+                scope: i32::from(what % 5),
+                ..Default::default()
+            }),
+        ),
+        2 => (
+            patient,
+            Kind::ObjectionWithdrawn(ObjectionWithdrawn {
+                nhs_number: n,
+                scope: i32::from(what % 5),
+                ..Default::default()
+            }),
+        ),
+        3 => (
+            patient,
+            Kind::CareRelationshipStarted(CareRelationshipStarted {
+                nhs_number: n,
+                relationship_id: format!("rel-{}", what % 4),
+                organisation_ods: ods,
+                kind: i32::from(what % 3),
+            }),
+        ),
+        4 => (
+            patient,
+            Kind::CareRelationshipEnded(CareRelationshipEnded {
+                nhs_number: n,
+                relationship_id: format!("rel-{}", what % 4),
+            }),
+        ),
+        5 => (
+            format!("organisation/{ods}"),
+            Kind::OrganisationJoined(OrganisationJoined {
+                ods_code: ods,
+                name: "Somewhere".into(),
+                region: ["QWU", "QOX"][usize::from(what % 2)].into(),
+            }),
+        ),
+        6 => (
+            format!("organisation/{ods}"),
+            Kind::OrganisationLeft(OrganisationLeft { ods_code: ods }),
+        ),
+        _ if what.is_multiple_of(2) => (
+            "role/R8000".into(),
+            Kind::RolePolicySet(RolePolicySet {
+                role_code: "R8000".into(),
+                sections: vec![i32::from(what % 4)],
+                purposes: vec![1],
+                clinical: what.is_multiple_of(3),
+                ..Default::default()
+            }),
+        ),
+        _ => (
+            "region/QWU".into(),
+            Kind::RegionPolicySet(RegionPolicySet {
+                region: "QWU".into(),
+                minimum_age: u32::from(what),
+                break_glass: what % 2 == 1,
+                ..Default::default()
+            }),
+        ),
+    }
+}
+
+fn fold(events: &[(u8, u32, u8)], onto: &mut Projections) {
+    for &(choice, who, what) in events {
+        let (stream, kind) = payload(choice, who, what);
+        let event = RecordedEvent {
+            position: onto.position() + 1,
+            stream,
+            payload: Some(EventPayload { kind: Some(kind) }),
+            ..RecordedEvent::default()
+        };
+        onto.apply(&event).expect("in order");
+    }
+}
+
+fn history() -> impl Strategy<Value = Vec<(u8, u32, u8)>> {
+    prop::collection::vec((any::<u8>(), 0u32..40, any::<u8>()), 0..200)
+}
+
+fn accept(_: &Snapshot, _: &[u8]) -> Result<(), String> {
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn a_snapshot_reads_back_as_its_state_and_folds_on_like_it(
+        before in history(),
+        after in history(),
+    ) {
+        let mut live = Projections::default();
+        fold(&before, &mut live);
+        let bytes = live.encode_snapshot(b"chain", |_| Vec::new());
+        let (mut loaded, snapshot) = Projections::decode_snapshot(&bytes, accept).expect("reads");
+        prop_assert_eq!(&loaded, &live);
+        prop_assert_eq!(snapshot.position, live.position());
+        prop_assert_eq!(snapshot.chain_hash.as_slice(), b"chain".as_slice());
+        prop_assert_eq!(snapshot.patients, live.patient_count() as u64);
+        fold(&after, &mut live);
+        fold(&after, &mut loaded);
+        prop_assert_eq!(loaded, live);
+    }
+}
+
+fn sample() -> (Projections, Vec<u8>) {
+    let mut live = Projections::default();
+    let events: Vec<_> = (0..120u32)
+        .map(|i| ((i % 8) as u8, i % 30, (i * 7 % 256) as u8))
+        .collect();
+    fold(&events, &mut live);
+    let bytes = live.encode_snapshot(&[7; 32], |digest| digest.to_vec());
+    (live, bytes)
+}
+
+#[test]
+fn every_changed_byte_and_every_cut_is_refused() {
+    let (_, bytes) = sample();
+    // The signature is the caller's to check: this one must equal the digest.
+    let signed = |s: &Snapshot, signature: &[u8]| {
+        (signature == s.digest.as_slice())
+            .then_some(())
+            .ok_or_else(|| "bad signature".to_owned())
+    };
+    assert!(Projections::decode_snapshot(&bytes, signed).is_ok());
+    for i in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 0x20;
+        assert!(
+            Projections::decode_snapshot(&damaged, signed).is_err(),
+            "a change at byte {i} of {} was read",
+            bytes.len()
+        );
+    }
+    for cut in 0..bytes.len() {
+        assert!(Projections::decode_snapshot(&bytes[..cut], signed).is_err());
+    }
+}
+
+#[test]
+fn the_callers_check_sees_the_header_and_can_refuse() {
+    let (live, bytes) = sample();
+    let refused = Projections::decode_snapshot(&bytes, |s, _| {
+        assert_eq!(s.position, live.position());
+        assert_eq!(s.chain_hash, vec![7; 32]);
+        Err("not this one".into())
+    });
+    assert!(matches!(refused, Err(SnapshotError::Refused(why)) if why == "not this one"));
+}
+
+#[test]
+fn a_state_with_more_patients_than_a_chunk_reads_back() {
+    let mut live = Projections::default();
+    let registrations: Vec<_> = (0..(CHUNK as u32 + 10)).map(|i| (0, i, 3)).collect();
+    fold(&registrations, &mut live);
+    let bytes = live.encode_snapshot(&[], |_| Vec::new());
+    let (loaded, _) = Projections::decode_snapshot(&bytes, accept).expect("reads");
+    assert_eq!(loaded, live);
+}

@@ -1,0 +1,217 @@
+//! Projection snapshots on disk: written in the background as the log
+//! grows, read at start so only the tail of the log is replayed.
+//!
+//! Files are `snapshots/projections-<position>.snap` in the data directory,
+//! written to a temporary name, synced, then renamed, so a crash leaves
+//! either the whole file or none. The newest [`KEEP`] are kept. A snapshot
+//! that is damaged, unsigned when a key is configured, signed by another
+//! key, or not taken from this log is skipped with a warning; with none
+//! left the log is replayed from the start, which is slower but the same.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use icr_log::EventLog;
+use icr_log::ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use icr_projections::{Projections, Snapshot};
+
+use crate::view::View;
+
+/// Snapshots kept on disk: the newest and the one before, in case the
+/// newest cannot be read.
+const KEEP: usize = 2;
+
+/// How often the writer looks at how far the log has grown.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Where snapshots live and how they are signed.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshots {
+    dir: PathBuf,
+    key: Option<SigningKey>,
+}
+
+fn file_name(position: u64) -> String {
+    format!("projections-{position:020}.snap")
+}
+
+fn position_of(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_prefix("projections-")?
+        .strip_suffix(".snap")?
+        .parse()
+        .ok()
+}
+
+/// Accepts a snapshot's signature: required and valid when there is a key.
+fn check_signature(
+    key: Option<&VerifyingKey>,
+    snapshot: &Snapshot,
+    signature: &[u8],
+) -> Result<(), String> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let signature = Signature::from_slice(signature)
+        .map_err(|_| "not signed, but the service has a signing key".to_owned())?;
+    key.verify(&snapshot.digest, &signature)
+        .map_err(|_| "signed by another key".to_owned())
+}
+
+impl Snapshots {
+    /// Snapshots in `data_dir/snapshots`, signed with `key` when given.
+    pub(crate) fn new(data_dir: &Path, key: Option<SigningKey>) -> Self {
+        Self {
+            dir: data_dir.join("snapshots"),
+            key,
+        }
+    }
+
+    /// Snapshot files, newest first.
+    fn files(&self) -> Vec<(u64, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter_map(|path| Some((position_of(&path)?, path)))
+            .collect();
+        files.sort_unstable_by_key(|(position, _)| std::cmp::Reverse(*position));
+        files
+    }
+
+    /// The newest snapshot that checks out against `log`, if any.
+    pub(crate) async fn load<L: EventLog>(&self, log: &L) -> Option<Projections> {
+        let head = *log.subscribe().borrow();
+        for (position, path) in self.files() {
+            if position > head {
+                tracing::warn!(path = %path.display(), head, "snapshot is ahead of the log; skipped");
+                continue;
+            }
+            let started = Instant::now();
+            match self.read(log, &path).await {
+                Ok(projections) => {
+                    tracing::info!(
+                        path = %path.display(),
+                        position,
+                        patients = projections.patient_count(),
+                        elapsed_ms = started.elapsed().as_millis(),
+                        "projections loaded from a snapshot; replaying the log after it"
+                    );
+                    return Some(projections);
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), error = format!("{error:#}"), "snapshot skipped");
+                }
+            }
+        }
+        None
+    }
+
+    async fn read<L: EventLog>(&self, log: &L, path: &Path) -> anyhow::Result<Projections> {
+        let key = self.key.as_ref().map(SigningKey::verifying_key);
+        let path = path.to_owned();
+        let (projections, snapshot) = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path).context("reading it")?;
+            Projections::decode_snapshot(&bytes, |s, signature| {
+                check_signature(key.as_ref(), s, signature)
+            })
+            .map_err(anyhow::Error::from)
+        })
+        .await
+        .context("the snapshot reader failed")??;
+        let event = log
+            .read_from(snapshot.position, 1)
+            .await
+            .context("reading the event it was taken at")?;
+        let same = event.first().is_some_and(|e| {
+            e.position == snapshot.position && e.chain_hash == snapshot.chain_hash
+        });
+        anyhow::ensure!(
+            same,
+            "it was not taken from this log (the chain hash at position {} differs)",
+            snapshot.position
+        );
+        Ok(projections)
+    }
+
+    /// Writes a snapshot whenever the projections have folded `every` more
+    /// events than the last one holds. Runs until aborted.
+    pub(crate) async fn keep_writing<L: EventLog>(self, view: Arc<View>, log: L, every: u64) {
+        let mut last = self.files().first().map_or(0, |(position, _)| *position);
+        let mut looks = tokio::time::interval(LOOK_EVERY);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            looks.tick().await;
+            let Some(at) = view.position() else {
+                return;
+            };
+            if at < last.saturating_add(every) {
+                continue;
+            }
+            match self.write(&view, &log).await {
+                Ok(position) => last = position,
+                // Try again after another `every` events rather than at
+                // every look, e.g. while the disk is full.
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "could not write a snapshot");
+                    last = at;
+                }
+            }
+        }
+    }
+
+    /// Writes one snapshot of the view as it stands; returns its position.
+    pub(crate) async fn write<L: EventLog>(&self, view: &View, log: &L) -> anyhow::Result<u64> {
+        let started = Instant::now();
+        // A clone shares every patient: a reference count each, under the lock.
+        let projections = view.read(|p, _| p.clone());
+        let position = projections.position();
+        let chain_hash = log
+            .read_from(position, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.position == position)
+            .map(|e| e.chain_hash)
+            .with_context(|| format!("position {position} is not in the log"))?;
+        let this = self.clone();
+        let bytes = tokio::task::spawn_blocking(move || this.store(&projections, &chain_hash))
+            .await
+            .context("the snapshot writer failed")??;
+        tracing::info!(
+            position,
+            bytes,
+            elapsed_ms = started.elapsed().as_millis(),
+            "snapshot written"
+        );
+        Ok(position)
+    }
+
+    fn store(&self, projections: &Projections, chain_hash: &[u8]) -> anyhow::Result<usize> {
+        let bytes = projections.encode_snapshot(chain_hash, |digest| match &self.key {
+            Some(key) => key.sign(digest).to_bytes().to_vec(),
+            None => Vec::new(),
+        });
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join(file_name(projections.position()));
+        let temporary = path.with_extension("snap.partial");
+        std::fs::write(&temporary, &bytes)
+            .and_then(|()| std::fs::File::open(&temporary)?.sync_all())
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+        let partial = |p: &Path| p.extension().is_some_and(|e| e == "partial") && p != temporary;
+        let leftovers = std::fs::read_dir(&self.dir)?.flatten().map(|e| e.path());
+        let old = self.files().into_iter().skip(KEEP).map(|(_, path)| path);
+        for old in leftovers.filter(|p| partial(p)).chain(old) {
+            if let Err(error) = std::fs::remove_file(&old) {
+                tracing::warn!(path = %old.display(), %error, "could not remove an old snapshot");
+            }
+        }
+        Ok(bytes.len())
+    }
+}
