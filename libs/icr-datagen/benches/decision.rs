@@ -25,6 +25,10 @@ use std::hint::black_box;
 use common::{Cycle, World, asks, batch_sections, measure, sizes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Questions per population; the benchmark cycles through them.
 const ASKS: usize = 4096;
 

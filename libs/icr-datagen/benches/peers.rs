@@ -43,6 +43,10 @@ use criterion::{
 };
 use icr_proto::pb::RecordSection;
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Questions per population; the benchmarks cycle through them.
 const ASKS: usize = 4096;
 

@@ -8,6 +8,10 @@ use clap::Parser;
 use icr_datagen::{Population, Profile};
 use icr_log::SledLog;
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Generates a realistic consent log for benchmarks.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -18,6 +18,10 @@ use icr_log::{AppendRequest, DecisionAudit, EventLog, ExpectedVersion, PendingEv
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{Actor, DecisionRecord, EventPayload, ObjectionRecorded};
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// Concurrent appenders in `append/64_clients`.

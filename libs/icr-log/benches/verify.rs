@@ -12,6 +12,10 @@ use icr_log::{
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{Actor, DecisionRecord, EventPayload, ObjectionRecorded};
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EVENTS: u64 = 10_000;
 const DECISIONS: u64 = 100_000;
 

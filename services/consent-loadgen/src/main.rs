@@ -15,6 +15,10 @@ use consent_loadgen::noop::{self, Sockets};
 use consent_loadgen::{Report, Target, run, seed};
 use icr_proto::pb::Requester;
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Load generator for the ICR consent service.
 ///
 /// Without a subcommand, sends `--target` requests to `--endpoint` and

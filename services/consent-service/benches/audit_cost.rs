@@ -25,6 +25,10 @@ use icr_proto::pb::{
 };
 use tonic::transport::Channel;
 
+/// The allocator the service runs with, so that figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PATIENT: &str = "9434765919";
 
 /// Starts the service on a temporary directory and admits one patient.
