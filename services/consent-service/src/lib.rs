@@ -148,14 +148,16 @@ pub async fn run(
             }
         })
     });
-    let snapshot_writer = (options.snapshot_every > 0).then(|| {
-        tokio::spawn(snapshots.keep_writing(view.clone(), log.clone(), options.snapshot_every))
-    });
     startup::load_pack_if_new(&log, &view, &options.policy).await?;
     let head = log.head();
     view.wait_for(head, REBUILD_WAIT)
         .await
         .context("rebuilding projections from the log")?;
+    // Snapshots start once the log is folded, not at every few events of
+    // the first fold.
+    let snapshot_writer = (options.snapshot_every > 0).then(|| {
+        tokio::spawn(snapshots.keep_writing(view.clone(), log.clone(), options.snapshot_every))
+    });
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
     let signer = options.signing_key.clone().map(|key| {
