@@ -3,9 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A syntactically valid NHS number (ten digits with a correct check digit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NhsNumber([u8; 10]);
+/// A syntactically valid NHS number (ten digits with a correct check digit),
+/// kept as the integer its digits spell (leading zeros implied): 8 bytes, and
+/// ordered as the digits are.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NhsNumber(u64);
 
 /// Why a string is not an NHS number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +20,9 @@ pub enum NhsNumberError {
     CheckDigit,
 }
 
+/// One more than the largest ten-digit number.
+const TEN_DIGITS: u64 = 10_000_000_000;
+
 impl NhsNumber {
     /// How many distinct [`NhsNumber::synthetic`] numbers exist.
     pub const SYNTHETIC: u32 = 50_000_000;
@@ -26,44 +31,51 @@ impl NhsNumber {
     /// [`NhsNumber::SYNTHETIC`]): a valid number beginning with 9, a range
     /// England does not issue to patients. Distinct `n` give distinct numbers.
     pub fn synthetic(n: u32) -> Self {
-        let n = n % Self::SYNTHETIC;
+        let n = u64::from(n % Self::SYNTHETIC);
         // Of two neighbouring numbers at most one has the invalid check
         // value 10 (the sums differ by 2), so one of them is valid.
         let base = 900_000_000 + 2 * n;
         [base, base + 1]
             .into_iter()
-            .find_map(|first_nine| {
-                let mut digits = [0u8; 10];
-                let mut rest = first_nine;
-                for slot in digits[..9].iter_mut().rev() {
-                    *slot = (rest % 10) as u8;
-                    rest /= 10;
-                }
-                digits[9] = check_digit(&digits[..9])?;
-                Some(Self(digits))
-            })
+            .find_map(|first_nine| Some(Self(first_nine * 10 + check_digit(first_nine)?)))
             // Unreachable (see above); 9000000009 is valid.
-            .unwrap_or(Self([9, 0, 0, 0, 0, 0, 0, 0, 0, 9]))
+            .unwrap_or(Self(9_000_000_009))
     }
 
     /// The ten digits as text.
     pub fn as_string(&self) -> String {
-        self.0.iter().map(|d| char::from(b'0' + d)).collect()
+        self.to_string()
+    }
+
+    /// The number as an integer (leading zeros are implied).
+    pub fn as_u64(&self) -> u64 {
+        self.0
+    }
+
+    /// The number whose ten digits (leading zeros implied) spell `n`, if its
+    /// check digit is right; `n` is below 10^10.
+    fn checked(n: u64) -> Result<Self, NhsNumberError> {
+        match check_digit(n / 10) {
+            Some(expected) if expected == n % 10 => Ok(Self(n)),
+            _ => Err(NhsNumberError::CheckDigit),
+        }
     }
 }
 
-/// The Modulus 11 check digit for the first nine digits, or `None` when the
-/// remainder makes the number invalid (check value 10).
-fn check_digit(first_nine: &[u8]) -> Option<u8> {
-    let sum: u32 = first_nine
-        .iter()
-        .zip((2..=10u32).rev())
-        .map(|(&d, weight)| u32::from(d) * weight)
-        .sum();
+/// The Modulus 11 check digit for the number spelt by the first nine digits,
+/// or `None` when the remainder makes the number invalid (check value 10).
+/// The first digit weighs 10, the ninth 2.
+fn check_digit(first_nine: u64) -> Option<u64> {
+    let mut rest = first_nine;
+    let mut sum = 0;
+    for weight in 2..=10 {
+        sum += (rest % 10) * weight;
+        rest /= 10;
+    }
     match 11 - (sum % 11) {
         11 => Some(0),
         10 => None,
-        n => u8::try_from(n).ok(),
+        n => Some(n),
     }
 }
 
@@ -75,25 +87,8 @@ impl FromStr for NhsNumber {
         if bytes.len() != 10 || !bytes.iter().all(u8::is_ascii_digit) {
             return Err(NhsNumberError::Format);
         }
-        let mut digits = [0u8; 10];
-        for (slot, b) in digits.iter_mut().zip(bytes) {
-            *slot = b - b'0';
-        }
-        Self::from_digits(digits)
-    }
-}
-
-impl NhsNumber {
-    fn from_digits(digits: [u8; 10]) -> Result<Self, NhsNumberError> {
-        match check_digit(&digits[..9]) {
-            Some(expected) if expected == digits[9] => Ok(Self(digits)),
-            _ => Err(NhsNumberError::CheckDigit),
-        }
-    }
-
-    /// The number as an integer (leading zeros are implied).
-    pub fn as_u64(&self) -> u64 {
-        self.0.iter().fold(0, |n, &d| n * 10 + u64::from(d))
+        let n = bytes.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0'));
+        Self::checked(n)
     }
 }
 
@@ -101,16 +96,11 @@ impl TryFrom<u64> for NhsNumber {
     type Error = NhsNumberError;
 
     /// The number whose ten digits (with leading zeros) spell `n`.
-    fn try_from(mut n: u64) -> Result<Self, Self::Error> {
-        if n >= 10_000_000_000 {
+    fn try_from(n: u64) -> Result<Self, Self::Error> {
+        if n >= TEN_DIGITS {
             return Err(NhsNumberError::Format);
         }
-        let mut digits = [0u8; 10];
-        for slot in digits.iter_mut().rev() {
-            *slot = (n % 10) as u8;
-            n /= 10;
-        }
-        Self::from_digits(digits)
+        Self::checked(n)
     }
 }
 
@@ -131,7 +121,14 @@ impl<'de> serde::Deserialize<'de> for NhsNumber {
 
 impl fmt::Display for NhsNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_string())
+        write!(f, "{:010}", self.0)
+    }
+}
+
+/// The ten digits, leading zeros included: `NhsNumber(9434765919)`.
+impl fmt::Debug for NhsNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NhsNumber({self})")
     }
 }
 
@@ -163,6 +160,17 @@ mod tests {
                 prop_assert_eq!(Ok(number), text);
             }
         }
+    }
+
+    #[test]
+    fn text_and_debug_keep_leading_zeros() {
+        let n: NhsNumber = "0000000000"
+            .parse()
+            .expect("valid: the check digit of zeros is 0");
+        assert_eq!(n.as_u64(), 0);
+        assert_eq!(n.to_string(), "0000000000");
+        assert_eq!(format!("{n:?}"), "NhsNumber(0000000000)");
+        assert_eq!(std::mem::size_of::<NhsNumber>(), 8);
     }
 
     #[test]

@@ -3,125 +3,77 @@
 //!
 //! The same fold serves the command side (load the stream, decide) and the
 //! projections (current state for decisions), so the two cannot disagree.
+//!
+//! # Layout
+//! Projections hold every patient in memory, so the state is laid out for
+//! size: each fact keeps the log position of the event behind it (no
+//! separate index of sources), sets are sorted boxed slices with no spare
+//! room, ODS codes are interned ([`OdsCode`]), and the parts few patients
+//! have (objections, attorneys, permissions, unreadable events) sit behind
+//! one pointer. A patient with a registration and one care relationship is
+//! 56 bytes plus one 48-byte allocation.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod decide;
+mod facts;
+mod ods;
+mod sorted;
+mod uncommon;
 
 use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::{
-    CareRelationshipKind, EventPayload, ObjectionScope, PowerOfAttorneyKind, Purpose,
-};
+use icr_proto::pb::{EventPayload, ObjectionScope, Purpose};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::{CommandError, timestamp_from_proto, uk_date};
+use crate::timestamp_from_proto;
+use facts::Grant;
+use sorted::Sorted;
+use uncommon::Uncommon;
 
-/// Where the patient is registered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registration {
-    /// ODS code of the registered GP practice.
-    pub gp_practice_ods: String,
-    /// Date of birth.
-    pub date_of_birth: Date,
-}
-
-/// A registered power of attorney.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attorney {
-    /// Kind of power held.
-    #[serde(with = "proto_enum")]
-    pub kind: PowerOfAttorneyKind,
-    /// Who verified the instrument.
-    pub verified_by: String,
-    /// First day of validity.
-    pub valid_from: Date,
-    /// Last day of validity, if any.
-    pub valid_until: Option<Date>,
-}
-
-impl Attorney {
-    /// Whether this power lets the attorney make consent decisions on `today`:
-    /// only a health-and-welfare LPA or a court-appointed deputyship, verified,
-    /// within its validity.
-    pub fn may_decide_consent(&self, today: Date) -> bool {
-        let kind_ok = matches!(
-            self.kind,
-            PowerOfAttorneyKind::HealthAndWelfareLpa | PowerOfAttorneyKind::CourtAppointedDeputy
-        );
-        let in_date = self.valid_from <= today && self.valid_until.is_none_or(|end| today <= end);
-        kind_ok && in_date && !self.verified_by.is_empty()
-    }
-}
-
-/// An organisation's involvement in the patient's care.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CareRelationship {
-    /// ODS code of the organisation.
-    pub organisation_ods: String,
-    /// How it is involved.
-    #[serde(with = "proto_enum")]
-    pub kind: CareRelationshipKind,
-}
-
-/// A fact about the patient, for explaining which event established it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Source {
-    /// The GP registration and date of birth.
-    Registration,
-    /// An active objection, by [`ObjectionScope`] number.
-    Objection(i32),
-    /// An active care relationship, by relationship id.
-    CareRelationship(String),
-    /// A permission to view, by organisation ODS code.
-    PermissionToView(String),
-    /// The first event this build could not read.
-    Unreadable,
-}
+pub use facts::{Attorney, CareRelationship, Registration, Source};
+pub use ods::OdsCode;
 
 /// Current state of one patient, folded from their stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Unchecked")]
 pub struct Patient {
     /// Version of the stream folded so far (0 = no events).
     pub version: u64,
-    /// GP registration, once known.
-    pub registration: Option<Registration>,
-    /// Active objections, by [`ObjectionScope`] number.
-    pub objections: BTreeSet<i32>,
-    /// Registered attorneys by attorney id.
-    pub attorneys: BTreeMap<String, Attorney>,
-    /// Active care relationships by the feed's relationship id.
-    pub care_relationships: BTreeMap<String, CareRelationship>,
-    /// Permissions to view: organisation ODS code → when it lapses.
-    pub permissions_to_view: BTreeMap<String, Timestamp>,
-    /// Events of a kind this build cannot read (written by a newer one). Any
-    /// such event might be an objection, so the patient is treated as
-    /// objecting until this build is upgraded.
-    pub unreadable_events: u64,
-    /// Log position of the event that established each current fact.
-    pub sources: BTreeMap<Source, u64>,
+    /// GP registration, once known with a readable date of birth.
+    registration: Option<Registration>,
+    /// Active care relationships, by the feed's relationship id.
+    care_relationships: Sorted<CareRelationship>,
+    /// The rest, if any part of it is present.
+    uncommon: Option<Box<Uncommon>>,
 }
 
-/// Protobuf enums kept by their number, as on the wire: a number this build
-/// does not know reads back as an error, never as another value.
-mod proto_enum {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+/// A [`Patient`] as read from a snapshot, before the rules the fold keeps are
+/// checked.
+#[derive(Deserialize)]
+struct Unchecked {
+    version: u64,
+    registration: Option<Registration>,
+    care_relationships: Sorted<CareRelationship>,
+    uncommon: Option<Box<Uncommon>>,
+}
 
-    pub(super) fn serialize<E, S>(value: &E, serializer: S) -> Result<S::Ok, S::Error>
-    where
-        E: Copy + Into<i32>,
-        S: Serializer,
-    {
-        (*value).into().serialize(serializer)
-    }
+impl TryFrom<Unchecked> for Patient {
+    type Error = &'static str;
 
-    pub(super) fn deserialize<'de, E, D>(deserializer: D) -> Result<E, D::Error>
-    where
-        E: TryFrom<i32>,
-        D: Deserializer<'de>,
-    {
-        let number = i32::deserialize(deserializer)?;
-        E::try_from(number)
-            .map_err(|_| serde::de::Error::custom(format!("unknown enum number {number}")))
+    fn try_from(state: Unchecked) -> Result<Self, Self::Error> {
+        if let Some(uncommon) = &state.uncommon {
+            if uncommon.is_empty() {
+                return Err("patient state holds an empty uncommon part");
+            }
+            if state.registration.is_some() && uncommon.unregistered_source.is_some() {
+                return Err("patient state is both registered and unregistered");
+            }
+        }
+        Ok(Self {
+            version: state.version,
+            registration: state.registration,
+            care_relationships: state.care_relationships,
+            uncommon: state.uncommon,
+        })
     }
 }
 
@@ -142,11 +94,9 @@ impl Patient {
     pub fn apply(&mut self, position: u64, payload: &EventPayload) {
         self.version += 1;
         let Some(kind) = payload.kind.as_ref() else {
-            self.unreadable_events += 1;
-            self.sources.entry(Source::Unreadable).or_insert(position);
+            self.change_uncommon(true, |u| u.note_unreadable(position));
             return;
         };
-        self.note_source(position, kind);
         match kind {
             Kind::PatientRegistered(e) => {
                 // A date that cannot be read leaves the patient unregistered,
@@ -156,15 +106,20 @@ impl Patient {
                         .parse()
                         .ok()
                         .map(|date_of_birth| Registration {
-                            gp_practice_ods: e.gp_practice_ods.clone(),
+                            gp_practice_ods: OdsCode::new(&e.gp_practice_ods),
                             date_of_birth,
+                            position,
                         });
+                let unregistered = self.registration.is_none().then_some(position);
+                self.change_uncommon(unregistered.is_some(), |u| {
+                    u.unregistered_source = unregistered;
+                });
             }
             Kind::ObjectionRecorded(e) => {
-                self.objections.insert(e.scope);
+                self.change_uncommon(true, |u| u.objections.put((e.scope, position)));
             }
             Kind::ObjectionWithdrawn(e) => {
-                self.objections.remove(&e.scope);
+                self.change_uncommon(false, |u| u.objections.remove(&e.scope));
             }
             Kind::PowerOfAttorneyRegistered(e) => {
                 let attorney = e.valid_from.parse().ok().map(|valid_from| Attorney {
@@ -174,34 +129,34 @@ impl Patient {
                     valid_until: e.valid_until.parse().ok(),
                 });
                 if let Some(attorney) = attorney {
-                    self.attorneys.insert(e.attorney_id.clone(), attorney);
+                    let id = e.attorney_id.clone();
+                    self.change_uncommon(true, |u| u.attorneys.put((id, attorney)));
                 }
             }
             Kind::PowerOfAttorneyRevoked(e) => {
-                self.attorneys.remove(&e.attorney_id);
+                self.change_uncommon(false, |u| u.attorneys.remove(&e.attorney_id));
             }
             Kind::CareRelationshipStarted(e) => {
-                let relationship = CareRelationship {
-                    organisation_ods: e.organisation_ods.clone(),
+                self.care_relationships.put(CareRelationship {
+                    relationship_id: e.relationship_id.as_str().into(),
+                    organisation_ods: OdsCode::new(&e.organisation_ods),
                     kind: e.kind(),
-                };
-                self.care_relationships
-                    .insert(e.relationship_id.clone(), relationship);
+                    position,
+                });
             }
             Kind::CareRelationshipEnded(e) => {
                 self.care_relationships.remove(&e.relationship_id);
             }
             Kind::PermissionToViewGranted(e) => {
+                // An end that cannot be read grants nothing; the grant still
+                // replaces any earlier one and is the source of the outcome.
                 let until = e.until.as_ref().and_then(timestamp_from_proto);
-                match until {
-                    Some(until) => self
-                        .permissions_to_view
-                        .insert(e.organisation_ods.clone(), until),
-                    None => self.permissions_to_view.remove(&e.organisation_ods),
-                };
+                let grant = (e.organisation_ods.clone(), Grant { until, position });
+                self.change_uncommon(true, |u| u.permissions_to_view.put(grant));
             }
             Kind::PermissionToViewRevoked(e) => {
-                self.permissions_to_view.remove(&e.organisation_ods);
+                let ods = &e.organisation_ods;
+                self.change_uncommon(false, |u| u.permissions_to_view.remove(ods));
             }
             Kind::OrganisationJoined(_)
             | Kind::OrganisationLeft(_)
@@ -211,30 +166,18 @@ impl Patient {
         }
     }
 
-    /// Records (or forgets) which event established the fact `kind` touches.
-    fn note_source(&mut self, position: u64, kind: &Kind) {
-        let (source, active) = match kind {
-            Kind::PatientRegistered(_) => (Source::Registration, true),
-            Kind::ObjectionRecorded(e) => (Source::Objection(e.scope), true),
-            Kind::ObjectionWithdrawn(e) => (Source::Objection(e.scope), false),
-            Kind::CareRelationshipStarted(e) => {
-                (Source::CareRelationship(e.relationship_id.clone()), true)
-            }
-            Kind::CareRelationshipEnded(e) => {
-                (Source::CareRelationship(e.relationship_id.clone()), false)
-            }
-            Kind::PermissionToViewGranted(e) => {
-                (Source::PermissionToView(e.organisation_ods.clone()), true)
-            }
-            Kind::PermissionToViewRevoked(e) => {
-                (Source::PermissionToView(e.organisation_ods.clone()), false)
-            }
-            _ => return,
-        };
-        if active {
-            self.sources.insert(source, position);
-        } else {
-            self.sources.remove(&source);
+    /// Changes the uncommon parts: made first when `adds` (the change may add
+    /// a part), else changed only if present. Dropped once empty, so a
+    /// patient whose objection was withdrawn is as small, and compares
+    /// equal to, one who never objected.
+    fn change_uncommon(&mut self, adds: bool, change: impl FnOnce(&mut Uncommon)) {
+        if adds {
+            change(self.uncommon.get_or_insert_default());
+        } else if let Some(uncommon) = self.uncommon.as_deref_mut() {
+            change(uncommon);
+        }
+        if self.uncommon.as_ref().is_some_and(|u| u.is_empty()) {
+            self.uncommon = None;
         }
     }
 
@@ -247,6 +190,129 @@ impl Patient {
         patient
     }
 
+    /// GP registration, once known with a readable date of birth.
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+
+    /// Active care relationships, in relationship-id order.
+    pub fn care_relationships(&self) -> &[CareRelationship] {
+        self.care_relationships.as_slice()
+    }
+
+    /// The active care relationship with `relationship_id`, if any.
+    pub fn care_relationship(&self, relationship_id: &str) -> Option<&CareRelationship> {
+        self.care_relationships.get(relationship_id)
+    }
+
+    /// Active objections by [`ObjectionScope`] number, in ascending order.
+    pub fn objections(&self) -> impl Iterator<Item = i32> + '_ {
+        let objections = self.uncommon.as_deref().map(|u| u.objections.as_slice());
+        objections
+            .unwrap_or_default()
+            .iter()
+            .map(|&(scope, _)| scope)
+    }
+
+    /// Whether an objection with scope number `scope` is active.
+    pub fn has_objection(&self, scope: i32) -> bool {
+        self.uncommon
+            .as_deref()
+            .is_some_and(|u| u.objections.get(&scope).is_some())
+    }
+
+    /// Registered attorneys, in attorney-id order.
+    pub fn attorneys(&self) -> impl Iterator<Item = (&str, &Attorney)> {
+        let attorneys = self.uncommon.as_deref().map(|u| u.attorneys.as_slice());
+        let attorneys = attorneys.unwrap_or_default().iter();
+        attorneys.map(|(id, attorney)| (id.as_str(), attorney))
+    }
+
+    /// The attorney registered as `attorney_id`, if any.
+    pub fn attorney(&self, attorney_id: &str) -> Option<&Attorney> {
+        let uncommon = self.uncommon.as_deref()?;
+        uncommon.attorneys.get(attorney_id).map(|(_, a)| a)
+    }
+
+    /// Permissions to view, in ODS-code order: organisation and when the
+    /// permission lapses (lapsed ones too, until revoked).
+    pub fn permissions_to_view(&self) -> impl Iterator<Item = (&str, Timestamp)> {
+        let grants = self
+            .uncommon
+            .as_deref()
+            .map(|u| u.permissions_to_view.as_slice());
+        let grants = grants.unwrap_or_default().iter();
+        grants.filter_map(|(ods, grant)| Some((ods.as_str(), grant.until?)))
+    }
+
+    /// Number of events of a kind this build cannot read (written by a newer
+    /// one). Any such event might be an objection, so the patient is treated
+    /// as objecting until this build is upgraded.
+    pub fn unreadable_events(&self) -> u64 {
+        let unreadable = self.uncommon.as_deref().and_then(|u| u.unreadable);
+        unreadable.map_or(0, |u| u.events)
+    }
+
+    /// Log position of the last registration event (also when its date of
+    /// birth could not be read and the patient is unregistered).
+    pub fn registration_source(&self) -> Option<u64> {
+        let unregistered = || self.uncommon.as_deref()?.unregistered_source;
+        self.registration
+            .as_ref()
+            .map(|r| r.position)
+            .or_else(unregistered)
+    }
+
+    /// Log position of the last grant of a permission to view to
+    /// `organisation_ods`, unless revoked since (also when it grants nothing
+    /// because its end could not be read).
+    pub fn permission_source(&self, organisation_ods: &str) -> Option<u64> {
+        let grant = self
+            .uncommon
+            .as_deref()?
+            .permissions_to_view
+            .get(organisation_ods);
+        grant.map(|(_, grant)| grant.position)
+    }
+
+    /// Log position of the event that established `source`, if it is current.
+    pub fn source(&self, source: &Source) -> Option<u64> {
+        let uncommon = self.uncommon.as_deref();
+        match source {
+            Source::Registration => self.registration_source(),
+            Source::Objection(scope) => uncommon?.objections.get(scope).map(|&(_, p)| p),
+            Source::CareRelationship(id) => self.care_relationship(id).map(|r| r.position),
+            Source::PermissionToView(ods) => self.permission_source(ods),
+            Source::Unreadable => uncommon?.unreadable.map(|u| u.first_position),
+        }
+    }
+
+    /// Every current fact with the log position of the event behind it, in
+    /// [`Source`] order.
+    pub fn sources(&self) -> Vec<(Source, u64)> {
+        let mut sources: Vec<_> = self
+            .registration_source()
+            .map(|p| (Source::Registration, p))
+            .into_iter()
+            .collect();
+        let uncommon = self.uncommon.as_deref();
+        let objections = uncommon.map(|u| u.objections.as_slice());
+        let objections = objections.unwrap_or_default().iter();
+        sources.extend(objections.map(|&(scope, p)| (Source::Objection(scope), p)));
+        sources.extend(self.care_relationships().iter().map(|r| {
+            let id = r.relationship_id.to_string();
+            (Source::CareRelationship(id), r.position)
+        }));
+        let grants = uncommon.map(|u| u.permissions_to_view.as_slice());
+        let grants = grants.unwrap_or_default().iter();
+        sources.extend(grants.map(|(ods, g)| (Source::PermissionToView(ods.clone()), g.position)));
+        sources.extend(
+            self.source(&Source::Unreadable)
+                .map(|p| (Source::Unreadable, p)),
+        );
+        sources
+    }
+
     /// Whether an objection bars use of the record for `purpose`. Fails
     /// closed: an objection whose scope is unspecified or unknown to this
     /// build, or an event this build cannot read, bars every purpose.
@@ -256,151 +322,48 @@ impl Patient {
             Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
             Purpose::Unspecified => return true,
         };
-        self.unreadable_events > 0 || self.objections.iter().any(|&s| objection_bars(s, scope))
+        self.unreadable_events() > 0 || self.objections().any(|s| objection_bars(s, scope))
     }
 
-    /// Log positions of the events behind the objection that bars `purpose`.
+    /// Log positions of the events behind the objection that bars `purpose`:
+    /// the barring objections in scope order, then the first unreadable event.
     pub fn objection_sources(&self, purpose: Purpose) -> Vec<u64> {
         let scope = match purpose {
             Purpose::DirectCare => ObjectionScope::DirectCare,
             Purpose::SecondaryUse => ObjectionScope::SecondaryUse,
             Purpose::Unspecified => ObjectionScope::Unspecified,
         };
-        self.sources
-            .iter()
-            .filter(|(source, _)| match source {
-                Source::Objection(s) => objection_bars(*s, scope),
-                Source::Unreadable => true,
-                _ => false,
-            })
-            .map(|(_, position)| *position)
-            .collect()
+        let Some(uncommon) = self.uncommon.as_deref() else {
+            return Vec::new();
+        };
+        let objections = uncommon.objections.as_slice().iter();
+        let barring = objections.filter(|&&(s, _)| objection_bars(s, scope));
+        let unreadable = uncommon.unreadable.map(|u| u.first_position);
+        barring.map(|&(_, p)| p).chain(unreadable).collect()
     }
 
     /// Whether `organisation_ods` has an active care relationship.
     pub fn has_care_relationship(&self, organisation_ods: &str) -> bool {
-        self.care_relationships
-            .values()
+        self.care_relationships()
+            .iter()
             .any(|r| r.organisation_ods == organisation_ods)
     }
 
     /// Whether `organisation_ods` holds a permission to view that has not lapsed at `now`.
     pub fn has_permission_to_view(&self, organisation_ods: &str, now: Timestamp) -> bool {
-        self.permissions_to_view
-            .get(organisation_ods)
-            .is_some_and(|until| now < *until)
-    }
-
-    /// Decides whether `proposed` may be appended to this patient's stream at
-    /// `now`. Identifiers and enum values were validated at the boundary; this
-    /// checks the change against current state.
-    pub fn decide(&self, proposed: &EventPayload, now: Timestamp) -> Result<(), CommandError> {
-        let today = uk_date(now);
-        let Some(kind) = proposed.kind.as_ref() else {
-            return Err(CommandError::FailedPrecondition("empty event".into()));
+        let Some(uncommon) = self.uncommon.as_deref() else {
+            return false;
         };
-        match kind {
-            Kind::PatientRegistered(e) => {
-                let same = self.registration.as_ref().is_some_and(|r| {
-                    r.gp_practice_ods == e.gp_practice_ods
-                        && r.date_of_birth.to_string() == e.date_of_birth
-                });
-                if same {
-                    return Err(CommandError::AlreadyExists(
-                        "patient is already registered with these details".into(),
-                    ));
-                }
-            }
-            Kind::ObjectionRecorded(e) => {
-                self.check_submitter(&e.attorney_id, today)?;
-                if self.objections.contains(&e.scope) {
-                    return Err(CommandError::AlreadyExists(
-                        "an objection with this scope is already active".into(),
-                    ));
-                }
-            }
-            Kind::ObjectionWithdrawn(e) => {
-                self.check_submitter(&e.attorney_id, today)?;
-                if !self.objections.contains(&e.scope) {
-                    return Err(CommandError::FailedPrecondition(
-                        "there is no active objection with this scope".into(),
-                    ));
-                }
-            }
-            Kind::PowerOfAttorneyRegistered(e) => {
-                if self.attorneys.contains_key(&e.attorney_id) {
-                    return Err(CommandError::AlreadyExists(
-                        "this attorney is already registered; revoke it first".into(),
-                    ));
-                }
-            }
-            Kind::PowerOfAttorneyRevoked(e) => {
-                if !self.attorneys.contains_key(&e.attorney_id) {
-                    return Err(CommandError::FailedPrecondition(
-                        "no power of attorney is registered for this attorney".into(),
-                    ));
-                }
-            }
-            Kind::CareRelationshipStarted(e) => {
-                if self.care_relationships.contains_key(&e.relationship_id) {
-                    return Err(CommandError::AlreadyExists(
-                        "this care relationship is already active".into(),
-                    ));
-                }
-            }
-            Kind::CareRelationshipEnded(e) => {
-                if !self.care_relationships.contains_key(&e.relationship_id) {
-                    return Err(CommandError::FailedPrecondition(
-                        "no active care relationship has this id".into(),
-                    ));
-                }
-            }
-            Kind::PermissionToViewGranted(e) => {
-                self.check_submitter(&e.attorney_id, today)?;
-                let until = e.until.as_ref().and_then(timestamp_from_proto);
-                if until.is_none_or(|until| until <= now) {
-                    return Err(CommandError::FailedPrecondition(
-                        "permission must end in the future".into(),
-                    ));
-                }
-            }
-            Kind::PermissionToViewRevoked(e) => {
-                self.check_submitter(&e.attorney_id, today)?;
-                if !self.has_permission_to_view(&e.organisation_ods, now) {
-                    return Err(CommandError::FailedPrecondition(
-                        "this organisation holds no active permission to view".into(),
-                    ));
-                }
-            }
-            Kind::OrganisationJoined(_)
-            | Kind::OrganisationLeft(_)
-            | Kind::RolePolicySet(_)
-            | Kind::RegionPolicySet(_)
-            | Kind::AccessReviewed(_) => {
-                return Err(CommandError::FailedPrecondition(
-                    "not a patient event".into(),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// A consent decision is made by the patient (empty `attorney_id`) or by an
-    /// attorney whose registered power lets them decide on `today`.
-    fn check_submitter(&self, attorney_id: &str, today: Date) -> Result<(), CommandError> {
-        if attorney_id.is_empty() {
-            return Ok(());
-        }
-        match self.attorneys.get(attorney_id) {
-            Some(a) if a.may_decide_consent(today) => Ok(()),
-            Some(_) => Err(CommandError::FailedPrecondition(
-                "the attorney's power does not cover consent decisions today (needs an in-date health-and-welfare LPA or deputyship)".into(),
-            )),
-            None => Err(CommandError::FailedPrecondition("no power of attorney is registered for this attorney".into())),
-        }
+        let grant = uncommon.permissions_to_view.get(organisation_ods);
+        grant
+            .and_then(|(_, grant)| grant.until)
+            .is_some_and(|until| now < until)
     }
 }
 
 #[cfg(test)]
 #[path = "patient_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod layout_tests;

@@ -1,10 +1,11 @@
 //! Given events / when a proposed event / then accepted or refused.
 
 use super::*;
+use crate::CommandError;
 use icr_proto::pb::{
-    CareRelationshipEnded, CareRelationshipStarted, ObjectionRecorded, ObjectionWithdrawn,
-    PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked, PowerOfAttorneyRegistered,
-    PowerOfAttorneyRevoked,
+    CareRelationshipEnded, CareRelationshipKind, CareRelationshipStarted, ObjectionRecorded,
+    ObjectionWithdrawn, PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked,
+    PowerOfAttorneyKind, PowerOfAttorneyRegistered, PowerOfAttorneyRevoked,
 };
 
 const NHS: &str = "9434765919";
@@ -333,7 +334,7 @@ fn summary_care_record_opt_out_bars_no_icr_purpose() {
 #[test]
 fn sources_name_the_events_behind_current_facts() {
     let p = given(&[registered(), objection(""), started("ep-1")]);
-    assert_eq!(p.sources.get(&Source::Registration), Some(&1));
+    assert_eq!(p.source(&Source::Registration), Some(1));
     assert_eq!(p.objection_sources(Purpose::DirectCare), vec![2]);
     assert!(p.objection_sources(Purpose::SecondaryUse).is_empty());
     let after = given(&[registered(), objection(""), withdrawal("")]);

@@ -1,7 +1,7 @@
 //! From an access request to the facts the decision engine combines.
 
 use icr_decision::Facts;
-use icr_events::{NhsNumber, Source, uk_date};
+use icr_events::{NhsNumber, uk_date};
 use icr_proto::pb::{AccessMode, ConsentModel, Purpose};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -63,8 +63,8 @@ impl Projections {
         let policy = self.policy();
         let today = uk_date(query.now);
         let patient = self.patient(query.nhs_number);
-        let registration = patient.and_then(|p| p.registration.as_ref());
-        let region = registration.and_then(|r| policy.region_of(&r.gp_practice_ods));
+        let registration = patient.and_then(|p| p.registration());
+        let region = registration.and_then(|r| policy.region_of(r.gp_practice_ods.as_str()));
         let region_policy = region.and_then(|r| policy.regions.get(r));
         let age = registration.map(|r| age_on(r.date_of_birth, today));
         let in_population = match (age, region_policy) {
@@ -137,18 +137,16 @@ impl Projections {
             .filter_map(|s| policy.sources.get(s).copied())
             .collect();
         if let Some(patient) = self.patient(query.nhs_number) {
-            positions.extend(patient.sources.get(&Source::Registration));
+            positions.extend(patient.registration_source());
             positions.extend(patient.objection_sources(query.purpose));
+            positions.extend(patient.permission_source(query.organisation_ods));
             positions.extend(
                 patient
-                    .sources
-                    .get(&Source::PermissionToView(query.organisation_ods.to_owned())),
+                    .care_relationships()
+                    .iter()
+                    .filter(|r| r.organisation_ods == query.organisation_ods)
+                    .map(|r| r.position),
             );
-            for (id, relationship) in &patient.care_relationships {
-                if relationship.organisation_ods == query.organisation_ods {
-                    positions.extend(patient.sources.get(&Source::CareRelationship(id.clone())));
-                }
-            }
         }
         positions.sort_unstable();
         positions.dedup();

@@ -26,7 +26,7 @@ use crate::{PolicyState, Projections};
 /// First bytes of every snapshot.
 const MAGIC: &[u8; 8] = b"ICRSNAP\0";
 /// Format of the header and chunks; another number is refused.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Patients per chunk.
 const CHUNK: usize = 65_536;
 

@@ -67,8 +67,8 @@ fn patient_lines(projections: &Projections, patients: u32) -> Vec<Vec<String>> {
             continue;
         };
         let nhs = nhs_number.to_string();
-        let registration = patient.registration.as_ref();
-        let region = registration.and_then(|r| policy.region_of(&r.gp_practice_ods));
+        let registration = patient.registration();
+        let region = registration.and_then(|r| policy.region_of(r.gp_practice_ods.as_str()));
         let region_policy = region.and_then(|r| policy.regions.get(r));
         let in_population = match (registration, region_policy) {
             (Some(r), Some(p)) => {
@@ -85,8 +85,8 @@ fn patient_lines(projections: &Projections, patients: u32) -> Vec<Vec<String>> {
                 lines.push(line("*", &nhs, &purpose_name(purpose), "deny"));
             }
         }
-        for relationship in patient.care_relationships.values() {
-            let org = &relationship.organisation_ods;
+        for relationship in patient.care_relationships() {
+            let org = relationship.organisation_ods.as_str();
             let may_view = match (policy.region_of(org), region, region_policy) {
                 (Some(org_region), Some(region), Some(p)) => {
                     org_region == region || p.viewing_regions.iter().any(|v| v == org_region)

@@ -184,9 +184,9 @@ impl CedarPeer {
     ) -> Option<(Entity, Option<&'p str>)> {
         let patient = projections.patient(nhs_number)?;
         let care_organisations = patient
-            .care_relationships
-            .values()
-            .map(|r| uid_value("Organisation", &r.organisation_ods));
+            .care_relationships()
+            .iter()
+            .map(|r| uid_value("Organisation", r.organisation_ods.as_str()));
         let mut attrs = HashMap::from([
             (
                 "care_organisations".to_owned(),
@@ -201,8 +201,9 @@ impl CedarPeer {
                 RestrictedExpression::new_bool(patient.objects_to(Purpose::SecondaryUse)),
             ),
         ]);
-        let registration = patient.registration.as_ref();
-        let region = registration.and_then(|r| projections.policy().region_of(&r.gp_practice_ods));
+        let registration = patient.registration();
+        let region =
+            registration.and_then(|r| projections.policy().region_of(r.gp_practice_ods.as_str()));
         if let (Some(registration), Some(region)) = (registration, region) {
             attrs.insert("region".to_owned(), uid_value("Region", region));
             let born = yyyymmdd(registration.date_of_birth);

@@ -35,23 +35,20 @@ fn status_of(
     let p = patient.unwrap_or(&default);
     GetConsentStatusResponse {
         nhs_number: nhs_number.to_owned(),
-        registered: p.registration.is_some(),
+        registered: p.registration().is_some(),
         gp_practice_ods: p
-            .registration
-            .as_ref()
-            .map(|r| r.gp_practice_ods.clone())
+            .registration()
+            .map(|r| r.gp_practice_ods.to_string())
             .unwrap_or_default(),
         date_of_birth: p
-            .registration
-            .as_ref()
+            .registration()
             .map(|r| r.date_of_birth.to_string())
             .unwrap_or_default(),
-        active_objections: p.objections.iter().copied().collect(),
+        active_objections: p.objections().collect(),
         powers_of_attorney: p
-            .attorneys
-            .iter()
+            .attorneys()
             .map(|(id, a)| PowerOfAttorney {
-                attorney_id: id.clone(),
+                attorney_id: id.to_owned(),
                 kind: a.kind.into(),
                 verified_by: a.verified_by.clone(),
                 valid_from: a.valid_from.to_string(),
@@ -59,20 +56,19 @@ fn status_of(
             })
             .collect(),
         care_relationships: p
-            .care_relationships
+            .care_relationships()
             .iter()
-            .map(|(id, r)| CareRelationship {
-                relationship_id: id.clone(),
-                organisation_ods: r.organisation_ods.clone(),
+            .map(|r| CareRelationship {
+                relationship_id: r.relationship_id.to_string(),
+                organisation_ods: r.organisation_ods.to_string(),
                 kind: r.kind.into(),
             })
             .collect(),
         permissions_to_view: p
-            .permissions_to_view
-            .iter()
+            .permissions_to_view()
             .map(|(org, until)| PermissionToView {
-                organisation_ods: org.clone(),
-                until: Some(timestamp_to_proto(*until)),
+                organisation_ods: org.to_owned(),
+                until: Some(timestamp_to_proto(until)),
             })
             .collect(),
         stream_version: p.version,
