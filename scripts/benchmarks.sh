@@ -11,7 +11,10 @@
 # ICR_BENCH_MAX_PATIENTS (the decision peers' largest, default 1,000,000),
 # LOAD_PATIENTS (patients generated for the load runs, default 100,000),
 # DURATION / CONCURRENCY for the load matrix (DURATION and WARMUP also for
-# the durable-append peers).
+# the durable-append peers), SNAPSHOT_EVENTS (the snapshot benchmark's log,
+# default 1,000,000 events), STARTUP_PATIENTS (the start-up runs' log,
+# default 430,000 patients: about 1,000,000 events; 4,300,000 gives about
+# 10,000,000) and DATA_DIR (a log generated earlier for them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +31,10 @@ cargo bench -q -p consent-service --bench audit_cost
 ICR_BENCH_MAX_PATIENTS=${DECISION_MAX_PATIENTS:-1000000} \
   cargo bench -q -p icr-datagen --bench decision 2> >(tee "$work/setup.txt" >&2)
 cargo bench -q -p icr-datagen --bench peers
+# Snapshot load and write at SNAPSHOT_EVENTS events (10,000,000 needs about
+# 12 GiB); its set-up line (the fold of the same events) goes to setup.txt.
+ICR_BENCH_SNAPSHOT_EVENTS=${SNAPSHOT_EVENTS:-1000000} \
+  cargo bench -q -p icr-datagen --bench snapshot 2> >(tee -a "$work/setup.txt" >&2)
 
 echo "== load runs" >&2
 cargo build -q --release -p consent-service -p consent-loadgen -p icr-datagen
@@ -49,10 +56,13 @@ wait "$service_pid" "$noop_pid" || true
 echo "== durable append: ours, PostgreSQL, NATS JetStream" >&2
 scripts/append_peers.sh > "$work/peers.jsonl"
 
+echo "== start-up, from the log and from a snapshot" >&2
+PATIENTS=${STARTUP_PATIENTS:-430000} scripts/startup.sh > "$work/startup.jsonl"
+
 # Keep the raw runs beside criterion's, so the report can be rebuilt:
-#   scripts/benchmarks_report.py target/benchmarks/{runs.jsonl,peers.jsonl,setup.txt}
+#   scripts/benchmarks_report.py target/benchmarks/{runs.jsonl,peers.jsonl,setup.txt,startup.jsonl}
 mkdir -p target/benchmarks
-cp "$work/runs.jsonl" "$work/peers.jsonl" "$work/setup.txt" target/benchmarks/
+cp "$work/runs.jsonl" "$work/peers.jsonl" "$work/setup.txt" "$work/startup.jsonl" target/benchmarks/
 python3 scripts/benchmarks_report.py target/benchmarks/runs.jsonl target/benchmarks/peers.jsonl \
-  target/benchmarks/setup.txt > BENCHMARKS.md
+  target/benchmarks/setup.txt target/benchmarks/startup.jsonl > BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2

@@ -3,8 +3,10 @@
 target/criterion, the load runs (JSON lines from consent-loadgen) and the
 durable-append peers (JSON lines from scripts/append_peers.sh).
 
-Usage: scripts/benchmarks_report.py RUNS.jsonl [PEERS.jsonl [SETUP.txt]] > BENCHMARKS.md
-(SETUP.txt: the decision benchmark's stderr, for memory per patient.)
+Usage: scripts/benchmarks_report.py RUNS.jsonl [PEERS.jsonl [SETUP.txt [STARTUP.jsonl]]] > BENCHMARKS.md
+(SETUP.txt: the decision and snapshot benchmarks' stderr, for memory per
+patient and the fold the snapshot load is compared with; STARTUP.jsonl:
+scripts/startup.sh.)
 """
 import datetime
 import json
@@ -61,6 +63,55 @@ def read_setup(path):
     except OSError:
         pass
     return rows
+
+
+def read_fold(path):
+    """(events, seconds, patients, snapshot MiB) from the snapshot benchmark's
+    line 'setup fold/1000000: 0.6 s, +595 MiB resident, process peak 1118 MiB;
+    426955 patients; snapshot 36 MiB', or None."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("setup fold/"):
+                    head, rest = line.split(":", 1)
+                    cost, patients, snapshot = rest.split(";")
+                    return (int(head.split("/")[1]), float(cost.split()[0]),
+                            int(patients.split()[0]), int(snapshot.split()[1]))
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def snapshots(say, fold, startup):
+    """The snapshot benchmark beside the fold of the same events, and the
+    service's start-up with and without a snapshot."""
+    if fold:
+        events, fold_s, patients, mib = fold
+        load = median_ns("snapshot", "load", str(events))
+        write = median_ns("snapshot", "write", str(events))
+        say("## Snapshots and start-up\n")
+        say(f"`ICR_BENCH_SNAPSHOT_EVENTS={events} cargo bench -p icr-datagen --bench snapshot`: a log of")
+        say(f"{events:,} generated events ({patients:,} patients), snapshot of {mib:,} MiB. The fold is the same")
+        say("events applied to empty projections from memory (no log read, no verification), timed once.\n")
+        say("| measurement | time | fold ÷ this |")
+        say("|---|---|---|")
+        say(f"| fold the events (baseline) | {fold_s * 1000:,.0f} ms | 1.00× |")
+        if load:
+            say(f"| load the snapshot (read, check digests, decode) | {load / 1e6:,.0f} ms | {fold_s * 1e9 / load:.2f}× |")
+        if write:
+            say(f"| encode a snapshot | {write / 1e6:,.0f} ms | {fold_s * 1e9 / write:.2f}× |")
+        say("")
+    if startup:
+        say("`scripts/startup.sh`: the release service on a generated log, launch to serving.\n")
+        say("| start | events | ready | resident then |")
+        say("|---|---|---|---|")
+        for r in startup:
+            how = "from the log (verify, then fold)" if r["mode"] == "log" else "from a snapshot (load, fold the tail; verify beside)"
+            say(f"| {how} | {r['events']:,} | {r['ready_s']:.2f} s | {r['rss_kib'] / 1024:,.0f} MiB |")
+        by = {r["mode"]: r for r in startup}
+        if "log" in by and "snapshot" in by:
+            say(f"\nFrom the snapshot the service is ready {by['log']['ready_s'] / by['snapshot']['ready_s']:.1f}× sooner.")
+        say("")
 
 
 def read_jsonl(path):
@@ -156,6 +207,8 @@ def main():
     runs = read_jsonl(sys.argv[1]) if len(sys.argv) > 1 else []
     peers = read_jsonl(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else []
     setup = read_setup(sys.argv[3]) if len(sys.argv) > 3 else []
+    fold = read_fold(sys.argv[3]) if len(sys.argv) > 3 else None
+    startup = read_jsonl(sys.argv[4]) if len(sys.argv) > 4 else []
     out = []
     say = out.append
     say("# Benchmarks\n")
@@ -230,6 +283,7 @@ def main():
             say(f"| {n:,} | {seconds:.1f} s | {mib:,} MiB | {mib * 1024 * 1024 / n:,.0f} |")
         say("")
 
+    snapshots(say, fold, startup)
     if runs:
         say("## Over the network (consent-loadgen, closed loop, loopback)\n")
         say("The load generator and the servers share the machine's cores.\n")
@@ -279,7 +333,14 @@ def main():
     append_target(say, peers)
     replay = median_ns("replay", "read_from")
     replay_rate = f"{10_000 * 1e9 / replay:,.0f} events/s read" if replay else "not measured"
-    say(f"| replay ≥ 1M events/s; ready ≤ 2 s from a snapshot at 10M events | {replay_rate}; no snapshots yet | no |")
+    say(f"| replay ≥ 1M events/s | {replay_rate} | {'yes' if replay and 10_000 * 1e9 / replay >= 1e6 else 'no'} |")
+    ready = [r for r in startup if r["mode"] == "snapshot"]
+    if ready:
+        r = ready[-1]
+        met = "yes" if r["ready_s"] <= 2 and r["events"] >= 10_000_000 else ("no" if r["ready_s"] > 2 else "not at 10M")
+        say(f"| ready ≤ 2 s from a snapshot at 10M events | {r['ready_s']:.2f} s at {r['events']:,} events | {met} |")
+    else:
+        say("| ready ≤ 2 s from a snapshot at 10M events | not measured in this run | — |")
     if setup:
         n, _, mib = setup[-1]
         say(f"| ≤ 64 B per patient at 10M | {mib * 1024 * 1024 / n:,.0f} B at {n:,} | no |")

@@ -42,7 +42,7 @@ start() {
   target/release/consent-service --data-dir "$data" --listen "127.0.0.1:$PORT" \
     --snapshot-every-events 1 >"$log" 2>&1 &
   pid=$!
-  until grep -q serving "$log"; do
+  until grep -qs serving "$log"; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
     sleep 0.02
   done

@@ -32,6 +32,10 @@ pub enum LogError {
     /// Stop serving.
     #[error("log is inconsistent: {0}")]
     Inconsistent(String),
+    /// A long read (verification) was stopped on request before it ended:
+    /// nothing was concluded.
+    #[error("stopped before it finished")]
+    Stopped,
     /// The storage engine failed. For an append, the outcome is unknown:
     /// retry with the same request id.
     #[error("storage: {0}")]

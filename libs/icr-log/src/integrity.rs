@@ -6,6 +6,8 @@
 //! directions: every item has its entries, and every entry names an item
 //! that has it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use icr_proto::Timestamp;
 use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
 use prost::Message;
@@ -59,7 +61,11 @@ fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
 
 impl SledLog {
     /// Checks everything (see the module docs).
-    pub(crate) fn check(&self, key: Option<&ed25519_dalek::VerifyingKey>) -> Checked<Verification> {
+    pub(crate) fn check(
+        &self,
+        key: Option<&ed25519_dalek::VerifyingKey>,
+        stop: &AtomicBool,
+    ) -> Checked<Verification> {
         // Writers may run beside a check (a service started from a snapshot
         // verifies while it serves): only what was durable when the check
         // began is checked, and it is read in this order so that each part
@@ -70,11 +76,11 @@ impl SledLog {
         let decisions = *self.inner.audit.durable.borrow();
         let events = self.head();
         let mut verifier = Verifier::new(key, &checkpoints)?;
-        let events = self.check_events(&mut verifier, events)?;
-        let reviews = self.check_decisions(&mut verifier, events, decisions)?;
+        let events = self.check_events(&mut verifier, events, stop)?;
+        let reviews = self.check_decisions(&mut verifier, events, decisions, stop)?;
         let verification = verifier.finish()?;
-        self.check_log_indexes(verification.events)?;
-        self.check_audit_indexes(verification.decisions, reviews)?;
+        self.check_log_indexes(verification.events, stop)?;
+        self.check_audit_indexes(verification.decisions, reviews, stop)?;
         Ok(verification)
     }
 
@@ -96,7 +102,7 @@ impl SledLog {
     }
 
     /// Walks the events up to `until`; returns the last position verified.
-    fn check_events(&self, verifier: &mut Verifier, until: u64) -> Checked<u64> {
+    fn check_events(&self, verifier: &mut Verifier, until: u64, stop: &AtomicBool) -> Checked<u64> {
         let tree = &self.inner.tree;
         let (mut head, mut last) = (0, Timestamp::default());
         for entry in tree.scan_prefix([keys::EVENT]) {
@@ -105,6 +111,7 @@ impl SledLog {
             if at > until {
                 break;
             }
+            stopped(stop)?;
             let (hash, bytes) = keys::unseal(&value)
                 .ok_or_else(|| verifier.event_unreadable("shorter than a chain hash"))?;
             let event = RecordedEvent::decode(bytes)
@@ -131,7 +138,13 @@ impl SledLog {
     /// Walks the decision records up to `until`, which may only name
     /// positions up to `events` (the verified event head); returns how many
     /// are due for review.
-    fn check_decisions(&self, verifier: &mut Verifier, events: u64, until: u64) -> Checked<u64> {
+    fn check_decisions(
+        &self,
+        verifier: &mut Verifier,
+        events: u64,
+        until: u64,
+        stop: &AtomicBool,
+    ) -> Checked<u64> {
         let tree = &self.inner.audit_tree;
         let mut last = Timestamp::default();
         let mut reviews = 0;
@@ -141,6 +154,7 @@ impl SledLog {
             if at > until {
                 break;
             }
+            stopped(stop)?;
             let (hash, bytes) = keys::unseal(&value)
                 .ok_or_else(|| verifier.decision_unreadable("shorter than a chain hash"))?;
             let record = DecisionRecord::decode(bytes)
@@ -187,7 +201,7 @@ impl SledLog {
     /// there are such items holds no others, and is not read entry by entry;
     /// only when the counts differ is every entry checked, to name the first
     /// wrong one. This spares start-up a second decode of every item.
-    fn check_log_indexes(&self, head: u64) -> Checked<()> {
+    fn check_log_indexes(&self, head: u64, stop: &AtomicBool) -> Checked<()> {
         let tree = &self.inner.tree;
         let event = |position: u64| -> Checked<Option<RecordedEvent>> {
             if position == 0 || position > head {
@@ -204,6 +218,7 @@ impl SledLog {
             head,
             names: by_value,
             exists: &exists,
+            stop,
         };
         for (key, value) in to_check(index, head)? {
             let position = decode_u64(&value).unwrap_or(0);
@@ -250,7 +265,7 @@ impl SledLog {
 
     /// Every patient, decision id and review index entry names a record
     /// that has it (counted first, as in [`Self::check_log_indexes`]).
-    fn check_audit_indexes(&self, head: u64, reviews: u64) -> Checked<()> {
+    fn check_audit_indexes(&self, head: u64, reviews: u64, stop: &AtomicBool) -> Checked<()> {
         let tree = &self.inner.audit_tree;
         let record = |position: u64| -> Option<DecisionRecord> {
             if position == 0 || position > head {
@@ -269,6 +284,7 @@ impl SledLog {
             head,
             names,
             exists: &exists,
+            stop,
         };
         for (key, _) in to_check(index(PATIENT, by_key), head)? {
             let split = key.len().saturating_sub(8).max(1);
@@ -314,6 +330,15 @@ struct Index<'a> {
     head: u64,
     names: fn(&[u8], &[u8]) -> u64,
     exists: &'a dyn Fn(u64) -> sled::Result<bool>,
+    stop: &'a AtomicBool,
+}
+
+/// Ends a check early when `stop` is set.
+fn stopped(stop: &AtomicBool) -> Checked<()> {
+    if stop.load(Ordering::Relaxed) {
+        return Err(Failure::Storage(LogError::Stopped));
+    }
+    Ok(())
 }
 
 /// The entries of `index` to check one by one: none when exactly
@@ -327,9 +352,11 @@ fn to_check(index: Index<'_>, expected: u64) -> Checked<Vec<(sled::IVec, sled::I
         head,
         names,
         exists,
+        stop,
     } = index;
     let (mut covered, mut orphans) = (0, Vec::new());
     for entry in tree.scan_prefix([prefix]) {
+        stopped(stop)?;
         let (key, value) = entry?;
         let position = names(&key, &value);
         if position <= head {

@@ -4,6 +4,7 @@
 //! signs the durable heads of both chains with the service's ed25519 key.
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use icr_proto::pb::Checkpoint;
@@ -50,7 +51,17 @@ impl SledLog {
         &self,
         key: Option<&VerifyingKey>,
     ) -> Result<Result<Verification, Break>, LogError> {
-        match self.check(key) {
+        self.verify_until_stopped(key, &AtomicBool::new(false))
+    }
+
+    /// [`SledLog::verify`], ending early with [`LogError::Stopped`] once
+    /// `stop` is set (e.g. when the service shuts down mid-check).
+    pub fn verify_until_stopped(
+        &self,
+        key: Option<&VerifyingKey>,
+        stop: &AtomicBool,
+    ) -> Result<Result<Verification, Break>, LogError> {
+        match self.check(key, stop) {
             Ok(verified) => Ok(Ok(verified)),
             Err(Failure::Broken(broken)) => Ok(Err(broken)),
             Err(Failure::Storage(error)) => Err(error),

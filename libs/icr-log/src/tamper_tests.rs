@@ -261,3 +261,11 @@ async fn a_log_verifies_while_writers_and_the_signer_run_beside_it() {
     let verified = log.verify(Some(&key.verifying_key())).expect("readable");
     assert_eq!(verified.expect("verifies").events, 306);
 }
+
+#[tokio::test]
+async fn a_stopped_check_concludes_nothing() {
+    let (_dir, log, key) = signed_log().await;
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let outcome = log.verify_until_stopped(Some(&key.verifying_key()), &stop);
+    assert!(matches!(outcome, Err(LogError::Stopped)), "{outcome:?}");
+}

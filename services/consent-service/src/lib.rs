@@ -40,6 +40,8 @@ mod writes;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -113,15 +115,26 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let log = SledLog::open(&options.data_dir)
-        .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
+    // The newest snapshot is decoded while sled opens the log.
     let snapshots = snapshots::Snapshots::new(&options.data_dir, options.signing_key.clone());
-    let snapshot = snapshots.load(&log).await;
+    let newest = tokio::task::spawn_blocking({
+        let snapshots = snapshots.clone();
+        move || snapshots.read_newest()
+    });
+    let data_dir = options.data_dir.clone();
+    let log = tokio::task::spawn_blocking(move || SledLog::open(data_dir))
+        .await
+        .context("the task opening the log failed")?
+        .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
+    let newest = newest.await.context("the snapshot reader failed")?;
+    let snapshot = snapshots.load(&log, newest).await;
     // Without a snapshot the whole log is folded anyway: verify it first.
     // From a snapshot, serving starts after the tail and the whole log is
     // verified beside it; a break stops every decision and write.
+    let stop_verifying = Arc::new(AtomicBool::new(false));
     if snapshot.is_none() {
-        tamper::verify_at_start(&log, options.signing_key.as_ref(), &options.data_dir).await?;
+        let (key, dir) = (options.signing_key.as_ref(), &options.data_dir);
+        tamper::verify_at_start(&log, key, dir, stop_verifying.clone()).await?;
     }
     if options.signing_key.is_none() {
         tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
@@ -139,12 +152,19 @@ pub async fn run(
     let view = view::View::starting_from(snapshot.unwrap_or_default());
     let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
     let verifier = from_snapshot.then(|| {
-        let (log, view) = (log.clone(), view.clone());
+        let (log, view, stop) = (log.clone(), view.clone(), stop_verifying.clone());
         let (key, dir) = (options.signing_key.clone(), options.data_dir.clone());
         tokio::spawn(async move {
-            if let Err(error) = tamper::verify_at_start(&log, key.as_ref(), &dir).await {
-                tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
-                view.fail(format!("{error:#}"));
+            let verified = tamper::verify_at_start(&log, key.as_ref(), &dir, stop.clone()).await;
+            match verified {
+                Err(_) if stop.load(Ordering::Relaxed) => {
+                    tracing::info!("log verification stopped for shutdown");
+                }
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
+                    view.fail(format!("{error:#}"));
+                }
+                Ok(()) => {}
             }
         })
     });
@@ -195,10 +215,10 @@ pub async fn run(
         task.abort();
         let _ = task.await;
     }
-    // Verification reads the log on a blocking thread that cannot be
-    // stopped; let it finish so that nothing holds the directory after.
-    if let Some(verifier) = verifier.filter(|v| !v.is_finished()) {
-        tracing::info!("waiting for the log verification to finish");
+    // Verification reads the log on a blocking thread: stop it and wait,
+    // so that nothing holds the directory after.
+    stop_verifying.store(true, Ordering::Relaxed);
+    if let Some(verifier) = verifier {
         let _ = verifier.await;
     }
     if let (Some(signer), Some(key)) = (signer, &options.signing_key) {

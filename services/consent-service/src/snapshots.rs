@@ -45,6 +45,38 @@ fn position_of(path: &Path) -> Option<u64> {
         .ok()
 }
 
+/// A snapshot read from a file, not yet checked against the log.
+pub(crate) struct Candidate {
+    path: PathBuf,
+    projections: Projections,
+    snapshot: Snapshot,
+    elapsed: Duration,
+}
+
+/// Whether `snapshot` was taken from `log`: its position is in the log and
+/// the chain hash there is the one it recorded.
+async fn belongs<L: EventLog>(log: &L, snapshot: &Snapshot) -> anyhow::Result<()> {
+    let head = *log.subscribe().borrow();
+    anyhow::ensure!(
+        snapshot.position <= head,
+        "it is ahead of the log (position {}, head {head})",
+        snapshot.position
+    );
+    let event = log
+        .read_from(snapshot.position, 1)
+        .await
+        .context("reading the event it was taken at")?;
+    let same = event
+        .first()
+        .is_some_and(|e| e.position == snapshot.position && e.chain_hash == snapshot.chain_hash);
+    anyhow::ensure!(
+        same,
+        "it was not taken from this log (the chain hash at position {} differs)",
+        snapshot.position
+    );
+    Ok(())
+}
+
 /// Accepts a snapshot's signature: required and valid when there is a key.
 fn check_signature(
     key: Option<&VerifyingKey>,
@@ -83,59 +115,80 @@ impl Snapshots {
         files
     }
 
-    /// The newest snapshot that checks out against `log`, if any.
-    pub(crate) async fn load<L: EventLog>(&self, log: &L) -> Option<Projections> {
-        let head = *log.subscribe().borrow();
-        for (position, path) in self.files() {
-            if position > head {
-                tracing::warn!(path = %path.display(), head, "snapshot is ahead of the log; skipped");
-                continue;
-            }
-            let started = Instant::now();
-            match self.read(log, &path).await {
-                Ok(projections) => {
-                    tracing::info!(
-                        path = %path.display(),
-                        position,
-                        patients = projections.patient_count(),
-                        elapsed_ms = started.elapsed().as_millis(),
-                        "projections loaded from a snapshot; replaying the log after it"
-                    );
-                    return Some(projections);
-                }
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), error = format!("{error:#}"), "snapshot skipped");
-                }
-            }
-        }
-        None
+    /// Reads the newest snapshot that decodes and, when the service has a
+    /// key, is signed by it. Blocking; needs no log, so it runs while the
+    /// log opens.
+    pub(crate) fn read_newest(&self) -> Option<Candidate> {
+        self.first_readable(self.files())
     }
 
-    async fn read<L: EventLog>(&self, log: &L, path: &Path) -> anyhow::Result<Projections> {
-        let key = self.key.as_ref().map(SigningKey::verifying_key);
-        let path = path.to_owned();
-        let (projections, snapshot) = tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(&path).context("reading it")?;
-            Projections::decode_snapshot(&bytes, |s, signature| {
-                check_signature(key.as_ref(), s, signature)
-            })
-            .map_err(anyhow::Error::from)
+    /// The first of `files` that decodes (and is signed as it must be).
+    fn first_readable(&self, files: Vec<(u64, PathBuf)>) -> Option<Candidate> {
+        files.into_iter().find_map(|(_, path)| {
+            let started = Instant::now();
+            match self.decode(&path) {
+                Ok((projections, snapshot)) => Some(Candidate {
+                    path,
+                    projections,
+                    snapshot,
+                    elapsed: started.elapsed(),
+                }),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), error = format!("{error:#}"), "snapshot skipped");
+                    None
+                }
+            }
         })
-        .await
-        .context("the snapshot reader failed")??;
-        let event = log
-            .read_from(snapshot.position, 1)
-            .await
-            .context("reading the event it was taken at")?;
-        let same = event.first().is_some_and(|e| {
-            e.position == snapshot.position && e.chain_hash == snapshot.chain_hash
-        });
-        anyhow::ensure!(
-            same,
-            "it was not taken from this log (the chain hash at position {} differs)",
-            snapshot.position
-        );
-        Ok(projections)
+    }
+
+    /// The projections to start from: `newest` (from [`Self::read_newest`])
+    /// if it belongs to `log`, else the newest older snapshot that does.
+    pub(crate) async fn load<L: EventLog>(
+        &self,
+        log: &L,
+        newest: Option<Candidate>,
+    ) -> Option<Projections> {
+        let mut candidate = newest?;
+        loop {
+            let position = candidate.snapshot.position;
+            let path = candidate.path.display().to_string();
+            match belongs(log, &candidate.snapshot).await {
+                Ok(()) => {
+                    tracing::info!(
+                        path,
+                        position,
+                        patients = candidate.projections.patient_count(),
+                        elapsed_ms = candidate.elapsed.as_millis(),
+                        "projections loaded from a snapshot; replaying the log after it"
+                    );
+                    return Some(candidate.projections);
+                }
+                Err(error) => {
+                    tracing::warn!(path, error = format!("{error:#}"), "snapshot skipped");
+                }
+            }
+            // Rare: the newest snapshot is of another log, or ahead of this one.
+            let older: Vec<_> = self
+                .files()
+                .into_iter()
+                .skip_while(|(_, path)| *path != candidate.path)
+                .skip(1)
+                .collect();
+            let this = self.clone();
+            candidate = tokio::task::spawn_blocking(move || this.first_readable(older))
+                .await
+                .ok()??;
+        }
+    }
+
+    /// Reads and checks one snapshot file, signature included.
+    fn decode(&self, path: &Path) -> anyhow::Result<(Projections, Snapshot)> {
+        let key = self.key.as_ref().map(SigningKey::verifying_key);
+        let bytes = std::fs::read(path).context("reading it")?;
+        Projections::decode_snapshot(&bytes, |s, signature| {
+            check_signature(key.as_ref(), s, signature)
+        })
+        .map_err(anyhow::Error::from)
     }
 
     /// Writes a snapshot whenever the projections have folded `every` more

@@ -2,6 +2,8 @@
 //! served, and checkpoints are signed while the service runs.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -24,18 +26,21 @@ pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// Recomputes both hash chains and checks every checkpoint; refuses to go
 /// on from a log that does not verify, saying where it breaks.
+/// Ends early, with an error, once `stop` is set.
 pub(crate) async fn verify_at_start(
     log: &SledLog,
     key: Option<&SigningKey>,
     data_dir: &Path,
+    stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let verifying = key.map(SigningKey::verifying_key);
     let log = log.clone();
     let started = std::time::Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || log.verify(verifying.as_ref()))
-        .await
-        .context("verification task failed")?
-        .context("reading the log to verify it")?;
+    let outcome =
+        tokio::task::spawn_blocking(move || log.verify_until_stopped(verifying.as_ref(), &stop))
+            .await
+            .context("verification task failed")?
+            .context("reading the log to verify it")?;
     match outcome {
         Ok(verified) => {
             let elapsed_ms = started.elapsed().as_millis();
