@@ -10,7 +10,7 @@ use std::time::Duration;
 use consent_service::{Options, PolicyFiles, SigningKey};
 use icr_integration_tests::{OTHER_PATIENT, PATIENT, Server, allowed, clinician};
 use icr_log::ed25519_dalek::Signer;
-use icr_log::{EventLog, SledLog};
+use icr_log::{EventLog, SledLog, TamperEvidence};
 use icr_projections::Projections;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
@@ -225,7 +225,9 @@ async fn with_a_signing_key_only_snapshots_it_signed_are_used() {
 #[tokio::test]
 async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    history(dir.path(), None).await;
+    let key = SigningKey::from_bytes(&[9; 32]);
+    history(dir.path(), Some(key.clone())).await;
+    let signed = checkpoints(dir.path()).await;
     // Alter the first patient event behind the log's back: its chain breaks.
     {
         let db = sled::open(dir.path()).expect("open with sled");
@@ -244,7 +246,7 @@ async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     // Without the snapshot the service refuses to start at all; with it,
     // it may start, and stops deciding and writing once verification
     // finds the break.
-    let mut server = Server::start_options(options(dir.path(), 0, None)).await;
+    let mut server = Server::start_options(options(dir.path(), 0, Some(key))).await;
     let mut stopped = None;
     for _ in 0..200 {
         let asked = server
@@ -269,9 +271,12 @@ async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     const BREAK: &str = "The log was altered or damaged";
     if status.code() != tonic::Code::Unavailable {
         // This small log verified before the tail was folded: then the
-        // start itself fails, naming the break, as without a snapshot.
+        // start fails, naming the break found beside it (not before
+        // serving, which would mean the snapshot was not used).
         let refused = server.stop().await.expect_err("the start is refused");
         assert!(refused.contains(BREAK), "{refused}");
+        assert!(refused.contains("projections stopped"), "{refused}");
+        assert_eq!(checkpoints(dir.path()).await, signed, "nothing signed");
         return;
     }
     assert!(status.message().contains(BREAK), "{}", status.message());
@@ -283,4 +288,41 @@ async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     assert_eq!(refused.code(), tonic::Code::Unavailable);
     assert!(refused.message().contains(BREAK), "{}", refused.message());
     server.stop().await.expect("stops");
+    // The key never vouched for the broken log: not before verification
+    // ended, not after, not when stopping.
+    assert_eq!(checkpoints(dir.path()).await, signed, "nothing signed");
+}
+
+/// How many checkpoints a stopped service's log holds.
+async fn checkpoints(data_dir: &Path) -> usize {
+    let log = SledLog::open(data_dir).expect("open the log");
+    log.checkpoints(1, 10_000).await.expect("read").len()
+}
+
+#[tokio::test]
+async fn a_damaged_event_after_the_snapshot_refuses_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    history(dir.path(), None).await;
+    // The last event (the objection) is in the tail the snapshot does not
+    // cover: it is checked against the chain before anything is served.
+    {
+        let db = sled::open(dir.path()).expect("open with sled");
+        let log = db.open_tree("log").expect("log tree");
+        let (key, mut value) = log
+            .scan_prefix(b"e")
+            .last()
+            .and_then(Result::ok)
+            .map(|(k, v)| (k, v.to_vec()))
+            .expect("an event");
+        let at = value.len() - 1;
+        value[at] ^= 1;
+        log.insert(key, value).expect("write");
+        db.flush().expect("flush");
+    }
+    let server = Server::start_options(options(dir.path(), 0, None)).await;
+    let refused = server.stop().await.expect_err("the start is refused");
+    assert!(
+        refused.contains("altered or damaged after snapshot"),
+        "{refused}"
+    );
 }

@@ -67,6 +67,11 @@ impl TryFrom<Unchecked> for Patient {
             if state.registration.is_some() && uncommon.unregistered_source.is_some() {
                 return Err("patient state is both registered and unregistered");
             }
+            // A fold counts every unreadable event: a record of none would
+            // read as "nothing unreadable" and open what it should close.
+            if uncommon.unreadable.is_some_and(|u| u.events == 0) {
+                return Err("patient state records unreadable events but counts none");
+            }
         }
         Ok(Self {
             version: state.version,

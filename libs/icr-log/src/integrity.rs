@@ -203,21 +203,22 @@ impl SledLog {
     /// wrong one. This spares start-up a second decode of every item.
     fn check_log_indexes(&self, head: u64, stop: &AtomicBool) -> Checked<()> {
         let tree = &self.inner.tree;
+        // Items past the head are read as they stand: a writer adds an item
+        // and its entries in one batch, so an entry must agree with its item
+        // wherever it is.
         let event = |position: u64| -> Checked<Option<RecordedEvent>> {
-            if position == 0 || position > head {
+            if position == 0 {
                 return Ok(None);
             }
             let value = tree.get(keys::event(position))?;
             let sealed = value.as_deref().and_then(keys::unseal);
             Ok(sealed.and_then(|(_, bytes)| RecordedEvent::decode(bytes).ok()))
         };
-        let exists = |p: u64| tree.contains_key(keys::event(p));
         let index = Index {
             tree,
             prefix: keys::STREAM_INDEX,
             head,
             names: by_value,
-            exists: &exists,
             stop,
         };
         for (key, value) in to_check(index, head)? {
@@ -244,14 +245,11 @@ impl SledLog {
             let id = String::from_utf8_lossy(&key[1..]).into_owned();
             let record = RequestRecord::decode(value.as_ref()).ok();
             let position = record.as_ref().map_or(0, |r| r.first_position);
-            if position > head {
-                continue;
-            }
             let agrees = match (&record, event(position)?) {
                 (Some(r), Some(first)) => {
-                    r.last_position <= head
-                        && first.request_id == id
+                    first.request_id == id
                         && r.event_ids.first() == Some(&first.id)
+                        && (r.last_position == position || event(r.last_position)?.is_some())
                 }
                 _ => false,
             };
@@ -267,8 +265,10 @@ impl SledLog {
     /// that has it (counted first, as in [`Self::check_log_indexes`]).
     fn check_audit_indexes(&self, head: u64, reviews: u64, stop: &AtomicBool) -> Checked<()> {
         let tree = &self.inner.audit_tree;
+        // Records past the head are read as they stand (see
+        // `check_log_indexes`).
         let record = |position: u64| -> Option<DecisionRecord> {
-            if position == 0 || position > head {
+            if position == 0 {
                 return None;
             }
             self.decision_at(position).ok()
@@ -277,13 +277,11 @@ impl SledLog {
             let reason = format!("an entry of the {index} index names it wrongly");
             Err(broken(Chain::Decisions, position, reason))
         };
-        let exists = |p: u64| tree.contains_key(keys::positioned(RECORD, p));
         let index = |prefix, names| Index {
             tree,
             prefix,
             head,
             names,
-            exists: &exists,
             stop,
         };
         for (key, _) in to_check(index(PATIENT, by_key), head)? {
@@ -320,16 +318,15 @@ fn by_value(_: &[u8], value: &[u8]) -> u64 {
     decode_u64(value).unwrap_or(0)
 }
 
-/// Which entries of an index are checked: those naming positions up to
-/// `head` (read from an entry by `names`), and those past it whose item is
-/// missing (`exists`): a writer adds an item and its entries in one batch,
-/// so a newer entry without its item is damage, not a write in flight.
+/// An index to check: entries naming positions up to `head` are counted
+/// against the items walked; entries past it were added by writers while
+/// the check ran (or are damage) and are always checked one by one.
 struct Index<'a> {
     tree: &'a sled::Tree,
     prefix: u8,
     head: u64,
+    /// Reads the position an entry names.
     names: fn(&[u8], &[u8]) -> u64,
-    exists: &'a dyn Fn(u64) -> sled::Result<bool>,
     stop: &'a AtomicBool,
 }
 
@@ -341,9 +338,9 @@ fn stopped(stop: &AtomicBool) -> Checked<()> {
     Ok(())
 }
 
-/// The entries of `index` to check one by one: none when exactly
-/// `expected` name positions up to its head and every newer one has its
-/// item (see [`SledLog::check_log_indexes`]). An entry naming no readable
+/// The entries of `index` to check one by one: those past its head, and
+/// also every other one unless exactly `expected` name positions up to it
+/// (see [`SledLog::check_log_indexes`]). An entry naming no readable
 /// position counts as 0, so it is checked, never skipped.
 fn to_check(index: Index<'_>, expected: u64) -> Checked<Vec<(sled::IVec, sled::IVec)>> {
     let Index {
@@ -351,22 +348,20 @@ fn to_check(index: Index<'_>, expected: u64) -> Checked<Vec<(sled::IVec, sled::I
         prefix,
         head,
         names,
-        exists,
         stop,
     } = index;
-    let (mut covered, mut orphans) = (0, Vec::new());
+    let (mut covered, mut newer) = (0, Vec::new());
     for entry in tree.scan_prefix([prefix]) {
         stopped(stop)?;
         let (key, value) = entry?;
-        let position = names(&key, &value);
-        if position <= head {
+        if names(&key, &value) <= head {
             covered += 1;
-        } else if !exists(position)? {
-            orphans.push((key, value));
+        } else {
+            newer.push((key, value));
         }
     }
     if covered == expected {
-        return Ok(orphans);
+        return Ok(newer);
     }
     let mut all = Vec::new();
     for entry in tree.scan_prefix([prefix]) {
@@ -375,6 +370,6 @@ fn to_check(index: Index<'_>, expected: u64) -> Checked<Vec<(sled::IVec, sled::I
             all.push((key, value));
         }
     }
-    all.extend(orphans);
+    all.extend(newer);
     Ok(all)
 }

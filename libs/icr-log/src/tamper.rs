@@ -10,7 +10,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use icr_proto::pb::Checkpoint;
 use prost::Message;
 
-use crate::chain::{Break, sign_checkpoint};
+use crate::chain::{Break, Chain, ChainHash, link, sign_checkpoint};
 use crate::integrity::Failure;
 use crate::keys::{self, decode_u64};
 use crate::verify::Verification;
@@ -52,6 +52,48 @@ impl SledLog {
         key: Option<&VerifyingKey>,
     ) -> Result<Result<Verification, Break>, LogError> {
         self.verify_until_stopped(key, &AtomicBool::new(false))
+    }
+
+    /// Recomputes the event chain after `position`, whose chain hash the
+    /// caller trusts as `hash` (e.g. from a signed snapshot), up to the
+    /// durable head; returns the head. Checks no checkpoints or indexes:
+    /// a quick check of a tail, not a replacement for [`SledLog::verify`].
+    pub fn verify_events_after(
+        &self,
+        position: u64,
+        hash: &[u8],
+    ) -> Result<Result<u64, Break>, LogError> {
+        let broken = |position: u64, reason: &str| {
+            Ok(Err(Break {
+                chain: Chain::Events,
+                position,
+                reason: reason.to_owned(),
+            }))
+        };
+        let head = self.head();
+        let Ok(mut previous) = ChainHash::try_from(hash) else {
+            return broken(position, "no chain hash to start from");
+        };
+        if position >= head {
+            return Ok(Ok(head));
+        }
+        let mut expected = position + 1;
+        let range = keys::event(expected)..=keys::event(head);
+        for entry in self.inner.tree.range(range) {
+            let (key, value) = entry?;
+            let at = decode_u64(&key[1..]).unwrap_or(0);
+            let Some((stored, bytes)) = keys::unseal(&value).filter(|_| at == expected) else {
+                return broken(expected, "missing or out of place");
+            };
+            if link(&previous, bytes) != stored {
+                return broken(at, "does not match its chain hash");
+            }
+            (previous, expected) = (stored, expected + 1);
+        }
+        if expected <= head {
+            return broken(expected, "missing");
+        }
+        Ok(Ok(head))
     }
 
     /// [`SledLog::verify`], ending early with [`LogError::Stopped`] once

@@ -229,13 +229,17 @@ async fn a_log_verifies_while_writers_and_the_signer_run_beside_it() {
         let key = key.clone();
         tokio::spawn(async move {
             for i in 0..300 {
-                log.append(append(&format!("s/{}", i % 3), &format!("w{i}")))
+                let appended = log
+                    .append(append(&format!("s/{}", i % 3), &format!("w{i}")))
                     .await
                     .expect("append");
+                // Each decision names the newest event, which a check that
+                // began earlier has not walked.
                 let record = DecisionRecord {
                     nhs_number: format!("94347659{:02}", i % 100),
                     decision_id: format!("w{i}"),
                     review_due_by: (i % 2 == 0).then(Default::default),
+                    log_position: appended.last_position,
                     ..Default::default()
                 };
                 log.record(vec![record]).await.expect("record");
@@ -268,4 +272,74 @@ async fn a_stopped_check_concludes_nothing() {
     let stop = std::sync::atomic::AtomicBool::new(true);
     let outcome = log.verify_until_stopped(Some(&key.verifying_key()), &stop);
     assert!(matches!(outcome, Err(LogError::Stopped)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn entries_and_request_records_naming_positions_past_the_head_are_checked() {
+    // Past the head a writer may be adding items while a check runs, but
+    // an entry or a request record must still agree with what it names.
+    let (_dir, log, key) = signed_log().await;
+    log.inner
+        .tree
+        .insert(keys::stream_index("s/9", 1), &99u64.to_be_bytes())
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Events, 99),
+        "{found}"
+    );
+    assert!(found.reason.contains("s/9"), "{found}");
+
+    let (_dir, log, key) = signed_log().await;
+    let mut record = log
+        .inner
+        .tree
+        .get(keys::request("r1"))
+        .expect("read")
+        .map(|v| crate::append::RequestRecord::decode(v.as_ref()).expect("decodes"))
+        .expect("stored");
+    (record.first_position, record.last_position) = (99, 99);
+    log.inner
+        .tree
+        .insert(keys::request("forged"), record.encode_to_vec())
+        .expect("plant");
+    let found = broken(&log, &key);
+    assert_eq!(
+        (found.chain, found.position),
+        (Chain::Events, 99),
+        "{found}"
+    );
+    assert!(found.reason.contains("forged"), "{found}");
+}
+
+#[tokio::test]
+async fn the_tail_after_a_trusted_hash_is_checked_on_its_own() {
+    let (_dir, log, _) = signed_log().await;
+    let at_three = log
+        .read_from(3, 1)
+        .await
+        .expect("read")
+        .remove(0)
+        .chain_hash;
+    let tail = |hash: &[u8]| log.verify_events_after(3, hash).expect("readable");
+    assert_eq!(tail(&at_three).expect("verifies"), 6);
+    assert_eq!(tail(&[0; 32]).expect_err("another start").position, 4);
+    assert_eq!(
+        log.verify_events_after(6, &[0; 32]).expect("readable").ok(),
+        Some(6)
+    );
+
+    let tree = &log.inner.tree;
+    let mut bytes = tree
+        .get(event_key(5))
+        .expect("get")
+        .expect("event")
+        .to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    tree.insert(event_key(5), bytes).expect("tamper");
+    assert_eq!(tail(&at_three).expect_err("damaged").position, 5);
+    tree.remove(event_key(5)).expect("remove");
+    assert_eq!(tail(&at_three).expect_err("a gap").position, 5);
 }

@@ -25,7 +25,10 @@ use crate::{PolicyState, Projections};
 
 /// First bytes of every snapshot.
 const MAGIC: &[u8; 8] = b"ICRSNAP\0";
-/// Format of the header and chunks; another number is refused.
+/// Format of the header and chunks, and of the fold rules the state was
+/// built with: a change to either (how `Patient` or `PolicyState` is laid
+/// out, or what an event does to it) must bump it, so that older snapshots
+/// are refused and the log is folded again with the new rules.
 const FORMAT: u32 = 2;
 /// Patients per chunk.
 const CHUNK: usize = 65_536;
@@ -209,9 +212,11 @@ impl Projections {
                 .map(|(n, p)| (n, Arc::new(p)))
                 .collect::<Vec<_>>())
         });
-        let mut patients = HashMap::with_capacity(usize::try_from(header.patients).unwrap_or(0));
+        // Sized from what was decoded, not from the header's word for it.
+        let decoded: Vec<_> = decoded.into_iter().collect::<Result<_, _>>()?;
+        let mut patients = HashMap::with_capacity(decoded.iter().map(Vec::len).sum());
         for chunk in decoded {
-            for (nhs_number, patient) in chunk? {
+            for (nhs_number, patient) in chunk {
                 if patients.insert(nhs_number, patient).is_some() {
                     return Err(unreadable(format!("patient {nhs_number} appears twice")));
                 }

@@ -47,6 +47,7 @@ use std::time::Duration;
 use anyhow::Context;
 use icr_log::SledLog;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 pub use icr_log::ed25519_dalek::SigningKey;
@@ -127,14 +128,20 @@ pub async fn run(
         .context("the task opening the log failed")?
         .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
     let newest = newest.await.context("the snapshot reader failed")?;
-    let snapshot = snapshots.load(&log, newest).await;
+    let snapshot = snapshots.load(&log, newest).await?;
+    let snapshot_position = snapshot
+        .as_ref()
+        .map_or(0, icr_projections::Projections::position);
     // Without a snapshot the whole log is folded anyway: verify it first.
     // From a snapshot, serving starts after the tail and the whole log is
     // verified beside it; a break stops every decision and write.
     let stop_verifying = Arc::new(AtomicBool::new(false));
+    // Whether the whole log has verified: until then nothing is signed.
+    let verified = Arc::new(AtomicBool::new(false));
     if snapshot.is_none() {
         let (key, dir) = (options.signing_key.as_ref(), &options.data_dir);
         tamper::verify_at_start(&log, key, dir, stop_verifying.clone()).await?;
+        verified.store(true, Ordering::Relaxed);
     }
     if options.signing_key.is_none() {
         tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
@@ -151,12 +158,17 @@ pub async fn run(
     let from_snapshot = snapshot.is_some();
     let view = view::View::starting_from(snapshot.unwrap_or_default());
     let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
+    let mut guard = StopOnDrop {
+        stop: stop_verifying.clone(),
+        tasks: vec![follower.abort_handle()],
+    };
     let verifier = from_snapshot.then(|| {
         let (log, view, stop) = (log.clone(), view.clone(), stop_verifying.clone());
         let (key, dir) = (options.signing_key.clone(), options.data_dir.clone());
+        let verified = verified.clone();
         tokio::spawn(async move {
-            let verified = tamper::verify_at_start(&log, key.as_ref(), &dir, stop.clone()).await;
-            match verified {
+            let outcome = tamper::verify_at_start(&log, key.as_ref(), &dir, stop.clone()).await;
+            match outcome {
                 Err(_) if stop.load(Ordering::Relaxed) => {
                     tracing::info!("log verification stopped for shutdown");
                 }
@@ -164,10 +176,13 @@ pub async fn run(
                     tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
                     view.fail(format!("{error:#}"));
                 }
-                Ok(()) => {}
+                Ok(()) => verified.store(true, Ordering::Relaxed),
             }
         })
     });
+    guard
+        .tasks
+        .extend(verifier.as_ref().map(JoinHandle::abort_handle));
     startup::load_pack_if_new(&log, &view, &options.policy).await?;
     let head = log.head();
     view.wait_for(head, REBUILD_WAIT)
@@ -176,17 +191,32 @@ pub async fn run(
     // Snapshots start once the log is folded, not at every few events of
     // the first fold.
     let snapshot_writer = (options.snapshot_every > 0).then(|| {
-        tokio::spawn(snapshots.keep_writing(view.clone(), log.clone(), options.snapshot_every))
+        let (every, last) = (options.snapshot_every, snapshot_position);
+        tokio::spawn(snapshots.keep_writing(view.clone(), log.clone(), every, last))
     });
+    guard
+        .tasks
+        .extend(snapshot_writer.as_ref().map(JoinHandle::abort_handle));
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
+    // The key vouches only for a log that verified and was not found
+    // broken since.
+    let may_sign = {
+        let (verified, view) = (verified.clone(), view.clone());
+        move || verified.load(Ordering::Relaxed) && view.failure().is_none()
+    };
     let signer = options.signing_key.clone().map(|key| {
+        let every = options.checkpoint_every;
         tokio::spawn(tamper::sign_periodically(
             log.clone(),
             key,
-            options.checkpoint_every,
+            every,
+            may_sign.clone(),
         ))
     });
+    guard
+        .tasks
+        .extend(signer.as_ref().map(JoinHandle::abort_handle));
     // Live replays end when shutdown begins, or the server would wait for
     // them for ever.
     let (stopping, stopped) = tokio::sync::watch::channel(false);
@@ -209,6 +239,8 @@ pub async fn run(
             shutdown,
         )
         .await;
+    // Decided before the follower is stopped, which marks the view failed.
+    let sign_at_stop = may_sign();
     // Wait for the follower to be gone so that, once `run` returns, nothing
     // holds the sled directory and it can be opened again at once.
     for task in [Some(follower), snapshot_writer].into_iter().flatten() {
@@ -224,8 +256,27 @@ pub async fn run(
     if let (Some(signer), Some(key)) = (signer, &options.signing_key) {
         signer.abort();
         let _ = signer.await;
-        tamper::sign(&log, key).await;
+        if sign_at_stop {
+            tamper::sign(&log, key).await;
+        }
     }
+    drop(guard);
     drop(log);
     served.context("gRPC server failed")
+}
+
+/// Stops the background tasks when `run` returns before its orderly
+/// shutdown (a start that fails part way), so that they do not outlive it.
+/// A verification running on a blocking thread sees the flag and ends
+/// within an item.
+struct StopOnDrop {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.tasks.iter().for_each(tokio::task::AbortHandle::abort);
+    }
 }

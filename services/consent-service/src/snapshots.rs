@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use icr_log::EventLog;
 use icr_log::ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use icr_log::{EventLog, SledLog};
 use icr_projections::{Projections, Snapshot};
 
 use crate::view::View;
@@ -143,17 +143,35 @@ impl Snapshots {
 
     /// The projections to start from: `newest` (from [`Self::read_newest`])
     /// if it belongs to `log`, else the newest older snapshot that does.
-    pub(crate) async fn load<L: EventLog>(
+    /// The events after it are checked against the chain first, from the
+    /// hash the snapshot vouches for: a break there refuses the start, as
+    /// a full verification would.
+    pub(crate) async fn load(
         &self,
-        log: &L,
+        log: &SledLog,
         newest: Option<Candidate>,
-    ) -> Option<Projections> {
-        let mut candidate = newest?;
+    ) -> anyhow::Result<Option<Projections>> {
+        let Some(mut candidate) = newest else {
+            return Ok(None);
+        };
         loop {
             let position = candidate.snapshot.position;
             let path = candidate.path.display().to_string();
             match belongs(log, &candidate.snapshot).await {
                 Ok(()) => {
+                    let (tail, hash) = (log.clone(), candidate.snapshot.chain_hash.clone());
+                    let checked = tokio::task::spawn_blocking(move || {
+                        tail.verify_events_after(position, &hash)
+                    })
+                    .await
+                    .context("the task checking the tail failed")?
+                    .context("reading the log after the snapshot")?;
+                    if let Err(broken) = checked {
+                        anyhow::bail!(
+                            "refusing to serve: {broken}. The log was altered or damaged after \
+                             snapshot {path}; restore it from a verified copy"
+                        );
+                    }
                     tracing::info!(
                         path,
                         position,
@@ -161,7 +179,7 @@ impl Snapshots {
                         elapsed_ms = candidate.elapsed.as_millis(),
                         "projections loaded from a snapshot; replaying the log after it"
                     );
-                    return Some(candidate.projections);
+                    return Ok(Some(candidate.projections));
                 }
                 Err(error) => {
                     tracing::warn!(path, error = format!("{error:#}"), "snapshot skipped");
@@ -175,9 +193,11 @@ impl Snapshots {
                 .skip(1)
                 .collect();
             let this = self.clone();
-            candidate = tokio::task::spawn_blocking(move || this.first_readable(older))
-                .await
-                .ok()??;
+            let older = tokio::task::spawn_blocking(move || this.first_readable(older)).await;
+            match older.context("the snapshot reader failed")? {
+                Some(older) => candidate = older,
+                None => return Ok(None),
+            }
         }
     }
 
@@ -192,9 +212,15 @@ impl Snapshots {
     }
 
     /// Writes a snapshot whenever the projections have folded `every` more
-    /// events than the last one holds. Runs until aborted.
-    pub(crate) async fn keep_writing<L: EventLog>(self, view: Arc<View>, log: L, every: u64) {
-        let mut last = self.files().first().map_or(0, |(position, _)| *position);
+    /// events than the last one holds, starting from `last` (the position
+    /// of the snapshot the service started from, or 0). Runs until aborted.
+    pub(crate) async fn keep_writing<L: EventLog>(
+        self,
+        view: Arc<View>,
+        log: L,
+        every: u64,
+        mut last: u64,
+    ) {
         let mut looks = tokio::time::interval(LOOK_EVERY);
         looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -222,6 +248,7 @@ impl Snapshots {
         let started = Instant::now();
         // A clone shares every patient: a reference count each, under the lock.
         let projections = view.read(|p, _| p.clone());
+        let cloned_ms = started.elapsed().as_millis();
         let position = projections.position();
         let chain_hash = log
             .read_from(position, 1)
@@ -234,9 +261,12 @@ impl Snapshots {
         let bytes = tokio::task::spawn_blocking(move || this.store(&projections, &chain_hash))
             .await
             .context("the snapshot writer failed")??;
+        // The clone holds the read lock, and the follower (so writes and, behind
+        // its wait, new reads) waits for it: logged to see that cost.
         tracing::info!(
             position,
             bytes,
+            cloned_ms,
             elapsed_ms = started.elapsed().as_millis(),
             "snapshot written"
         );
@@ -252,11 +282,16 @@ impl Snapshots {
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let path = self.dir.join(file_name(projections.position()));
         let temporary = path.with_extension("snap.partial");
-        std::fs::write(&temporary, &bytes)
+        let written = std::fs::write(&temporary, &bytes)
             .and_then(|()| std::fs::File::open(&temporary)?.sync_all())
             .and_then(|()| std::fs::rename(&temporary, &path))
-            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
-            .with_context(|| format!("writing {}", path.display()))?;
+            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all());
+        if let Err(error) = written {
+            // A full disk must not stay full of a half-written snapshot: the
+            // log shares it.
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error).with_context(|| format!("writing {}", path.display()));
+        }
         let partial = |p: &Path| p.extension().is_some_and(|e| e == "partial") && p != temporary;
         let leftovers = std::fs::read_dir(&self.dir)?.flatten().map(|e| e.path());
         let old = self.files().into_iter().skip(KEEP).map(|(_, path)| path);

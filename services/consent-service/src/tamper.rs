@@ -66,13 +66,22 @@ pub(crate) async fn verify_at_start(
     }
 }
 
-/// Signs a checkpoint now and then every `every` while the log grows.
-pub(crate) async fn sign_periodically<L: TamperEvidence>(log: L, key: SigningKey, every: Duration) {
+/// Signs a checkpoint now and then every `every` while the log grows, at
+/// each tick where `may_sign` allows: the key vouches only for a log that
+/// was verified and has not been found broken since.
+pub(crate) async fn sign_periodically<L: TamperEvidence>(
+    log: L,
+    key: SigningKey,
+    every: Duration,
+    may_sign: impl Fn() -> bool,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        sign(&log, &key).await;
+        if may_sign() {
+            sign(&log, &key).await;
+        }
     }
 }
 

@@ -189,6 +189,16 @@ fn snapshots_read_back_only_as_states_a_fold_reaches() {
     json["uncommon"]["unregistered_source"] = 1.into();
     assert!(serde_json::from_value::<Patient>(json).is_err(), "both");
 
+    let unreadable = given(&[EventPayload { kind: None }]);
+    assert!(unreadable.objects_to(Purpose::DirectCare));
+    let mut json = serde_json::to_value(&unreadable).expect("serialises");
+    assert_eq!(json["uncommon"]["unreadable"]["events"], 1);
+    json["uncommon"]["unreadable"]["events"] = 0.into();
+    assert!(
+        serde_json::from_value::<Patient>(json).is_err(),
+        "unreadable events counted as none would read as no objection"
+    );
+
     let two = given(&[started("a", "RKB"), started("b", "RKB")]);
     let mut json = serde_json::to_value(&two).expect("serialises");
     let relationships = json["care_relationships"].as_array_mut().expect("a list");

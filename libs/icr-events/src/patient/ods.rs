@@ -10,8 +10,10 @@ use ustr::Ustr;
 /// process and a copy is one pointer (8 bytes). Every patient names a
 /// practice and a hospital or two out of a few thousand organisations, so
 /// interning turns millions of copies into one each. Interned text is never
-/// freed; England has a few hundred thousand ODS codes at most, and each
-/// interned code came from an event already kept in the log.
+/// freed. Codes are interned only from events already in the log (never
+/// from a request's lookup), so a new code costs its few bytes once per
+/// durable write that introduced it; well-formed but invented codes written
+/// by a care feed would grow it with the log, as the log itself grows.
 ///
 /// Compares, orders and prints as its text.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
