@@ -276,7 +276,8 @@ def main():
     if setup:
         say("## Projection memory (decision benchmark set-up)\n")
         say("Resident memory added by building each population in process (projections,")
-        say("policy and engine), from the decision benchmark's set-up lines.\n")
+        say("policy and engine), from the decision benchmark's set-up lines. Small populations")
+        say("are dominated by fixed costs (the engine, the ODS-code interner's first table).\n")
         say("| patients | set-up | resident growth | bytes per patient |")
         say("|---|---|---|---|")
         for n, seconds, mib in setup:
