@@ -229,20 +229,11 @@ async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     history(dir.path(), Some(key.clone())).await;
     let signed = checkpoints(dir.path()).await;
     // Alter the first patient event behind the log's back: its chain breaks.
-    {
-        let db = sled::open(dir.path()).expect("open with sled");
-        let log = db.open_tree("log").expect("log tree");
-        let (key, mut value) = log
-            .scan_prefix(b"e")
-            .flatten()
+    damage_event(dir.path(), |events| {
+        events
+            .into_iter()
             .find(|(_, v)| v.windows(10).any(|w| w == OTHER_PATIENT.as_bytes()))
-            .map(|(k, v)| (k, v.to_vec()))
-            .expect("a patient event");
-        let at = value.len() - 1;
-        value[at] ^= 1;
-        log.insert(key, value).expect("write");
-        db.flush().expect("flush");
-    }
+    });
     // Without the snapshot the service refuses to start at all; with it,
     // it may start, and stops deciding and writing once verification
     // finds the break.
@@ -293,6 +284,21 @@ async fn from_a_snapshot_a_log_that_fails_verification_stops_decisions() {
     assert_eq!(checkpoints(dir.path()).await, signed, "nothing signed");
 }
 
+type Stored = (sled::IVec, sled::IVec);
+
+/// Flips a bit in the last byte of the stored event `pick` chooses, behind
+/// the log's back (the service is stopped): its chain breaks there.
+fn damage_event(data_dir: &Path, pick: impl FnOnce(Vec<Stored>) -> Option<Stored>) {
+    let db = sled::open(data_dir).expect("open with sled");
+    let log = db.open_tree("log").expect("log tree");
+    let (key, value) = pick(log.scan_prefix(b"e").flatten().collect()).expect("an event");
+    let mut value = value.to_vec();
+    let at = value.len() - 1;
+    value[at] ^= 1;
+    log.insert(key, value).expect("write");
+    db.flush().expect("flush");
+}
+
 /// How many checkpoints a stopped service's log holds.
 async fn checkpoints(data_dir: &Path) -> usize {
     let log = SledLog::open(data_dir).expect("open the log");
@@ -305,20 +311,7 @@ async fn a_damaged_event_after_the_snapshot_refuses_the_start() {
     history(dir.path(), None).await;
     // The last event (the objection) is in the tail the snapshot does not
     // cover: it is checked against the chain before anything is served.
-    {
-        let db = sled::open(dir.path()).expect("open with sled");
-        let log = db.open_tree("log").expect("log tree");
-        let (key, mut value) = log
-            .scan_prefix(b"e")
-            .last()
-            .and_then(Result::ok)
-            .map(|(k, v)| (k, v.to_vec()))
-            .expect("an event");
-        let at = value.len() - 1;
-        value[at] ^= 1;
-        log.insert(key, value).expect("write");
-        db.flush().expect("flush");
-    }
+    damage_event(dir.path(), |mut events| events.pop());
     let server = Server::start_options(options(dir.path(), 0, None)).await;
     let refused = server.stop().await.expect_err("the start is refused");
     assert!(
