@@ -246,10 +246,8 @@ impl Snapshots {
     /// Writes one snapshot of the view as it stands; returns its position.
     pub(crate) async fn write<L: EventLog>(&self, view: &View, log: &L) -> anyhow::Result<u64> {
         let started = Instant::now();
-        let projections = view
-            .copy()
-            .await
-            .context("the projection follower has stopped")?;
+        // A clone shares every patient: a reference count each, under the lock.
+        let projections = view.read(|p, _| p.clone());
         let cloned_ms = started.elapsed().as_millis();
         let position = projections.position();
         let chain_hash = log
@@ -263,8 +261,8 @@ impl Snapshots {
         let bytes = tokio::task::spawn_blocking(move || this.store(&projections, &chain_hash))
             .await
             .context("the snapshot writer failed")??;
-        // The follower makes the copy between batches: writes wait for it
-        // (their projections do), decisions do not. Logged to see that cost.
+        // The clone holds the read lock, and the follower (so writes and, behind
+        // its wait, new reads) waits for it: logged to see that cost.
         tracing::info!(
             position,
             bytes,

@@ -2,13 +2,13 @@
 //! policy, kept at one log position together, and the task that folds new
 //! durable events into them.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use icr_decision::Engine;
 use icr_log::EventLog;
 use icr_projections::{PolicyState, Projections};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 
 use crate::policy_files::PolicyFiles;
 use crate::status::{ServiceError, ServiceResult};
@@ -51,15 +51,7 @@ impl Drop for StopGuard<'_> {
 pub(crate) struct View {
     state: RwLock<State>,
     progress: watch::Sender<Progress>,
-    /// Requests for a copy of the projections, answered by the follower
-    /// between batches (see [`View::copy`]).
-    copies: mpsc::Sender<oneshot::Sender<Projections>>,
-    /// The follower's end of `copies`, taken when it starts.
-    copy_requests: Mutex<Option<mpsc::Receiver<oneshot::Sender<Projections>>>>,
 }
-
-/// Requests for copies waiting at once; more wait to be sent.
-const COPY_REQUESTS: usize = 4;
 
 impl View {
     /// A view that starts from `projections` (read from a snapshot) and
@@ -72,12 +64,9 @@ impl View {
             projections,
             engine: None,
         };
-        let (copies, copy_requests) = mpsc::channel(COPY_REQUESTS);
         Arc::new(Self {
             state: RwLock::new(state),
             progress,
-            copies,
-            copy_requests: Mutex::new(Some(copy_requests)),
         })
     }
 
@@ -85,17 +74,6 @@ impl View {
     /// cannot be trusted (e.g. the log failed verification).
     pub(crate) fn fail(&self, why: String) {
         self.progress.send_replace(Progress::Failed(why));
-    }
-
-    /// A copy of the projections at one position, for a snapshot; `None`
-    /// once the follower has stopped. The follower makes it between batches:
-    /// the copy costs a reference count per patient under the read lock,
-    /// and made by the only writer it keeps no writer waiting, so decisions
-    /// (readers) go on while it is made.
-    pub(crate) async fn copy(&self) -> Option<Projections> {
-        let (reply, copy) = oneshot::channel();
-        self.copies.send(reply).await.ok()?;
-        copy.await.ok()
     }
 
     /// Why the view failed, once it has: nothing is decided or written then.
@@ -155,27 +133,12 @@ impl View {
         let _stopped = StopGuard(&self.progress);
         let mut head = log.subscribe();
         let mut engine_built = false;
-        let taken = self.copy_requests.lock().map(|mut r| r.take());
-        let Some(mut copies) = taken.ok().flatten() else {
-            tracing::error!("a second projection follower was started; it stops");
-            return;
-        };
-        let copy = |reply: oneshot::Sender<Projections>| {
-            // The asker may have gone: then nobody wants the copy.
-            let _ = reply.send(self.read(|p, _| p.clone()));
-        };
         loop {
-            while let Ok(reply) = copies.try_recv() {
-                copy(reply);
-            }
             let at = self.read(|p, _| p.position());
             let durable = *head.borrow_and_update();
             if at >= durable && engine_built {
-                tokio::select! {
-                    changed = head.changed() => if changed.is_err() {
-                        return;
-                    },
-                    Some(reply) = copies.recv() => copy(reply),
+                if head.changed().await.is_err() {
+                    return;
                 }
                 continue;
             }
