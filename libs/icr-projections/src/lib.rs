@@ -39,15 +39,70 @@ pub enum ProjectionError {
     },
 }
 
+/// Shards of the patient map.
+const SHARDS: usize = 4096;
+
+/// Patients, in [`SHARDS`] maps shared on write. A clone (to write a
+/// snapshot) costs a reference count per shard. A shard changed while a
+/// clone is alive is copied first, a reference count per patient in it
+/// (about a thousand at 4 million patients), and a patient changed is
+/// copied in turn: so taking a snapshot never stops the fold for long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Patients(Vec<Arc<HashMap<NhsNumber, Arc<Patient>>>>);
+
+impl Default for Patients {
+    fn default() -> Self {
+        Self(vec![Arc::default(); SHARDS])
+    }
+}
+
+impl Patients {
+    fn shard(nhs_number: &NhsNumber) -> usize {
+        // Fibonacci hashing: the top bits of the product spread the
+        // numbers, whose low digit is a check digit, evenly.
+        let mixed = nhs_number.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - SHARDS.trailing_zeros())) as usize
+    }
+
+    fn get(&self, nhs_number: &NhsNumber) -> Option<&Patient> {
+        self.0[Self::shard(nhs_number)]
+            .get(nhs_number)
+            .map(Arc::as_ref)
+    }
+
+    fn get_mut(&mut self, nhs_number: NhsNumber) -> &mut Patient {
+        let shard = Arc::make_mut(&mut self.0[Self::shard(&nhs_number)]);
+        Arc::make_mut(shard.entry(nhs_number).or_default())
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(|shard| shard.len()).sum()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&NhsNumber, &Patient)> {
+        self.0
+            .iter()
+            .flat_map(|shard| shard.iter().map(|(n, p)| (n, p.as_ref())))
+    }
+
+    /// Built from patients with distinct numbers; `None` on a repeat.
+    fn from_unique(patients: impl IntoIterator<Item = (NhsNumber, Arc<Patient>)>) -> Option<Self> {
+        let mut built = Self::default();
+        for (nhs_number, patient) in patients {
+            let shard = Arc::make_mut(&mut built.0[Self::shard(&nhs_number)]);
+            if shard.insert(nhs_number, patient).is_some() {
+                return None;
+            }
+        }
+        Some(built)
+    }
+}
+
 /// Current state of every patient and of the policy.
-///
-/// Patients are shared on write: a clone (to write a snapshot) costs a
-/// reference count per patient, and a patient changed while the clone is
-/// alive is copied first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projections {
     position: u64,
-    patients: HashMap<NhsNumber, Arc<Patient>>,
+    patients: Patients,
     policy: PolicyState,
 }
 
@@ -64,7 +119,7 @@ impl Projections {
 
     /// One patient's state, if any event concerned them.
     pub fn patient(&self, nhs_number: &NhsNumber) -> Option<&Patient> {
-        self.patients.get(nhs_number).map(Arc::as_ref)
+        self.patients.get(nhs_number)
     }
 
     /// Number of patients known.
@@ -95,8 +150,9 @@ impl Projections {
             .strip_prefix("patient/")
             .and_then(|n| n.parse().ok())
         {
-            let patient = self.patients.entry(nhs_number).or_default();
-            Arc::make_mut(patient).apply(event.position, payload);
+            self.patients
+                .get_mut(nhs_number)
+                .apply(event.position, payload);
         }
         Ok(false)
     }

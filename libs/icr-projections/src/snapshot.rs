@@ -12,7 +12,6 @@
 //! patient chunks. Chunks are independent, so they are encoded and decoded
 //! on every core.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use icr_events::{NhsNumber, Patient};
@@ -21,7 +20,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{PolicyState, Projections};
+use crate::{Patients, PolicyState, Projections};
 
 /// First bytes of every snapshot.
 const MAGIC: &[u8; 8] = b"ICRSNAP\0";
@@ -107,8 +106,7 @@ impl Projections {
         chain_hash: &[u8],
         sign: impl FnOnce(&[u8; 32]) -> Vec<u8>,
     ) -> Vec<u8> {
-        let patients: Vec<(&NhsNumber, &Patient)> =
-            self.patients.iter().map(|(n, p)| (n, p.as_ref())).collect();
+        let patients: Vec<(&NhsNumber, &Patient)> = self.patients.iter().collect();
         let groups: Vec<_> = patients.chunks(CHUNK).collect();
         // Serialising owned data into a Vec cannot fail.
         let chunks = on_every_core(&groups, |group| {
@@ -212,16 +210,9 @@ impl Projections {
                 .map(|(n, p)| (n, Arc::new(p)))
                 .collect::<Vec<_>>())
         });
-        // Sized from what was decoded, not from the header's word for it.
         let decoded: Vec<_> = decoded.into_iter().collect::<Result<_, _>>()?;
-        let mut patients = HashMap::with_capacity(decoded.iter().map(Vec::len).sum());
-        for chunk in decoded {
-            for (nhs_number, patient) in chunk {
-                if patients.insert(nhs_number, patient).is_some() {
-                    return Err(unreadable(format!("patient {nhs_number} appears twice")));
-                }
-            }
-        }
+        let patients = Patients::from_unique(decoded.into_iter().flatten())
+            .ok_or_else(|| unreadable("a patient appears twice"))?;
         if patients.len() as u64 != header.patients {
             return Err(unreadable("patient count does not match the header"));
         }
