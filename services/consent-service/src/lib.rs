@@ -163,22 +163,14 @@ pub async fn run(
         tasks: vec![follower.abort_handle()],
     };
     let verifier = from_snapshot.then(|| {
-        let (log, view, stop) = (log.clone(), view.clone(), stop_verifying.clone());
-        let (key, dir) = (options.signing_key.clone(), options.data_dir.clone());
-        let verified = verified.clone();
-        tokio::spawn(async move {
-            let outcome = tamper::verify_at_start(&log, key.as_ref(), &dir, stop.clone()).await;
-            match outcome {
-                Err(_) if stop.load(Ordering::Relaxed) => {
-                    tracing::info!("log verification stopped for shutdown");
-                }
-                Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
-                    view.fail(format!("{error:#}"));
-                }
-                Ok(()) => verified.store(true, Ordering::Relaxed),
-            }
-        })
+        tokio::spawn(tamper::verify_beside_serving(
+            log.clone(),
+            options.signing_key.clone(),
+            options.data_dir.clone(),
+            view.clone(),
+            stop_verifying.clone(),
+            verified.clone(),
+        ))
     });
     guard
         .tasks

@@ -1,15 +1,17 @@
 //! Tamper evidence at run time: the chains are verified before anything is
 //! served, and checkpoints are signed while the service runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use icr_log::ed25519_dalek::SigningKey;
 use icr_log::ed25519_dalek::pkcs8::DecodePrivateKey;
 use icr_log::{SledLog, TamperEvidence};
+
+use crate::view::View;
 
 /// Reads an ed25519 private key from a PKCS#8 PEM file (as written by
 /// `openssl genpkey -algorithm ed25519` or `consent-cli audit keygen`).
@@ -63,6 +65,30 @@ pub(crate) async fn verify_at_start(
              from a verified copy (consent-cli verify shows where copies break)",
             data_dir.display()
         ),
+    }
+}
+
+/// Verifies the whole log while the service serves (it started from a
+/// snapshot). A break fails `view`, stopping every decision and write;
+/// success sets `verified`. Ends early, concluding nothing, once `stop` is
+/// set.
+pub(crate) async fn verify_beside_serving(
+    log: SledLog,
+    key: Option<SigningKey>,
+    data_dir: PathBuf,
+    view: Arc<View>,
+    stop: Arc<AtomicBool>,
+    verified: Arc<AtomicBool>,
+) {
+    match verify_at_start(&log, key.as_ref(), &data_dir, stop.clone()).await {
+        Err(_) if stop.load(Ordering::Relaxed) => {
+            tracing::info!("log verification stopped for shutdown");
+        }
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "decisions and writes stopped");
+            view.fail(format!("{error:#}"));
+        }
+        Ok(()) => verified.store(true, Ordering::Relaxed),
     }
 }
 
