@@ -8,7 +8,7 @@ use clap::Parser;
 use icr_datagen::{Population, Profile};
 use icr_log::SledLog;
 
-/// The allocator the service runs with, so that figures are the service's.
+/// mimalloc, as the service uses: generating large logs allocates heavily.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
