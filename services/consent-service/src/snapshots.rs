@@ -246,7 +246,7 @@ impl Snapshots {
     /// Writes one snapshot of the view as it stands; returns its position.
     pub(crate) async fn write<L: EventLog>(&self, view: &View, log: &L) -> anyhow::Result<u64> {
         let started = Instant::now();
-        // A clone shares every patient: a reference count each, under the lock.
+        // A clone shares every shard: a reference count each, under the lock.
         let projections = view.read(|p, _| p.clone());
         let cloned_ms = started.elapsed().as_millis();
         let position = projections.position();
