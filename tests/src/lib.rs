@@ -1,6 +1,8 @@
 //! Shared fixtures for the integration tests: a real server on
 //! `127.0.0.1:0` over a temporary sled directory, and typed clients.
 
+pub mod pki;
+
 use std::path::Path;
 
 use consent_service::{CALLING_SYSTEM_HEADER, Options, PolicyFiles, SigningKey};

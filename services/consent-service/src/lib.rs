@@ -25,8 +25,11 @@
 //! Data flows one way: RPC → validate → command → append → project → decide.
 #![forbid(unsafe_code)]
 
+mod access;
 mod aggregates;
 mod api;
+mod gate;
+mod overload;
 mod policy_files;
 pub mod shutdown;
 mod snapshots;
@@ -50,7 +53,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+pub use access::{CallerKind, Callers, MutualTls, certificate_identity};
 pub use icr_log::ed25519_dalek::SigningKey;
+pub use overload::Limits;
 pub use policy_files::{DEFAULT_PACK, PolicyFiles};
 pub use tamper::load_signing_key;
 
@@ -90,6 +95,11 @@ pub struct Options {
     /// Events folded between projection snapshots; 0 writes none (an
     /// existing snapshot is still used at start).
     pub snapshot_every: u64,
+    /// Mutual TLS and the callers it identifies; `None` serves plain text
+    /// to unauthenticated callers (local development only).
+    pub tls: Option<MutualTls>,
+    /// Overload limits.
+    pub limits: Limits,
 }
 
 impl Options {
@@ -101,6 +111,8 @@ impl Options {
             signing_key: None,
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            tls: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -217,8 +229,37 @@ pub async fn run(
         stopping.send_replace(true);
     };
     let api = api::Api::new(log.clone(), view, options.policy, stopped);
-    let (decisions, consent, care, policy, audit) = api::servers::all(api);
-    let served = tonic::transport::Server::builder()
+    let limits = options.limits;
+    let (decisions, consent, care, policy, audit) =
+        api::servers::all(api, limits.max_message_bytes);
+    let mut server = tonic::transport::Server::builder();
+    let access = match options.tls {
+        Some(tls) => {
+            // Optional at the handshake so that a caller without a
+            // certificate hears `Unauthenticated` rather than a reset.
+            let config = tonic::transport::ServerTlsConfig::new()
+                .identity(tls.identity)
+                .client_ca_root(tls.client_ca)
+                .client_auth_optional(true);
+            server = server.tls_config(config).context("TLS configuration")?;
+            access::Access::mutual_tls(tls.callers)
+        }
+        None => access::Access::development(),
+    };
+    let served = server
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(limits.request_timeout)
+        .layer(tower::util::MapResponseLayer::new(
+            overload::too_large_is_resource_exhausted,
+        ))
+        .layer(gate::Gate(access))
+        .layer(gate::Gate(overload::RateLimit::new(
+            limits.per_caller_per_second,
+        )))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_in_flight,
+        ))
         .add_service(decisions)
         .add_service(consent)
         .add_service(care)

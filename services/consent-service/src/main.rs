@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use consent_service::{
-    DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Options, PolicyFiles,
-    load_signing_key, run, shutdown,
+    DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Limits, MutualTls, Options,
+    PolicyFiles, load_signing_key, run, shutdown,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -34,10 +34,50 @@ struct Args {
     /// coventry-warwickshire, bath-north-east-somerset, bsw, my-care-record.
     #[arg(long, env = "ICR_POLICY_PACK", default_value = DEFAULT_PACK)]
     policy_pack: String,
+    /// The service's TLS certificate chain (PEM). With --tls-key,
+    /// --tls-client-ca and --callers it turns on mutual TLS: every caller
+    /// must present a certificate signed by the client CA, and may call
+    /// only what the callers file grants its identity.
+    #[arg(long, env = "ICR_TLS_CERT", requires_all = ["tls_key", "tls_client_ca", "callers"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "ICR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate (PEM) that signs callers' client certificates.
+    #[arg(long, env = "ICR_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Callers file (TOML): `[[callers]]` entries of `identity` (the
+    /// certificate's first DNS name, else its common name), `kind`
+    /// (record_viewer, patient_facing, care_feed, policy_admin, auditor) and,
+    /// for record viewers, `organisations` (ODS codes they may ask for).
+    #[arg(long, env = "ICR_CALLERS", requires = "tls_cert")]
+    callers: Option<PathBuf>,
     /// Serve plain-text gRPC on a non-loopback address. Only for isolated
     /// test networks: callers are not authenticated and traffic is not encrypted.
-    #[arg(long, env = "ICR_INSECURE_PLAINTEXT_ON_NETWORK")]
+    #[arg(
+        long,
+        env = "ICR_INSECURE_PLAINTEXT_ON_NETWORK",
+        conflicts_with = "tls_cert"
+    )]
     insecure_plaintext_on_network: bool,
+    /// Requests handled at once across all connections; more are refused
+    /// with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "ICR_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+    /// Requests per second each caller may make; more are refused with
+    /// RESOURCE_EXHAUSTED. 0 sets no rate.
+    #[arg(long, env = "ICR_RATE_PER_CALLER", default_value_t = 0)]
+    rate_per_caller: u32,
+    /// HTTP/2 streams each connection may have open.
+    #[arg(long, env = "ICR_MAX_CONCURRENT_STREAMS", default_value_t = Limits::default().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: u32,
+    /// Largest request message accepted, in bytes.
+    #[arg(long, env = "ICR_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
+    max_message_bytes: u32,
+    /// Longest any request may take, in seconds, whatever deadline the
+    /// client gave.
+    #[arg(long, env = "ICR_REQUEST_TIMEOUT_SECS", default_value_t = Limits::default().request_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_secs: u64,
     /// ed25519 private key (PKCS#8 PEM) that signs checkpoints of the hash
     /// chains; make one with `consent-cli audit keygen`. Without it the
     /// chains are kept but nothing is signed.
@@ -58,13 +98,37 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let args = Args::parse();
-    if !args.listen.ip().is_loopback() && !args.insecure_plaintext_on_network {
+    let tls = match (
+        &args.tls_cert,
+        &args.tls_key,
+        &args.tls_client_ca,
+        &args.callers,
+    ) {
+        (Some(cert), Some(key), Some(ca), Some(callers)) => {
+            let tls = MutualTls::from_files(cert, key, ca, callers)?;
+            tracing::info!(callers = tls.callers.len(), "mutual TLS on");
+            Some(tls)
+        }
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().is_loopback() && !args.insecure_plaintext_on_network {
         bail!(
-            "refusing to serve plain-text gRPC on {}: use a loopback address, or pass \
+            "refusing to serve plain-text gRPC on {}: turn on mutual TLS (--tls-cert, \
+             --tls-key, --tls-client-ca, --callers), use a loopback address, or pass \
              --insecure-plaintext-on-network on an isolated test network",
             args.listen
         );
     }
+    if tls.is_none() {
+        tracing::warn!("plain text: callers are not authenticated and may call every RPC");
+    }
+    let limits = Limits {
+        max_in_flight: args.max_in_flight as usize,
+        per_caller_per_second: std::num::NonZeroU32::new(args.rate_per_caller),
+        max_concurrent_streams: args.max_concurrent_streams,
+        max_message_bytes: args.max_message_bytes as usize,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+    };
     let policy = match &args.policies_dir {
         Some(dir) => PolicyFiles::from_dir(dir, &args.policy_pack)?,
         None => match PolicyFiles::built_in_pack(&args.policy_pack) {
@@ -94,6 +158,8 @@ async fn main() -> anyhow::Result<()> {
             signing_key,
             checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every_secs),
             snapshot_every: args.snapshot_every_events,
+            tls,
+            limits,
         },
         shutdown::signal(),
     )

@@ -355,13 +355,29 @@ impl<L: Storage> Api<L> {
     }
 }
 
+/// Refuses a record viewer asking for an organisation its certificate does
+/// not cover (`PermissionDenied`), before anything is decided or recorded.
+fn speaks_for(extensions: &tonic::Extensions, requester: Option<&Requester>) -> Result<(), Status> {
+    let caller = crate::access::caller(extensions)?;
+    let ods = requester.map_or("", |r| r.organisation_ods.as_str());
+    if caller.speaks_for(ods) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "{} may not ask on behalf of organisation {ods:?} (requester.organisation_ods)",
+            caller.identity
+        )))
+    }
+}
+
 #[tonic::async_trait]
 impl<L: Storage> AccessDecisionService for Handle<L> {
     async fn authorize(
         &self,
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
+        let (metadata, extensions, req) = request.into_parts();
+        speaks_for(&extensions, req.requester.as_ref())?;
         Ok(Response::new(self.0.authorize(&metadata, req).await?))
     }
 
@@ -369,7 +385,8 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         &self,
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
-        let (metadata, _, req) = request.into_parts();
+        let (metadata, extensions, req) = request.into_parts();
+        speaks_for(&extensions, req.requester.as_ref())?;
         Ok(Response::new(self.0.authorize_batch(&metadata, req).await?))
     }
 }

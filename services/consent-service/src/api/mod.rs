@@ -147,15 +147,17 @@ pub(crate) mod servers {
         AuditServiceServer<Handle<L>>,
     );
 
-    /// Builds the five services over one set of handlers.
-    pub(crate) fn all<L: Storage>(api: Arc<Api<L>>) -> Servers<L> {
+    /// Builds the five services over one set of handlers, each refusing
+    /// request messages over `max_message_bytes`.
+    pub(crate) fn all<L: Storage>(api: Arc<Api<L>>, max_message_bytes: usize) -> Servers<L> {
         let h = Handle(api);
         (
-            AccessDecisionServiceServer::new(h.clone()),
-            ConsentServiceServer::new(h.clone()),
-            CareContextServiceServer::new(h.clone()),
-            PolicyAdminServiceServer::new(h.clone()),
-            AuditServiceServer::new(h),
+            AccessDecisionServiceServer::new(h.clone())
+                .max_decoding_message_size(max_message_bytes),
+            ConsentServiceServer::new(h.clone()).max_decoding_message_size(max_message_bytes),
+            CareContextServiceServer::new(h.clone()).max_decoding_message_size(max_message_bytes),
+            PolicyAdminServiceServer::new(h.clone()).max_decoding_message_size(max_message_bytes),
+            AuditServiceServer::new(h).max_decoding_message_size(max_message_bytes),
         )
     }
 }
