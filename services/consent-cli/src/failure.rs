@@ -132,7 +132,9 @@ fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
             None => "retry; reading is safe to repeat".to_owned(),
         },
         Code::Unauthenticated | Code::PermissionDenied => {
-            "the service did not accept this caller; check --calling-system and --user".to_owned()
+            "the service did not accept this caller: check the client certificate (--tls-cert, \
+             --tls-key) and that the service's callers file lets its identity make this call"
+                .to_owned()
         }
         _ => return None,
     };

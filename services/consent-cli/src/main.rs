@@ -46,6 +46,7 @@ mod replay;
 mod verify;
 mod write;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -83,6 +84,29 @@ struct GlobalOptions {
         default_value = "http://127.0.0.1:50051"
     )]
     endpoint: String,
+    /// CA certificate (PEM) that signed the service's certificate; with an
+    /// `https://` endpoint.
+    #[arg(long, global = true, value_name = "PEM", env = "ICR_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+    /// This caller's client certificate (PEM), for a service running mutual
+    /// TLS: its identity decides what the CLI may call.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PEM",
+        env = "ICR_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PEM",
+        env = "ICR_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Print one JSON object per line instead of tables, for scripts.
     #[arg(long, global = true)]
     json: bool,
@@ -179,7 +203,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let caller = Caller::new(&cli.global.calling_system, &cli.global.user)?;
     let endpoint = &cli.global.endpoint;
-    let channel = connect(endpoint).await?;
+    let channel = connect(endpoint, &cli.global).await?;
     match &cli.command {
         Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,
         Command::Consent(command) => consent::run(channel, &caller, command, output).await,
@@ -192,10 +216,32 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Opens a connection now, so an absent service is reported as such rather
-/// than as the failure of whichever call came first.
-async fn connect(endpoint: &str) -> Result<Channel> {
-    Endpoint::from_shared(endpoint.to_owned())
-        .with_context(|| format!("--endpoint `{endpoint}` is not a valid URL"))?
+/// than as the failure of whichever call came first. An `https://`
+/// endpoint speaks TLS, presenting the client certificate when given.
+async fn connect(endpoint: &str, global: &GlobalOptions) -> Result<Channel> {
+    let mut channel = Endpoint::from_shared(endpoint.to_owned())
+        .with_context(|| format!("--endpoint `{endpoint}` is not a valid URL"))?;
+    if endpoint.starts_with("https://") {
+        let read = |path: &PathBuf, flag: &str| {
+            std::fs::read(path).with_context(|| format!("reading {flag} {}", path.display()))
+        };
+        let mut tls = tonic::transport::ClientTlsConfig::new();
+        if let Some(ca) = &global.tls_ca {
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(read(
+                ca, "--tls-ca",
+            )?));
+        }
+        if let (Some(cert), Some(key)) = (&global.tls_cert, &global.tls_key) {
+            let (cert, key) = (read(cert, "--tls-cert")?, read(key, "--tls-key")?);
+            tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+        }
+        channel = channel
+            .tls_config(tls)
+            .context("TLS settings (--tls-ca, --tls-cert, --tls-key)")?;
+    } else if global.tls_ca.is_some() || global.tls_cert.is_some() {
+        anyhow::bail!("--tls-ca and --tls-cert need an https:// --endpoint");
+    }
+    channel
         .connect_timeout(CONNECT_TIMEOUT)
         .connect()
         .await

@@ -132,12 +132,23 @@ impl Service {
     /// Starts the service on `data_dir` with the default pack, signing
     /// checkpoints with `key`.
     pub(crate) async fn start(data_dir: &Path, key: SigningKey) -> Self {
+        let mut options = Options::new(data_dir, PolicyFiles::built_in());
+        options.signing_key = Some(key);
+        Self::start_options(options).await
+    }
+
+    /// Starts the service with `options`; an `https://` endpoint when they
+    /// turn on TLS.
+    pub(crate) async fn start_options(options: Options) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut options = Options::new(data_dir, PolicyFiles::built_in());
-        options.signing_key = Some(key);
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let endpoint = format!("{scheme}://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(consent_service::run(listener, options, async {
             let _ = stopped.await;
