@@ -223,46 +223,29 @@ impl Engine {
             roles,
             verdicts: RwLock::default(),
         };
-        engine.probe()?;
+        engine.probe(policy)?;
         Ok(engine)
     }
 
-    /// Evaluates a request with no fact holding and one with every fact
-    /// holding, so that a matcher or line casbin cannot evaluate stops the
+    /// Evaluates probe requests with no fact holding and with every fact
+    /// holding: one that no line allows, and one that the first role's
+    /// first allow line matches from an organisation in the agreement (so
+    /// that casbin, which stops at the first false condition, reads a whole
+    /// allow line). A matcher or line casbin cannot evaluate then stops the
     /// build instead of turning every later decision into a deny.
-    fn probe(&self) -> Result<(), EngineError> {
-        let request = AccessRequest {
-            role_code: self.roles.iter().next().map_or("R0000", String::as_str),
-            section: "demographics",
-            purpose: "direct_care",
-            organisation_ods: "X0000",
-            patient_region: "",
-        };
-        let all = Facts {
-            outside_population: true,
-            objection_active: true,
-            no_care_relationship: true,
-            permission_to_view_missing: true,
-            own_organisation_data: true,
-            break_glass: true,
-            break_glass_permitted: true,
-            self_claimed_relationship: true,
-            self_claim_permitted: true,
-            access_reason_missing: true,
-            child_social_care_not_yet_shared: true,
-        };
-        for facts in [Facts::default(), all] {
+    fn probe(&self, policy: &PolicySet) -> Result<(), EngineError> {
+        for (request, facts) in crate::model_check::probes(policy) {
             let args = Self::args(&request, &facts);
             let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
-            match outcome {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    return Err(EngineError::Model(format!(
-                        "a probe request failed: {error}"
-                    )));
-                }
-                Err(_) => return Err(EngineError::Model("a probe request panicked".into())),
-            }
+            let failed = match outcome {
+                Ok(Ok(_)) => continue,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => "panicked".to_owned(),
+            };
+            let (role, section) = (request.role_code, request.section);
+            return Err(EngineError::Model(format!(
+                "a probe request ({role}, {section}) failed: {failed}"
+            )));
         }
         Ok(())
     }

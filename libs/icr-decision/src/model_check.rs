@@ -1,4 +1,5 @@
-//! Checks of the casbin model text before an engine is built from it.
+//! Checks of the casbin model text before an engine is built from it, and
+//! the requests a built engine is probed with.
 //!
 //! casbin reads a model it cannot evaluate without complaint and fails (or
 //! panics) only when a request meets the matcher: an unknown function is a
@@ -10,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::EngineError;
+use crate::engine::{AccessRequest, EngineError, Facts, PolicySet};
 
 /// What the engine passes to casbin, in order.
 pub(crate) const REQUEST_FIELDS: [&str; 6] =
@@ -156,6 +157,46 @@ fn check_matcher(matcher: &str) -> Result<(), EngineError> {
         }
     }
     Ok(())
+}
+
+/// The requests an engine is probed with, each with no fact holding and
+/// with every fact holding: one that no line allows, and one that the first
+/// role's first allow line matches from an organisation in the agreement.
+pub(crate) fn probes(policy: &PolicySet) -> Vec<(AccessRequest<'_>, Facts)> {
+    let unknown = AccessRequest {
+        role_code: "R0000",
+        section: "demographics",
+        purpose: "direct_care",
+        organisation_ods: "X0000",
+        patient_region: "",
+    };
+    let member = policy.organisations.first();
+    let allowed = policy.roles.iter().find_map(|role| {
+        Some(AccessRequest {
+            role_code: &role.role_code,
+            section: role.sections.first()?,
+            purpose: role.purposes.first()?,
+            organisation_ods: member.map_or("X0000", |(ods, _)| ods),
+            patient_region: member.map_or("", |(_, region)| region),
+        })
+    });
+    let every = Facts {
+        outside_population: true,
+        objection_active: true,
+        no_care_relationship: true,
+        permission_to_view_missing: true,
+        own_organisation_data: true,
+        break_glass: true,
+        break_glass_permitted: true,
+        self_claimed_relationship: true,
+        self_claim_permitted: true,
+        access_reason_missing: true,
+        child_social_care_not_yet_shared: true,
+    };
+    std::iter::once(unknown)
+        .chain(allowed)
+        .flat_map(|request| [(request, Facts::default()), (request, every)])
+        .collect()
 }
 
 #[cfg(test)]

@@ -147,14 +147,7 @@ pub async fn run(
         tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
     }
     // Refuse a bad engine configuration before serving anything.
-    options.policy.pack_events()?;
-    icr_decision::Engine::build(
-        &options.policy.model,
-        &options.policy.rules,
-        &Default::default(),
-    )
-    .await
-    .context("policy model or rules are invalid")?;
+    options.policy.check().await?;
     let from_snapshot = snapshot.is_some();
     let view = view::View::starting_from(snapshot.unwrap_or_default());
     let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
