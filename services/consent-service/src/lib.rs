@@ -21,12 +21,15 @@
 //!   follower task that folds new durable events into them.
 //! - `status`: the one map from domain errors to gRPC codes.
 //! - `policy_files` and `startup`: the model, rules and policy pack.
+//! - [`faults`]: switches that make storage, projections and decisions fail
+//!   on demand, for tests (feature `fault-injection`; inert without it).
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
 #![forbid(unsafe_code)]
 
 mod aggregates;
 mod api;
+pub mod faults;
 mod policy_files;
 pub mod shutdown;
 mod snapshots;
@@ -90,6 +93,9 @@ pub struct Options {
     /// Events folded between projection snapshots; 0 writes none (an
     /// existing snapshot is still used at start).
     pub snapshot_every: u64,
+    /// Failures to inject, for tests (switches only with the
+    /// `fault-injection` feature; without it, none).
+    pub faults: faults::Faults,
 }
 
 impl Options {
@@ -101,6 +107,7 @@ impl Options {
             signing_key: None,
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            faults: faults::Faults::default(),
         }
     }
 }
@@ -149,8 +156,11 @@ pub async fn run(
     // Refuse a bad engine configuration before serving anything.
     options.policy.check().await?;
     let from_snapshot = snapshot.is_some();
-    let view = view::View::starting_from(snapshot.unwrap_or_default());
-    let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
+    let view = view::View::starting_from(snapshot.unwrap_or_default(), options.faults.clone());
+    // The follower and the handlers use storage that fails on demand under
+    // the `fault-injection` feature; without it, `storage` is `log`.
+    let storage = options.faults.storage(log.clone());
+    let follower = tokio::spawn(view.clone().follow(storage.clone(), options.policy.clone()));
     let mut guard = StopOnDrop {
         stop: stop_verifying.clone(),
         tasks: vec![follower.abort_handle()],
@@ -209,7 +219,7 @@ pub async fn run(
         shutdown.await;
         stopping.send_replace(true);
     };
-    let api = api::Api::new(log.clone(), view, options.policy, stopped);
+    let api = api::Api::new(storage, view, options.policy, stopped);
     let (decisions, consent, care, policy, audit) = api::servers::all(api);
     let served = tonic::transport::Server::builder()
         .add_service(decisions)

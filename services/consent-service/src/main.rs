@@ -94,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             signing_key,
             checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every_secs),
             snapshot_every: args.snapshot_every_events,
+            faults: Default::default(),
         },
         shutdown::signal(),
     )

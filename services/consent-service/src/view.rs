@@ -10,6 +10,7 @@ use icr_log::EventLog;
 use icr_projections::{PolicyState, Projections};
 use tokio::sync::watch;
 
+use crate::faults::Faults;
 use crate::policy_files::PolicyFiles;
 use crate::status::{ServiceError, ServiceResult};
 
@@ -51,6 +52,8 @@ impl Drop for StopGuard<'_> {
 pub(crate) struct View {
     state: RwLock<State>,
     progress: watch::Sender<Progress>,
+    /// Injected failures (only with the `fault-injection` feature).
+    faults: Faults,
 }
 
 impl View {
@@ -58,7 +61,7 @@ impl View {
     /// follows the log from their position on. Progress reads 0 until the
     /// follower's first batch has built the engine, so nothing waits its way
     /// to a decision before there is an engine to make it.
-    pub(crate) fn starting_from(projections: Projections) -> Arc<Self> {
+    pub(crate) fn starting_from(projections: Projections, faults: Faults) -> Arc<Self> {
         let (progress, _) = watch::channel(Progress::At(0));
         let state = State {
             projections,
@@ -67,7 +70,13 @@ impl View {
         Arc::new(Self {
             state: RwLock::new(state),
             progress,
+            faults,
         })
+    }
+
+    /// The faults injected into the follower and into decisions.
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// Stops every decision and write for good: something found the state
@@ -142,6 +151,7 @@ impl View {
                 }
                 continue;
             }
+            self.faults.projections_may_fold().await;
             if let Err(why) = self.fold_batch(&log, &files, at, !engine_built).await {
                 tracing::error!(%why, "projections stopped; decisions are unavailable");
                 self.fail(why);
