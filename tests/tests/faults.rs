@@ -187,6 +187,32 @@ async fn failing_reads_stop_replays_and_writes_while_decisions_go_on() {
 }
 
 #[tokio::test]
+async fn a_read_failure_in_the_follower_is_retried_not_a_stale_allow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, faults) = start(dir.path()).await;
+    server.admit(PATIENT).await;
+
+    // The objection is durable while the follower is paused; it then meets
+    // a failing read when it goes on.
+    faults.pause_projections(true);
+    let written = server
+        .consent
+        .record_objection(Server::objection(PATIENT))
+        .await;
+    let position = write_position(written.expect("write").into_inner().result);
+    faults.fail_reads(true);
+    faults.pause_projections(false);
+    assert_not_allowed(
+        "follower read failing",
+        &authorize(&mut server, position).await,
+    );
+
+    faults.clear();
+    let decided = authorize(&mut server, position).await.expect("authorize");
+    assert_eq!(decided.reason, "objection_active", "{decided:?}");
+}
+
+#[tokio::test]
 async fn lagging_projections_are_unavailable_never_a_stale_allow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, faults) = start(dir.path()).await;
