@@ -5,13 +5,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
 use casbin::function_map::OperatorFunction;
-use casbin::rhai::{Dynamic, Map};
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use icr_events::codes::{purpose_from_name, role_code, section_from_name};
 use serde::Serialize;
 
 use crate::Verdict;
 use crate::reason::{Reason, explain};
+use crate::rules::{any_fact, parse_rules};
 
 /// Why an engine could not be built from a model, rules and policy. The
 /// service then has no engine and denies every request until a policy change
@@ -21,6 +20,10 @@ pub enum EngineError {
     /// casbin rejected the model or a policy line.
     #[error("casbin: {0}")]
     Casbin(#[from] casbin::Error),
+    /// The model is not the shape the engine feeds, or its matcher calls a
+    /// function that is not registered or could panic.
+    #[error("model: {0}")]
+    Model(String),
     /// A deny rule is malformed or names a fact no request carries.
     #[error("rule {line}: {message}")]
     Rule {
@@ -115,6 +118,20 @@ pub struct AccessRequest<'a> {
     pub patient_region: &'a str,
 }
 
+/// casbin's answer to one request, or its error, or its panic.
+type Outcome = std::thread::Result<casbin::Result<(bool, Vec<Vec<String>>)>>;
+
+/// A fault injected into one evaluation (feature `fault-injection`, for
+/// tests that show a failing evaluation is a deny).
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectedFault {
+    /// casbin is asked with too few request values: a real casbin error.
+    CasbinError,
+    /// A panic where casbin evaluates.
+    CasbinPanic,
+}
+
 /// A built enforcer for one version of the policy.
 pub struct Engine {
     enforcer: Enforcer,
@@ -166,79 +183,12 @@ const ORG: &str = "org:";
 const REGION: &str = "region:";
 const VIEWERS_OF: &str = "viewers-of:";
 
-/// `anyFact(facts, "a|b")`: whether any named fact holds. A name the facts
-/// lack counts as not holding, so an `unless` exemption fails closed.
-fn any_fact(facts: Dynamic, names: Dynamic) -> Dynamic {
-    let (Some(facts), Ok(names)) = (facts.try_cast::<Map>(), names.into_immutable_string()) else {
-        return Dynamic::from(false);
-    };
-    let holds = |name: &str| {
-        facts
-            .get(name)
-            .and_then(|v| v.as_bool().ok())
-            .unwrap_or(false)
-    };
-    Dynamic::from(names.split('|').any(|name| name != "-" && holds(name)))
-}
-
-/// Parses the deny rules file: `p, role, section, purpose, eft, when, unless`.
-fn parse_rules(rules: &str) -> Result<Vec<Vec<String>>, EngineError> {
-    let mut lines = Vec::new();
-    for (index, raw) in rules.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let fail = |message: String| EngineError::Rule {
-            line: index + 1,
-            message,
-        };
-        let cols: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
-        let [ptype, rest @ ..] = cols.as_slice() else {
-            return Err(fail("empty".into()));
-        };
-        if ptype != "p" || rest.len() != 6 {
-            return Err(fail(
-                "expected: p, role, section, purpose, eft, when, unless".into(),
-            ));
-        }
-        if !matches!(rest[3].as_str(), "allow" | "deny") {
-            return Err(fail(format!(
-                "effect must be allow or deny, not '{}'",
-                rest[3]
-            )));
-        }
-        let [role, section, purpose, ..] = [&rest[0], &rest[1], &rest[2]];
-        if role != "*" && role_code("role", role).is_err() {
-            return Err(fail(format!(
-                "role must be * or an RBAC code, not '{role}'"
-            )));
-        }
-        if section != "*" && section_from_name(section).is_none() {
-            return Err(fail(format!("unknown section '{section}'")));
-        }
-        if purpose != "*" && purpose_from_name(purpose).is_none() {
-            return Err(fail(format!("unknown purpose '{purpose}'")));
-        }
-        let unless = rest[5].split('|');
-        for fact in std::iter::once(rest[4].as_str()).chain(unless) {
-            if fact != "-" && !Facts::NAMES.contains(&fact) {
-                return Err(fail(format!(
-                    "unknown fact '{fact}'; known: {}",
-                    Facts::NAMES.join(", ")
-                )));
-            }
-        }
-        lines.push(rest.to_vec());
-    }
-    Ok(lines)
-}
-
 impl Engine {
     /// Builds an enforcer from the model text, the deny rules text and the
     /// policy. Every line is checked here, so evaluation cannot meet a rule
     /// it does not understand.
     pub async fn build(model: &str, rules: &str, policy: &PolicySet) -> Result<Self, EngineError> {
+        crate::model_check::check_model(model)?;
         let model = DefaultModel::from_str(model).await?;
         let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
         enforcer.add_function("anyFact", OperatorFunction::Arg2(any_fact));
@@ -268,11 +218,36 @@ impl Engine {
             enforcer.add_grouping_policies(groups).await?;
         }
         let roles = policy.roles.iter().map(|r| r.role_code.clone()).collect();
-        Ok(Self {
+        let engine = Self {
             enforcer,
             roles,
             verdicts: RwLock::default(),
-        })
+        };
+        engine.probe(policy)?;
+        Ok(engine)
+    }
+
+    /// Evaluates probe requests with no fact holding and with every fact
+    /// holding: one that no line allows, and one that the first role's
+    /// first allow line matches from an organisation in the agreement (so
+    /// that casbin, which stops at the first false condition, reads a whole
+    /// allow line). A matcher or line casbin cannot evaluate then stops the
+    /// build instead of turning every later decision into a deny.
+    fn probe(&self, policy: &PolicySet) -> Result<(), EngineError> {
+        for (request, facts) in crate::model_check::probes(policy) {
+            let args = Self::args(&request, &facts);
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
+            let failed = match outcome {
+                Ok(Ok(_)) => continue,
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => "panicked".to_owned(),
+            };
+            let (role, section) = (request.role_code, request.section);
+            return Err(EngineError::Model(format!(
+                "a probe request ({role}, {section}) failed: {failed}"
+            )));
+        }
+        Ok(())
     }
 
     /// Decides one request. Never panics and never allows on an error.
@@ -288,7 +263,8 @@ impl Engine {
             return verdict;
         }
         let verdict = self.evaluate(request, facts);
-        if verdict.reason != Reason::EvaluationFailed.as_str()
+        let failed = [Reason::EvaluationFailed, Reason::EvaluationPanicked];
+        if !failed.iter().any(|r| verdict.reason == r.as_str())
             && let Ok(mut verdicts) = self.verdicts.write()
         {
             if verdicts.len() >= MAX_CACHED_VERDICTS {
@@ -299,18 +275,32 @@ impl Engine {
         verdict
     }
 
-    /// Decides one request with casbin.
-    fn evaluate(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
-        let org = format!("{ORG}{}", request.organisation_ods);
-        let args = (
+    /// What casbin is asked for a request.
+    fn args<'a>(
+        request: &AccessRequest<'a>,
+        facts: &Facts,
+    ) -> (&'a str, &'a str, &'a str, String, &'a str, Facts) {
+        (
             request.role_code,
             request.section,
             request.purpose,
-            org.as_str(),
+            format!("{ORG}{}", request.organisation_ods),
             request.patient_region,
             *facts,
-        );
+        )
+    }
+
+    /// Decides one request with casbin.
+    fn evaluate(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
+        let args = Self::args(request, facts);
         let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
+        self.verdict(request, outcome)
+    }
+
+    /// Reads casbin's answer, its error or its panic as a verdict.
+    fn verdict(&self, request: &AccessRequest<'_>, outcome: Outcome) -> Verdict {
+        let org = format!("{ORG}{}", request.organisation_ods);
+        let failed = |reason: Reason| (false, reason.as_str().to_owned(), Vec::new());
         let (allowed, reason, lines) = match outcome {
             Ok(Ok((true, matched))) => (
                 true,
@@ -337,19 +327,11 @@ impl Engine {
             }
             Ok(Err(error)) => {
                 tracing::error!(%error, "casbin evaluation failed; denying");
-                (
-                    false,
-                    Reason::EvaluationFailed.as_str().to_owned(),
-                    Vec::new(),
-                )
+                failed(Reason::EvaluationFailed)
             }
             Err(_) => {
                 tracing::error!("casbin evaluation panicked; denying");
-                (
-                    false,
-                    Reason::EvaluationFailed.as_str().to_owned(),
-                    Vec::new(),
-                )
+                failed(Reason::EvaluationPanicked)
             }
         };
         Verdict {
@@ -361,6 +343,27 @@ impl Engine {
                 .map(|rule| format!("p, {}", rule.join(", ")))
                 .collect(),
         }
+    }
+
+    /// Decides one request with `fault` injected where casbin evaluates,
+    /// bypassing the verdict cache: what a casbin error or panic turns into.
+    #[cfg(feature = "fault-injection")]
+    pub fn decide_with_fault(
+        &self,
+        request: &AccessRequest<'_>,
+        facts: &Facts,
+        fault: InjectedFault,
+    ) -> Verdict {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match fault {
+            // casbin itself refuses a request with fewer values than the
+            // model defines.
+            InjectedFault::CasbinError => {
+                self.enforcer
+                    .enforce_ex((request.role_code, request.section, *facts))
+            }
+            InjectedFault::CasbinPanic => panic!("injected fault: panic inside casbin evaluation"),
+        }));
+        self.verdict(request, outcome)
     }
 
     /// Names what was missing when no rule allowed the request. This only

@@ -350,3 +350,31 @@ async fn a_remembered_verdict_is_the_one_casbin_gives_for_those_facts_only() {
     );
     assert!(!other_region.allowed, "the region is part of the key");
 }
+
+#[tokio::test]
+async fn a_matcher_casbin_cannot_evaluate_stops_the_build() {
+    // Passes the model check, but a fact looked up by the effect's name is
+    // not a boolean: every request would fail at evaluation.
+    let model = MODEL.replace("r.facts[p.when]", "r.facts[p.eft]");
+    let error = Engine::build(&model, RULES, &policy()).await.err();
+    assert!(
+        matches!(&error, Some(EngineError::Model(m)) if m.contains("probe")),
+        "{error:?}"
+    );
+}
+
+#[cfg(feature = "fault-injection")]
+#[tokio::test]
+async fn casbin_errors_and_panics_are_denies_with_their_own_reasons() {
+    let e = engine().await;
+    let ask = ask("R8000", "medications", "RKB", "QWU");
+    for (fault, reason) in [
+        (InjectedFault::CasbinError, "evaluation_failed"),
+        (InjectedFault::CasbinPanic, "evaluation_panicked"),
+    ] {
+        let v = e.decide_with_fault(&ask, &Facts::default(), fault);
+        assert_eq!((v.allowed, v.reason.as_str()), (false, reason), "{fault:?}");
+    }
+    // The engine still answers, and nothing failed was remembered.
+    assert!(e.decide(&ask, &Facts::default()).allowed);
+}

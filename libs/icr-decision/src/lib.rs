@@ -11,8 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+mod model_check;
 mod reason;
+mod rules;
 
+#[cfg(feature = "fault-injection")]
+pub use engine::InjectedFault;
 pub use engine::{AccessRequest, Engine, EngineError, Facts, PolicySet, RolePolicy};
 pub use reason::{Reason, explain};
 

@@ -13,8 +13,10 @@ pub enum Reason {
     /// The requester's organisation is not in the agreement, or its region
     /// may not view the patient's region.
     OrganisationNotInAgreement,
-    /// casbin failed or panicked while evaluating.
+    /// casbin returned an error while evaluating.
     EvaluationFailed,
+    /// A panic while evaluating, in casbin or in computing the decision.
+    EvaluationPanicked,
 }
 
 impl Reason {
@@ -26,6 +28,7 @@ impl Reason {
             Self::RoleNotPermitted => "role_not_permitted",
             Self::OrganisationNotInAgreement => "organisation_not_in_agreement",
             Self::EvaluationFailed => "evaluation_failed",
+            Self::EvaluationPanicked => "evaluation_panicked",
         }
     }
 }
@@ -42,6 +45,7 @@ pub fn explain(reason: &str) -> String {
             "the requester's organisation is not in the sharing agreement for the patient's region"
         }
         "evaluation_failed" => "the decision could not be evaluated, so access is denied",
+        "evaluation_panicked" => "the decision failed unexpectedly, so access is denied",
         "outside_population" => {
             "the patient is not in this ICR's population (GP registration or age)"
         }

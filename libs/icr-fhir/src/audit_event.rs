@@ -143,9 +143,14 @@ pub fn audit_event(
 /// serious failure. (BALP's deny example uses `8` throughout; R4's code
 /// definitions separate the two cases, and auditors need to.)
 fn outcome_code(record: &DecisionRecord) -> &'static str {
-    // The reason codes the engine (`evaluation_failed`) and the service
-    // (`policy_unavailable`) give when no policy evaluation took place.
-    const NOT_EVALUATED: [&str; 2] = ["evaluation_failed", "policy_unavailable"];
+    // The reason codes the engine (`evaluation_failed`,
+    // `evaluation_panicked`) and the service (`policy_unavailable`) give
+    // when no policy evaluation took place.
+    const NOT_EVALUATED: [&str; 3] = [
+        "evaluation_failed",
+        "evaluation_panicked",
+        "policy_unavailable",
+    ];
     if record.allowed {
         outcome::SUCCESS
     } else if NOT_EVALUATED.contains(&record.reason.as_str()) {

@@ -21,6 +21,8 @@
 //!   follower task that folds new durable events into them.
 //! - `status`: the one map from domain errors to gRPC codes.
 //! - `policy_files` and `startup`: the model, rules and policy pack.
+//! - [`faults`]: switches that make storage, projections and decisions fail
+//!   on demand, for tests (feature `fault-injection`; inert without it).
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
 #![forbid(unsafe_code)]
@@ -28,6 +30,7 @@
 mod access;
 mod aggregates;
 mod api;
+pub mod faults;
 mod gate;
 mod overload;
 mod policy_files;
@@ -100,6 +103,9 @@ pub struct Options {
     pub tls: Option<MutualTls>,
     /// Overload limits.
     pub limits: Limits,
+    /// Failures to inject, for tests (switches only with the
+    /// `fault-injection` feature; without it, none).
+    pub faults: faults::Faults,
 }
 
 impl Options {
@@ -113,6 +119,7 @@ impl Options {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             tls: None,
             limits: Limits::default(),
+            faults: faults::Faults::default(),
         }
     }
 }
@@ -159,17 +166,13 @@ pub async fn run(
         tracing::warn!("no signing key: the hash chains are kept but no checkpoints are signed");
     }
     // Refuse a bad engine configuration before serving anything.
-    options.policy.pack_events()?;
-    icr_decision::Engine::build(
-        &options.policy.model,
-        &options.policy.rules,
-        &Default::default(),
-    )
-    .await
-    .context("policy model or rules are invalid")?;
+    options.policy.check().await?;
     let from_snapshot = snapshot.is_some();
-    let view = view::View::starting_from(snapshot.unwrap_or_default());
-    let follower = tokio::spawn(view.clone().follow(log.clone(), options.policy.clone()));
+    let view = view::View::starting_from(snapshot.unwrap_or_default(), options.faults.clone());
+    // The follower and the handlers use storage that fails on demand under
+    // the `fault-injection` feature; without it, `storage` is `log`.
+    let storage = options.faults.storage(log.clone());
+    let follower = tokio::spawn(view.clone().follow(storage.clone(), options.policy.clone()));
     let mut guard = StopOnDrop {
         stop: stop_verifying.clone(),
         tasks: vec![follower.abort_handle()],
@@ -228,7 +231,7 @@ pub async fn run(
         shutdown.await;
         stopping.send_replace(true);
     };
-    let api = api::Api::new(log.clone(), view, options.policy, stopped);
+    let api = api::Api::new(storage, view, options.policy, stopped);
     let limits = options.limits;
     let (decisions, consent, care, policy, audit) =
         api::servers::all(api, limits.max_message_bytes);

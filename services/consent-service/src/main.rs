@@ -160,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
             snapshot_every: args.snapshot_every_events,
             tls,
             limits,
+            faults: Default::default(),
         },
         shutdown::signal(),
     )

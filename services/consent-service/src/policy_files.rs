@@ -91,6 +91,26 @@ impl PolicyFiles {
         pack.into_events()
             .with_context(|| format!("policy pack {}", self.pack_name))
     }
+
+    /// Checks everything the engine will be built from, before anything is
+    /// served: each pack entry as a policy RPC would check it (naming the
+    /// field), then the model, the rules and the pack's policy built into an
+    /// engine together, which checks the model's shape and the rules' lines
+    /// and evaluates probe requests.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        let mut policy = icr_projections::PolicyState::default();
+        for (i, event) in self.pack_events()?.iter().enumerate() {
+            crate::api::validate_policy_event(event)
+                .with_context(|| format!("policy pack {} entry {i}", self.pack_name))?;
+            policy.apply(u64::try_from(i)? + 1, event);
+        }
+        icr_decision::Engine::build(&self.model, &self.rules, &policy.policy_set())
+            .await
+            .with_context(|| {
+                format!("policy model, rules or pack {} are invalid", self.pack_name)
+            })?;
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -254,6 +274,27 @@ mod tests {
                 |e| matches!(&e.kind, Some(Kind::OrganisationJoined(o)) if o.ods_code == "RKB")
             )
         );
+    }
+
+    #[tokio::test]
+    async fn every_built_in_pack_builds_an_engine_with_the_model_and_rules() {
+        for name in PolicyFiles::built_in_pack_names() {
+            let files = PolicyFiles::built_in_pack(name).expect("built in");
+            files
+                .check()
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_model_calling_a_pattern_function_is_refused_at_start() {
+        let mut files = PolicyFiles::built_in();
+        files.model = files
+            .model
+            .replace("r.section == p.section", "regexMatch(r.section, p.section)");
+        let err = files.check().await.expect_err("refused");
+        assert!(format!("{err:#}").contains("regexMatch"), "{err:#}");
     }
 
     #[test]

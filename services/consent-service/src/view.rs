@@ -6,15 +6,29 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use icr_decision::Engine;
-use icr_log::EventLog;
+use icr_log::{EventLog, LogError};
 use icr_projections::{PolicyState, Projections};
 use tokio::sync::watch;
 
+use crate::faults::Faults;
 use crate::policy_files::PolicyFiles;
 use crate::status::{ServiceError, ServiceResult};
 
 /// How many events the follower folds under one write lock.
 const BATCH: usize = 512;
+
+/// First and longest wait before the follower reads again after the
+/// storage failed a read.
+const READ_RETRY: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
+/// Why a batch was not folded.
+enum FoldError {
+    /// The storage failed the read; the state is as it was and a later read
+    /// may succeed.
+    Read(String),
+    /// The log is damaged or cannot be folded: nothing more is decided.
+    Final(String),
+}
 
 /// Projections and the engine for the same position. Readers see both or
 /// neither of a policy change.
@@ -51,6 +65,8 @@ impl Drop for StopGuard<'_> {
 pub(crate) struct View {
     state: RwLock<State>,
     progress: watch::Sender<Progress>,
+    /// Injected failures (only with the `fault-injection` feature).
+    faults: Faults,
 }
 
 impl View {
@@ -58,7 +74,7 @@ impl View {
     /// follows the log from their position on. Progress reads 0 until the
     /// follower's first batch has built the engine, so nothing waits its way
     /// to a decision before there is an engine to make it.
-    pub(crate) fn starting_from(projections: Projections) -> Arc<Self> {
+    pub(crate) fn starting_from(projections: Projections, faults: Faults) -> Arc<Self> {
         let (progress, _) = watch::channel(Progress::At(0));
         let state = State {
             projections,
@@ -67,7 +83,13 @@ impl View {
         Arc::new(Self {
             state: RwLock::new(state),
             progress,
+            faults,
         })
+    }
+
+    /// The faults injected into the follower and into decisions.
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// Stops every decision and write for good: something found the state
@@ -133,6 +155,7 @@ impl View {
         let _stopped = StopGuard(&self.progress);
         let mut head = log.subscribe();
         let mut engine_built = false;
+        let mut retry = READ_RETRY.0;
         loop {
             let at = self.read(|p, _| p.position());
             let durable = *head.borrow_and_update();
@@ -142,12 +165,25 @@ impl View {
                 }
                 continue;
             }
-            if let Err(why) = self.fold_batch(&log, &files, at, !engine_built).await {
-                tracing::error!(%why, "projections stopped; decisions are unavailable");
-                self.fail(why);
-                return;
+            self.faults.projections_may_fold().await;
+            match self.fold_batch(&log, &files, at, !engine_built).await {
+                Ok(()) => {
+                    engine_built = true;
+                    retry = READ_RETRY.0;
+                }
+                // Decisions wait for the projections meanwhile and answer
+                // Unavailable: never from the state before the failed read.
+                Err(FoldError::Read(why)) => {
+                    tracing::warn!(%why, ?retry, "reading the log failed; reading again");
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(READ_RETRY.1);
+                }
+                Err(FoldError::Final(why)) => {
+                    tracing::error!(%why, "projections stopped; decisions are unavailable");
+                    self.fail(why);
+                    return;
+                }
             }
-            engine_built = true;
         }
     }
 
@@ -157,11 +193,11 @@ impl View {
         files: &PolicyFiles,
         at: u64,
         force_build: bool,
-    ) -> Result<(), String> {
-        let events = log
-            .read_from(at + 1, BATCH)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), FoldError> {
+        let events = log.read_from(at + 1, BATCH).await.map_err(|e| match e {
+            LogError::Storage(_) => FoldError::Read(e.to_string()),
+            e => FoldError::Final(e.to_string()),
+        })?;
         let policy_changes: Vec<_> = events
             .iter()
             .filter_map(|e| Some((e.position, e.payload.as_ref()?)))
@@ -186,13 +222,14 @@ impl View {
         // leaves the state as it was.
         let contiguous = events.iter().zip(at + 1..).all(|(e, p)| e.position == p);
         if !contiguous {
-            return Err(format!(
+            return Err(FoldError::Final(format!(
                 "events after position {at} are not contiguous: the log is damaged"
-            ));
+            )));
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         for event in &events {
-            state.projections.apply(event).map_err(|e| e.to_string())?;
+            let applied = state.projections.apply(event);
+            applied.map_err(|e| FoldError::Final(e.to_string()))?;
         }
         if let Some(engine) = engine {
             state.engine = engine;

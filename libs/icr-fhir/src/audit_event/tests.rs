@@ -161,7 +161,11 @@ fn allow_and_deny_have_different_outcomes() {
 
 #[test]
 fn a_deny_without_evaluation_is_a_serious_failure() {
-    for reason in ["evaluation_failed", "policy_unavailable"] {
+    for reason in [
+        "evaluation_failed",
+        "evaluation_panicked",
+        "policy_unavailable",
+    ] {
         let record = DecisionRecord {
             reason: reason.to_owned(),
             ..denied()

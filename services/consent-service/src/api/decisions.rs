@@ -1,7 +1,10 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use crate::Storage;
-use icr_decision::{AccessRequest, Engine, Verdict, explain};
+use crate::faults::Faults;
+use icr_decision::{AccessRequest, Engine, Reason, Verdict, explain};
 use icr_events::codes::{
     identifier, ods_code, purpose, purpose_name, role_code, section, section_name,
 };
@@ -208,6 +211,19 @@ pub(crate) fn evaluate(
     engine: Option<&Engine>,
     now: jiff::Timestamp,
 ) -> Evaluated {
+    evaluate_with(q, sections, projections, engine, now, &Faults::default())
+}
+
+/// [`evaluate`], meeting the injected `faults`.
+fn evaluate_with(
+    q: &Question<'_>,
+    sections: &[RecordSection],
+    projections: &Projections,
+    engine: Option<&Engine>,
+    now: jiff::Timestamp,
+    faults: &Faults,
+) -> Evaluated {
+    faults.panic_in_decision();
     let position = projections.position();
     let request_facts = projections.facts(&FactQuery {
         nhs_number: &q.nhs_number,
@@ -233,7 +249,7 @@ pub(crate) fn evaluate(
                 patient_region: &request_facts.patient_region,
             };
             let verdict = match engine {
-                Some(engine) => engine.decide(&request, &request_facts.facts),
+                Some(engine) => faults.decide(engine, &request, &request_facts.facts),
                 None => Verdict {
                     allowed: false,
                     reason: POLICY_UNAVAILABLE.into(),
@@ -250,6 +266,26 @@ pub(crate) fn evaluate(
     }
 }
 
+/// Denies every section because deciding panicked.
+fn panicked(sections: &[RecordSection], position: u64) -> Evaluated {
+    let reason = Reason::EvaluationPanicked.as_str();
+    let decisions = sections
+        .iter()
+        .map(|&s| Decision {
+            section: s.into(),
+            outcome: Outcome::Deny.into(),
+            reason: reason.to_owned(),
+            explanation: explain(reason),
+            log_position: position,
+            ..Decision::default()
+        })
+        .collect();
+    Evaluated {
+        decisions,
+        review_within_days: 0,
+    }
+}
+
 impl<L: Storage> Api<L> {
     /// Decides every section against one consistent view: the facts and the
     /// engine come from the same log position.
@@ -260,12 +296,23 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<Vec<Decision>> {
         self.caught_up(q.min_log_position).await?;
         let now = jiff::Timestamp::now();
+        let faults = self.view.faults();
+        // A panic while deciding (a bug, in casbin or in the facts) is a
+        // deny with its own reason, recorded like any other decision; the
+        // view's read lock is not poisoned by a reader's panic.
+        let evaluated = catch_unwind(AssertUnwindSafe(|| {
+            self.view.read(|projections, engine: Option<&Engine>| {
+                evaluate_with(&q, sections, projections, engine, now, faults)
+            })
+        }));
         let Evaluated {
             mut decisions,
             review_within_days,
-        } = self.view.read(|projections, engine: Option<&Engine>| {
-            evaluate(&q, sections, projections, engine, now)
+        } = evaluated.unwrap_or_else(|_| {
+            tracing::error!("deciding panicked; denying");
+            panicked(sections, self.view.position().unwrap_or_default())
         });
+        faults.decision_may_proceed().await;
         for d in &mut decisions {
             d.decision_id = Ulid::new().to_string();
         }

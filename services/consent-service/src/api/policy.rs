@@ -2,6 +2,7 @@
 //! change an event validated as strictly as the engine will read it.
 
 use crate::Storage;
+use icr_decision::Engine;
 use icr_events::FieldError;
 use icr_events::codes::{
     consent_model, iso_date, ods_code, purpose, region_code, role_code, section,
@@ -97,6 +98,22 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
 }
 
 impl<L: Storage> Api<L> {
+    /// Builds the engine the current policy with `payload` applied would
+    /// get, so that a policy the engine cannot be built from (every decision
+    /// a deny) never reaches the log.
+    async fn check_engine_builds(&self, payload: &EventPayload) -> Result<(), FieldError> {
+        let mut policy = self.view.read(|p, _| p.policy().clone());
+        policy.apply(u64::MAX, payload);
+        let files = &self.files;
+        Engine::build(&files.model, &files.rules, &policy.policy_set())
+            .await
+            .map(drop)
+            .map_err(|e| {
+                let why = format!("the decision engine cannot be built with this policy: {e}");
+                FieldError::new("payload", why)
+            })
+    }
+
     async fn policy_write(
         &self,
         rpc: &'static str,
@@ -108,6 +125,7 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<WriteResult> {
         let payload = EventPayload { kind: Some(kind) };
         validate_policy_event(&payload)?;
+        self.check_engine_builds(&payload).await?;
         let parts = WriteParts {
             rpc,
             metadata,
