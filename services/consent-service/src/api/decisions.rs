@@ -5,25 +5,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::Storage;
 use crate::faults::Faults;
 use icr_decision::{AccessRequest, Engine, Reason, Verdict, explain};
-use icr_events::codes::{
-    identifier, ods_code, purpose, purpose_name, role_code, section, section_name,
-};
+use icr_events::codes::{purpose_name, section, section_name};
 use icr_events::{FieldError, timestamp_to_proto};
 use icr_projections::{FactQuery, Projections, RequestFacts};
 use icr_proto::pb::access_decision_service_server::AccessDecisionService;
 use icr_proto::pb::{
     AccessMode, AuthorizeBatchRequest, AuthorizeBatchResponse, AuthorizeRequest, AuthorizeResponse,
-    Decision, DecisionRecord, Obligation, Outcome, Purpose, RecordSection, Requester,
+    Decision, DecisionRecord, Obligation, Outcome, Purpose, RecordSection,
 };
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
 
+mod question;
+
+use question::speaks_for;
+pub(crate) use question::{Asked, Question, question};
+
 use super::Api;
 use super::servers::Handle;
 use crate::status::ServiceResult;
-use crate::validate;
-use crate::writes::calling_system;
 
 /// Most sections one AuthorizeBatch may ask about.
 pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
@@ -33,70 +34,6 @@ const POLICY_UNAVAILABLE: &str = "policy_unavailable";
 
 /// The obligation kind that puts an allowed access in the review queue.
 const REVIEW: &str = "review";
-
-/// Longest access reason accepted, in bytes.
-const MAX_REASON: usize = 1024;
-
-/// A validated access question about one patient, for one or more sections.
-pub(crate) struct Question<'a> {
-    pub(crate) nhs_number: icr_events::NhsNumber,
-    pub(crate) requester: &'a Requester,
-    pub(crate) purpose: Purpose,
-    pub(crate) source_organisation_ods: &'a str,
-    pub(crate) access_mode: AccessMode,
-    pub(crate) access_reason: &'a str,
-    pub(crate) min_log_position: u64,
-    pub(crate) calling_system: String,
-}
-
-/// The fields AuthorizeRequest and AuthorizeBatchRequest share.
-pub(crate) struct Asked<'a> {
-    pub(crate) nhs_number: &'a str,
-    pub(crate) requester: Option<&'a Requester>,
-    pub(crate) purpose: i32,
-    pub(crate) source_organisation_ods: &'a str,
-    pub(crate) access_mode: i32,
-    pub(crate) access_reason: &'a str,
-    pub(crate) min_log_position: u64,
-    pub(crate) metadata: &'a MetadataMap,
-}
-
-/// Validates the question, naming fields as in the request.
-pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
-    let calling_system = calling_system(asked.metadata)?;
-    let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
-    let requester = validate::present("requester", asked.requester)?;
-    validate::id("requester.user_id", &requester.user_id)?;
-    role_code("requester.role_code", &requester.role_code)?;
-    ods_code("requester.organisation_ods", &requester.organisation_ods)?;
-    let purpose = purpose("purpose", asked.purpose)?;
-    validate::optional_ods("source_organisation_ods", asked.source_organisation_ods)?;
-    // Unspecified is normal access, the most restrictive mode.
-    let access_mode = match AccessMode::try_from(asked.access_mode) {
-        Ok(AccessMode::Unspecified) => AccessMode::Normal,
-        Ok(mode) => mode,
-        Err(_) => {
-            return Err(FieldError::new(
-                "access_mode",
-                format!("unknown value {}", asked.access_mode),
-            )
-            .into());
-        }
-    };
-    if !asked.access_reason.is_empty() {
-        identifier("access_reason", asked.access_reason, MAX_REASON)?;
-    }
-    Ok(Question {
-        nhs_number,
-        requester,
-        purpose,
-        source_organisation_ods: asked.source_organisation_ods,
-        access_mode,
-        access_reason: asked.access_reason,
-        min_log_position: asked.min_log_position,
-        calling_system,
-    })
-}
 
 /// What an allow obliges the viewer to do: exceptional access is flagged
 /// and reviewed; secondary use sees pseudonymised data where the region says so.
@@ -399,21 +336,6 @@ impl<L: Storage> Api<L> {
         Ok(AuthorizeBatchResponse {
             decisions: self.decide(q, &sections).await?,
         })
-    }
-}
-
-/// Refuses a record viewer asking for an organisation its certificate does
-/// not cover (`PermissionDenied`), before anything is decided or recorded.
-fn speaks_for(extensions: &tonic::Extensions, requester: Option<&Requester>) -> Result<(), Status> {
-    let caller = crate::access::caller(extensions)?;
-    let ods = requester.map_or("", |r| r.organisation_ods.as_str());
-    if caller.speaks_for(ods) {
-        Ok(())
-    } else {
-        Err(Status::permission_denied(format!(
-            "{} may not ask on behalf of organisation {ods:?} (requester.organisation_ods)",
-            caller.identity
-        )))
     }
 }
 

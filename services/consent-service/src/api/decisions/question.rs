@@ -1,0 +1,95 @@
+//! The question every decision answers: validated from the request, and
+//! refused when a record viewer asks for an organisation it does not speak
+//! for.
+
+use icr_events::FieldError;
+use icr_events::codes::{identifier, ods_code, purpose, role_code};
+use icr_proto::pb::{AccessMode, Purpose, Requester};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::status::ServiceResult;
+use crate::validate;
+use crate::writes::calling_system;
+
+/// Longest access reason accepted, in bytes.
+const MAX_REASON: usize = 1024;
+
+/// A validated access question about one patient, for one or more sections.
+pub(crate) struct Question<'a> {
+    pub(crate) nhs_number: icr_events::NhsNumber,
+    pub(crate) requester: &'a Requester,
+    pub(crate) purpose: Purpose,
+    pub(crate) source_organisation_ods: &'a str,
+    pub(crate) access_mode: AccessMode,
+    pub(crate) access_reason: &'a str,
+    pub(crate) min_log_position: u64,
+    pub(crate) calling_system: String,
+}
+
+/// The fields AuthorizeRequest and AuthorizeBatchRequest share.
+pub(crate) struct Asked<'a> {
+    pub(crate) nhs_number: &'a str,
+    pub(crate) requester: Option<&'a Requester>,
+    pub(crate) purpose: i32,
+    pub(crate) source_organisation_ods: &'a str,
+    pub(crate) access_mode: i32,
+    pub(crate) access_reason: &'a str,
+    pub(crate) min_log_position: u64,
+    pub(crate) metadata: &'a MetadataMap,
+}
+
+/// Validates the question, naming fields as in the request.
+pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
+    let calling_system = calling_system(asked.metadata)?;
+    let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
+    let requester = validate::present("requester", asked.requester)?;
+    validate::id("requester.user_id", &requester.user_id)?;
+    role_code("requester.role_code", &requester.role_code)?;
+    ods_code("requester.organisation_ods", &requester.organisation_ods)?;
+    let purpose = purpose("purpose", asked.purpose)?;
+    validate::optional_ods("source_organisation_ods", asked.source_organisation_ods)?;
+    // Unspecified is normal access, the most restrictive mode.
+    let access_mode = match AccessMode::try_from(asked.access_mode) {
+        Ok(AccessMode::Unspecified) => AccessMode::Normal,
+        Ok(mode) => mode,
+        Err(_) => {
+            return Err(FieldError::new(
+                "access_mode",
+                format!("unknown value {}", asked.access_mode),
+            )
+            .into());
+        }
+    };
+    if !asked.access_reason.is_empty() {
+        identifier("access_reason", asked.access_reason, MAX_REASON)?;
+    }
+    Ok(Question {
+        nhs_number,
+        requester,
+        purpose,
+        source_organisation_ods: asked.source_organisation_ods,
+        access_mode,
+        access_reason: asked.access_reason,
+        min_log_position: asked.min_log_position,
+        calling_system,
+    })
+}
+
+/// Refuses a record viewer asking for an organisation its certificate does
+/// not cover (`PermissionDenied`), before anything is decided or recorded.
+pub(crate) fn speaks_for(
+    extensions: &tonic::Extensions,
+    requester: Option<&Requester>,
+) -> Result<(), Status> {
+    let caller = crate::access::caller(extensions)?;
+    let ods = requester.map_or("", |r| r.organisation_ods.as_str());
+    if caller.speaks_for(ods) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "{} may not ask on behalf of organisation {ods:?} (requester.organisation_ods)",
+            caller.identity
+        )))
+    }
+}
