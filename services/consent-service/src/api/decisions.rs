@@ -22,17 +22,13 @@ use crate::status::ServiceResult;
 use crate::validate;
 use crate::writes::calling_system;
 
-/// Most sections one AuthorizeBatch may ask about.
-pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
+use crate::validate::limits::{MAX_BATCH_SECTIONS, MAX_REASON};
 
 /// Reason given when no engine could be built from the current policy.
 const POLICY_UNAVAILABLE: &str = "policy_unavailable";
 
 /// The obligation kind that puts an allowed access in the review queue.
 const REVIEW: &str = "review";
-
-/// Longest access reason accepted, in bytes.
-const MAX_REASON: usize = 1024;
 
 /// A validated access question about one patient, for one or more sections.
 pub(crate) struct Question<'a> {
