@@ -2,6 +2,10 @@
 //! its path in the request. The bounds are in [`limits`].
 
 pub(crate) mod limits;
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod props_audit;
 
 use icr_events::codes::{identifier, ods_code};
 use icr_events::{EVENT_TYPES, FieldError, NhsNumber};
