@@ -10,6 +10,15 @@
 //! The bounds are generous for every real caller and small enough that no
 //! single request can make the service do much more work, keep much more
 //! state, or send back much more text than an ordinary one.
+//!
+//! Some numbers are left unbounded on purpose: a `min_log_position` past
+//! the head waits at most a few seconds and answers `Unavailable` (it is a
+//! consistency token, and a write may be about to reach it); an
+//! `expected_stream_version` that does not match is `Aborted`; a replay's
+//! `from_position` past the head just finds nothing, and its `limit` only
+//! stops the stream early (the replay reads in pages and waits for the
+//! client, whatever the limit); a checkpoint `from_sequence` past the last
+//! gives an empty page.
 
 /// Longest id accepted, in bytes: request, user, attorney, relationship and
 /// decision ids, `verified_by` and the calling system. Ids are stored in
