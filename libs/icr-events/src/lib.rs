@@ -8,13 +8,19 @@
 //! - [`event`]: event type names, schema versions and stream names.
 //! - [`patient`]: the patient aggregate, folded from a patient's stream.
 //! - [`policy`]: an organisation's membership of the sharing agreement.
+//! - `arbitrary` (feature `test-util`): property-test strategies for events
+//!   with arbitrary field values.
 //!
 //! Handling a command is `Aggregate::decide(proposed event)`; folding is
 //! `Aggregate::apply(event)`, which never fails. This crate knows nothing of
 //! gRPC, storage or casbin.
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod arbitrary;
 pub mod codes;
+#[cfg(test)]
+mod decode_props;
 pub mod event;
 pub mod nhs_number;
 pub mod patient;

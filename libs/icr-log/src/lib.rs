@@ -17,6 +17,8 @@ mod append;
 mod audit;
 pub mod chain;
 mod combine;
+#[cfg(test)]
+mod decode_props;
 mod error;
 mod integrity;
 mod keys;

@@ -167,8 +167,8 @@ impl SledLog {
 }
 
 /// Decodes the event stored under `key`, with its chain hash.
-fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, LogError> {
-    let position = decode_u64(&key[1..]).unwrap_or(0);
+pub(crate) fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, LogError> {
+    let position = key.get(1..).and_then(decode_u64).unwrap_or(0);
     let (mut event, hash): (RecordedEvent, _) =
         keys::decode_sealed(value, || format!("event {position}"))?;
     event.chain_hash = hash.to_vec();
@@ -176,7 +176,7 @@ fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, LogError> {
 }
 
 /// The recorded time of an event's encoding.
-fn event_time(bytes: &[u8]) -> Option<Timestamp> {
+pub(crate) fn event_time(bytes: &[u8]) -> Option<Timestamp> {
     RecordedEvent::decode(bytes).ok()?.recorded_at
 }
 

@@ -8,6 +8,8 @@
 //! decides.
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod decode_props;
 mod facts;
 mod policy;
 mod snapshot;

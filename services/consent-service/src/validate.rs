@@ -1,14 +1,16 @@
 //! Request validation shared by the handlers. Every error names the field by
-//! its path in the request.
+//! its path in the request. The bounds are in [`limits`].
+
+pub(crate) mod limits;
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod props_audit;
 
 use icr_events::codes::{identifier, ods_code};
-use icr_events::{FieldError, NhsNumber};
+use icr_events::{EVENT_TYPES, FieldError, NhsNumber};
 use icr_proto::pb::{Submitter, submitter::Who};
-
-/// Longest user, attorney, relationship or request id accepted.
-pub(crate) const MAX_ID: usize = 128;
-/// Longest free-text name accepted.
-pub(crate) const MAX_NAME: usize = 256;
+use limits::{MAX_ECHO, MAX_EVENT_TYPE_FILTERS, MAX_ID, MAX_NAME};
 
 /// A valid NHS number (ten digits, Modulus 11 check digit).
 pub(crate) fn nhs_number(field: &str, value: &str) -> Result<NhsNumber, FieldError> {
@@ -51,6 +53,47 @@ pub(crate) fn submitter(field: &str, value: Option<&Submitter>) -> Result<String
     }
 }
 
+/// A repeated field of at most `max` entries. Checked before the entries
+/// are, so a long list costs nothing.
+pub(crate) fn at_most(field: &str, len: usize, max: usize) -> Result<(), FieldError> {
+    if len > max {
+        return Err(FieldError::new(
+            field,
+            format!("must list at most {max} values, not {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A replay's event type filter: known names, at most one of each.
+pub(crate) fn event_types(field: &str, names: &[String]) -> Result<(), FieldError> {
+    at_most(field, names.len(), MAX_EVENT_TYPE_FILTERS)?;
+    for (i, name) in names.iter().enumerate() {
+        if !EVENT_TYPES.contains(&name.as_str()) {
+            let message = format!(
+                "unknown event type {}; known: {}",
+                echo(name),
+                EVENT_TYPES.join(", ")
+            );
+            return Err(FieldError::new(format!("{field}[{i}]"), message));
+        }
+    }
+    Ok(())
+}
+
+/// A refused value as an error message may repeat it: quoted and escaped,
+/// and cut to [`MAX_ECHO`] bytes (at a character boundary) if longer.
+pub(crate) fn echo(value: &str) -> String {
+    if value.len() <= MAX_ECHO {
+        return format!("{value:?}");
+    }
+    let mut end = MAX_ECHO;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &value[..end], value.len())
+}
+
 /// A required message field.
 pub(crate) fn present<'a, T>(field: &str, value: Option<&'a T>) -> Result<&'a T, FieldError> {
     value.ok_or_else(|| FieldError::new(field, "must be set"))
@@ -74,6 +117,24 @@ mod tests {
             submitter("submitter", Some(&blank)).unwrap_err().field,
             "submitter.attorney_id"
         );
+    }
+
+    #[test]
+    fn long_lists_and_unknown_names_are_refused_without_repeating_much() {
+        assert!(at_most("sections", 3, 3).is_ok());
+        assert_eq!(at_most("sections", 4, 3).unwrap_err().field, "sections");
+        let all: Vec<String> = EVENT_TYPES.iter().map(|&t| t.to_owned()).collect();
+        assert!(event_types("event_types", &all).is_ok());
+        let mut one_more = all.clone();
+        one_more.push(all[0].clone());
+        let e = event_types("event_types", &one_more).unwrap_err();
+        assert_eq!(e.field, "event_types");
+        let huge = "é".repeat(1_000_000);
+        let e = event_types("event_types", &["PatientRegistered".into(), huge]).unwrap_err();
+        assert_eq!(e.field, "event_types[1]");
+        assert!(e.message.len() < 600, "{} bytes", e.message.len());
+        assert!(e.message.contains("2000000 bytes"));
+        assert_eq!(echo("a\nb"), "\"a\\nb\"");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use crate::gate::Admission;
 
-use super::{Caller, Callers, Grant, Unidentified};
+use super::{Caller, Callers, Unidentified};
 use crate::writes::CALLING_SYSTEM_HEADER;
 
 /// Identifies callers and enforces what each kind may call (an
@@ -89,11 +89,7 @@ fn self_declared<B>(request: &http::Request<B>) -> Caller {
         .get(CALLING_SYSTEM_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("unidentified");
-    Caller {
-        identity: identity.to_owned(),
-        grant: Grant::Development,
-        organisations: Vec::new(),
-    }
+    Caller::development(identity)
 }
 
 /// The gRPC service a request path names: `/package.Service/Method`.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use icr_events::codes::identifier;
-use icr_events::{EVENT_TYPES, FieldError, timestamp_from_proto};
+use icr_events::{FieldError, timestamp_from_proto};
 use icr_proto::Timestamp;
 use icr_proto::pb::audit_service_server::AuditService;
 use icr_proto::pb::{
@@ -24,12 +24,7 @@ use crate::Storage;
 use crate::status::ServiceResult;
 use crate::validate;
 
-/// Largest page of a paged audit read.
-pub(crate) const MAX_PAGE: u32 = 1000;
-/// Page size when the caller does not say.
-const DEFAULT_PAGE: u32 = 100;
-/// Longest stream name accepted in a filter.
-const MAX_STREAM: usize = 160;
+use crate::validate::limits::{DEFAULT_PAGE, MAX_ACCESS_MODE_FILTERS, MAX_PAGE, MAX_STREAM};
 
 /// A page size within `1..=MAX_PAGE` (0 means the default).
 pub(crate) fn page_size(field: &str, value: u32) -> Result<usize, FieldError> {
@@ -132,15 +127,7 @@ impl<L: Storage> Handle<L> {
         } else if !stream.is_empty() {
             identifier("stream", &stream, MAX_STREAM)?;
         }
-        for (i, name) in req.event_types.iter().enumerate() {
-            if !EVENT_TYPES.contains(&name.as_str()) {
-                let message = format!(
-                    "unknown event type {name:?}; known: {}",
-                    EVENT_TYPES.join(", ")
-                );
-                return Err(FieldError::new(format!("event_types[{i}]"), message).into());
-            }
-        }
+        validate::event_types("event_types", &req.event_types)?;
         let window = Window::new(&req.from_time, &req.to_time)?;
         let log = self.0.log.clone();
         let start = match window.since {
@@ -183,6 +170,11 @@ impl<L: Storage> Handle<L> {
         &self,
         req: ReadDecisionsRequest,
     ) -> ServiceResult<Plan<DecisionRecord>> {
+        validate::at_most(
+            "access_modes",
+            req.access_modes.len(),
+            MAX_ACCESS_MODE_FILTERS,
+        )?;
         let mut modes = Vec::with_capacity(req.access_modes.len());
         for (i, &mode) in req.access_modes.iter().enumerate() {
             match AccessMode::try_from(mode) {

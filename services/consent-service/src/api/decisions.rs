@@ -26,8 +26,7 @@ use super::Api;
 use super::servers::Handle;
 use crate::status::ServiceResult;
 
-/// Most sections one AuthorizeBatch may ask about.
-pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
+use crate::validate::limits::MAX_BATCH_SECTIONS;
 
 /// Reason given when no engine could be built from the current policy.
 const POLICY_UNAVAILABLE: &str = "policy_unavailable";

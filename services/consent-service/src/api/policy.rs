@@ -18,11 +18,9 @@ use super::{Api, WriteParts};
 use crate::status::ServiceResult;
 use crate::validate;
 
-/// Longest review period a region may set, in days.
-const MAX_REVIEW_DAYS: u32 = 366;
-
-/// Oldest minimum age a region may set.
-const MAX_MINIMUM_AGE: u32 = 130;
+use crate::validate::limits::{
+    MAX_MINIMUM_AGE, MAX_REVIEW_DAYS, MAX_ROLE_PURPOSES, MAX_ROLE_SECTIONS, MAX_VIEWING_REGIONS,
+};
 
 /// Refuses a list that names the same value twice: each policy line is
 /// multiplied out when the engine is built, so repeats only cost.
@@ -49,6 +47,8 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
         Some(Kind::RolePolicySet(e)) => {
             role_code("role_code", &e.role_code)?;
             validate::name("description", &e.description)?;
+            validate::at_most("sections", e.sections.len(), MAX_ROLE_SECTIONS)?;
+            validate::at_most("purposes", e.purposes.len(), MAX_ROLE_PURPOSES)?;
             for (i, &s) in e.sections.iter().enumerate() {
                 section(&format!("sections[{i}]"), s)?;
             }
@@ -75,6 +75,11 @@ pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldE
                     format!("must be at most {MAX_MINIMUM_AGE}"),
                 ));
             }
+            validate::at_most(
+                "viewing_regions",
+                e.viewing_regions.len(),
+                MAX_VIEWING_REGIONS,
+            )?;
             for (i, r) in e.viewing_regions.iter().enumerate() {
                 region_code(&format!("viewing_regions[{i}]"), r)?;
             }

@@ -19,8 +19,7 @@ use crate::Storage;
 use crate::status::ServiceResult;
 use crate::validate;
 
-/// Longest review note accepted, in bytes.
-const MAX_NOTE: usize = 4096;
+use crate::validate::limits::MAX_NOTE;
 
 impl<L: Storage> Api<L> {
     /// The latest review recorded for a decision, if any.

@@ -10,10 +10,8 @@ use tonic::metadata::MetadataMap;
 
 use crate::status::ServiceResult;
 use crate::validate;
+use crate::validate::limits::MAX_REASON;
 use crate::writes::calling_system;
-
-/// Longest access reason accepted, in bytes.
-const MAX_REASON: usize = 1024;
 
 /// A validated access question about one patient, for one or more sections.
 pub(crate) struct Question<'a> {
