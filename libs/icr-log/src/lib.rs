@@ -17,6 +17,7 @@ mod append;
 mod audit;
 pub mod chain;
 mod combine;
+mod disk;
 mod error;
 mod integrity;
 mod keys;

@@ -13,12 +13,15 @@ use ulid::Generator;
 use crate::append::{self, Writer};
 use crate::chain::Chain;
 use crate::combine::Combining;
+use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
 pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
 pub(crate) struct Inner {
     db: sled::Db,
+    /// Our own handle on sled's files, to make a flush survive power loss.
+    pub(crate) disk: DiskSync,
     pub(crate) tree: sled::Tree,
     /// The event writer, held only while checking the waiting appends and
     /// applying them as one batch in memory, never across a flush, so
@@ -54,6 +57,7 @@ impl SledLog {
     /// Opens (or creates) the log in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
         let db = open_db(path.as_ref())?;
+        let disk = DiskSync::open(path.as_ref()).map_err(sled::Error::Io)?;
         let tree = db.open_tree("log")?;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
@@ -61,6 +65,7 @@ impl SledLog {
         let checkpoints = db.open_tree("checkpoints")?;
         let inner = Inner {
             db,
+            disk,
             tree,
             events: Track::new(tip.head),
             writer: Combining::new(Writer {
@@ -151,14 +156,20 @@ impl SledLog {
     }
 
     /// Flushes everything written so far; the caller holds `flushing`.
+    /// sled's flush reaches the device without flushing its cache, so the
+    /// `db` file is then `fdatasync`ed as well (see `disk.rs`).
     pub(crate) async fn flush_now(&self) -> Result<(), LogError> {
         let inner = &self.inner;
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
-        let db = inner.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
+        let flushing = Arc::clone(inner);
+        tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
+            flushing.db.flush()?;
+            flushing.disk.sync()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);
