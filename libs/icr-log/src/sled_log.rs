@@ -45,6 +45,9 @@ pub(crate) struct Inner {
     flushes: AtomicU64,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
     pub(crate) flushing: tokio::sync::Mutex<()>,
+    /// The first storage failure on the write path: see
+    /// [`SledLog::storage_failed`].
+    failure: watch::Sender<Option<String>>,
 }
 
 /// The sled-backed event log. Cheap to clone; clones share the database.
@@ -79,6 +82,7 @@ impl SledLog {
             signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             flushes: AtomicU64::new(0),
+            failure: watch::channel(None).0,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -96,16 +100,48 @@ impl SledLog {
         *self.inner.events.durable.borrow()
     }
 
+    /// Resolves, with sled's error, once a write or a flush failed in
+    /// storage (a full disk, an I/O error). sled then refuses every later
+    /// write with the same error even after the cause is gone, and the
+    /// chains cannot grow past a batch that may be half in memory: only
+    /// reopening the log (restarting the service) recovers, from the last
+    /// durable batch. Reads go on answering from what is durable.
+    pub async fn storage_failed(&self) -> String {
+        let mut failure = self.inner.failure.subscribe();
+        let failed = failure.wait_for(Option::is_some).await;
+        failed.ok().and_then(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// The first storage failure on the write path, if there was one.
+    pub fn storage_failure(&self) -> Option<String> {
+        self.inner.failure.borrow().clone()
+    }
+
+    /// Passes `result` on, remembering a storage failure.
+    pub(crate) fn noting_failure<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if let Err(LogError::Storage(error)) = &result {
+            self.inner.failure.send_if_modified(|failure| {
+                let first = failure.is_none();
+                if first {
+                    *failure = Some(error.to_string());
+                }
+                first
+            });
+        }
+        result
+    }
+
     /// Checks and stores `request` with whatever other appends are waiting.
     async fn write(&self, request: AppendRequest) -> Result<Appended, LogError> {
         let inner = &self.inner;
-        inner
+        let written = inner
             .writer
             .submit(request, |writer, requests| {
                 append::store(&inner.tree, &inner.events, writer, requests)
             })
             .await
-            .ok_or_else(|| LogError::Inconsistent("appending panicked".into()))?
+            .ok_or_else(|| LogError::Inconsistent("appending panicked".into()))?;
+        self.noting_failure(written)
     }
 
     /// Appends many requests in order with one flush at the end, for bulk
@@ -163,13 +199,14 @@ impl SledLog {
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
         let flushing = Arc::clone(inner);
-        tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
+        let flushed = tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
             flushing.db.flush()?;
             flushing.disk.sync()?;
             Ok(())
         })
         .await
-        .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
+        .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))?;
+        self.noting_failure(flushed.map_err(LogError::from))?;
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);

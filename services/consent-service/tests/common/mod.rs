@@ -14,6 +14,7 @@ use consent_service::CALLING_SYSTEM_HEADER;
 use icr_events::NhsNumber;
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
+use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::submitter::Who;
@@ -27,6 +28,10 @@ use tonic::transport::Channel;
 /// How long a start may take before the test gives up and shows the
 /// service's output: a guard against a hang, not a measurement.
 const START_GIVE_UP: Duration = Duration::from_secs(120);
+
+/// How long a service that should stop by itself may take: a guard
+/// against a hang, not a measurement.
+const EXIT_GIVE_UP: Duration = Duration::from_secs(30);
 
 /// Adds the calling-system header to every call.
 #[derive(Clone)]
@@ -59,6 +64,13 @@ impl Service {
     /// Starts the binary on `127.0.0.1:0` over `data_dir` with `extra`
     /// arguments, and waits for its `serving` line, which names the address.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::try_start(data_dir, extra)
+            .unwrap_or_else(|printed| panic!("the service did not start:\n{printed}"))
+    }
+
+    /// Like [`Service::start`], but a service that exits before serving
+    /// gives what it printed, with its exit status last.
+    pub fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_consent-service"))
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -82,18 +94,19 @@ impl Service {
                 Ok(line) => {
                     if let Some(address) = serving_address(&line) {
                         let endpoint = format!("http://{address}");
-                        return Self {
+                        return Ok(Self {
                             child,
                             endpoint,
                             output,
-                        };
+                        });
                     }
                 }
+                // Both pipes closed (the process ended) or the guard ran out.
                 Err(_) => {
                     let _ = child.kill();
                     let status = child.wait().expect("wait");
                     let printed = output.lock().expect("output").join("\n");
-                    panic!("the service did not start ({status}):\n{printed}");
+                    return Err(format!("{printed}\n{status}"));
                 }
             }
         }
@@ -110,9 +123,20 @@ impl Service {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
-    /// Waits for the process to exit by itself and returns its status.
+    /// Waits for the process to exit by itself and returns its status; one
+    /// still running after [`EXIT_GIVE_UP`] fails the test with its output
+    /// (a guard against a hang, not a measurement).
     pub fn wait(mut self) -> std::process::ExitStatus {
-        self.child.wait().expect("wait")
+        let began = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if began.elapsed() > EXIT_GIVE_UP {
+                panic!("the service did not exit:\n{}", self.printed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Everything printed so far.
@@ -135,6 +159,11 @@ impl Service {
     /// A client for the audit (replay) service.
     pub fn audit(&self) -> AuditServiceClient<Intercepted> {
         AuditServiceClient::new(self.channel())
+    }
+
+    /// A client for the care feeds (registrations, care relationships).
+    pub fn care(&self) -> CareContextServiceClient<Intercepted> {
+        CareContextServiceClient::new(self.channel())
     }
 
     /// A client for access decisions.
