@@ -52,8 +52,14 @@ impl DiskSync {
             sync_file(&blobs)?;
         }
         sync_file(dir)?;
+        // The directory's own entry, in case sled just created it. A parent
+        // the service may only traverse, not read, cannot be opened: its
+        // operator made the directory beforehand.
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_file(parent)?;
+            match sync_file(parent) {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+                synced => synced?,
+            }
         }
         Ok(Self {
             db,
