@@ -237,13 +237,14 @@ fn store(
 impl DecisionAudit for SledLog {
     async fn record(&self, records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
         let inner = &self.inner;
-        let positions = inner
+        let stored = inner
             .audit_writer
             .submit(records, |tip, batches| {
                 store(&inner.audit_tree, &inner.audit, tip, batches)
             })
             .await
-            .ok_or_else(|| LogError::Inconsistent("recording decisions panicked".into()))??;
+            .ok_or_else(|| LogError::Inconsistent("recording decisions panicked".into()))?;
+        let positions = self.noting_failure(stored)?;
         if let Some(&last) = positions.last() {
             self.make_durable(&inner.audit, last).await?;
         }

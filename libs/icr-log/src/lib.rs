@@ -19,6 +19,7 @@ pub mod chain;
 mod combine;
 #[cfg(test)]
 mod decode_props;
+mod disk;
 mod error;
 mod integrity;
 mod keys;

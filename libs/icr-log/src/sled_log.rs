@@ -13,12 +13,15 @@ use ulid::Generator;
 use crate::append::{self, Writer};
 use crate::chain::Chain;
 use crate::combine::Combining;
+use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
 pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
 pub(crate) struct Inner {
     db: sled::Db,
+    /// Our own handle on sled's files, to make a flush survive power loss.
+    pub(crate) disk: DiskSync,
     pub(crate) tree: sled::Tree,
     /// The event writer, held only while checking the waiting appends and
     /// applying them as one batch in memory, never across a flush, so
@@ -42,6 +45,9 @@ pub(crate) struct Inner {
     flushes: AtomicU64,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
     pub(crate) flushing: tokio::sync::Mutex<()>,
+    /// The first storage failure on the write path: see
+    /// [`SledLog::storage_failed`].
+    failure: watch::Sender<Option<String>>,
 }
 
 /// The sled-backed event log. Cheap to clone; clones share the database.
@@ -54,6 +60,7 @@ impl SledLog {
     /// Opens (or creates) the log in directory `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
         let db = open_db(path.as_ref())?;
+        let disk = DiskSync::open(path.as_ref()).map_err(sled::Error::Io)?;
         let tree = db.open_tree("log")?;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
@@ -61,6 +68,7 @@ impl SledLog {
         let checkpoints = db.open_tree("checkpoints")?;
         let inner = Inner {
             db,
+            disk,
             tree,
             events: Track::new(tip.head),
             writer: Combining::new(Writer {
@@ -74,6 +82,7 @@ impl SledLog {
             signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             flushes: AtomicU64::new(0),
+            failure: watch::channel(None).0,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -91,16 +100,48 @@ impl SledLog {
         *self.inner.events.durable.borrow()
     }
 
+    /// Resolves, with sled's error, once a write or a flush failed in
+    /// storage (a full disk, an I/O error). sled then refuses every later
+    /// write with the same error even after the cause is gone, and the
+    /// chains cannot grow past a batch that may be half in memory: only
+    /// reopening the log (restarting the service) recovers, from the last
+    /// durable batch. Reads go on answering from what is durable.
+    pub async fn storage_failed(&self) -> String {
+        let mut failure = self.inner.failure.subscribe();
+        let failed = failure.wait_for(Option::is_some).await;
+        failed.ok().and_then(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// The first storage failure on the write path, if there was one.
+    pub fn storage_failure(&self) -> Option<String> {
+        self.inner.failure.borrow().clone()
+    }
+
+    /// Passes `result` on, remembering a storage failure.
+    pub(crate) fn noting_failure<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if let Err(LogError::Storage(error)) = &result {
+            self.inner.failure.send_if_modified(|failure| {
+                let first = failure.is_none();
+                if first {
+                    *failure = Some(error.to_string());
+                }
+                first
+            });
+        }
+        result
+    }
+
     /// Checks and stores `request` with whatever other appends are waiting.
     async fn write(&self, request: AppendRequest) -> Result<Appended, LogError> {
         let inner = &self.inner;
-        inner
+        let written = inner
             .writer
             .submit(request, |writer, requests| {
                 append::store(&inner.tree, &inner.events, writer, requests)
             })
             .await
-            .ok_or_else(|| LogError::Inconsistent("appending panicked".into()))?
+            .ok_or_else(|| LogError::Inconsistent("appending panicked".into()))?;
+        self.noting_failure(written)
     }
 
     /// Appends many requests in order with one flush at the end, for bulk
@@ -151,14 +192,21 @@ impl SledLog {
     }
 
     /// Flushes everything written so far; the caller holds `flushing`.
+    /// sled's flush reaches the device without flushing its cache, so the
+    /// `db` file is then `fdatasync`ed as well (see `disk.rs`).
     pub(crate) async fn flush_now(&self) -> Result<(), LogError> {
         let inner = &self.inner;
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
-        let db = inner.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))??;
+        let flushing = Arc::clone(inner);
+        let flushed = tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
+            flushing.db.flush()?;
+            flushing.disk.sync()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))?;
+        self.noting_failure(flushed.map_err(LogError::from))?;
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);

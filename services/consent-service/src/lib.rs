@@ -227,8 +227,17 @@ pub async fn run(
     // Live replays end when shutdown begins, or the server would wait for
     // them for ever.
     let (stopping, stopped) = tokio::sync::watch::channel(false);
+    // After a storage failure sled refuses every write until it is
+    // reopened: stop, and exit with an error so that the service is
+    // restarted (and verifies the log) rather than serving without writes.
+    let failing = log.clone();
     let shutdown = async move {
-        shutdown.await;
+        tokio::select! {
+            () = shutdown => {}
+            failure = failing.storage_failed() => {
+                tracing::error!(%failure, "storage failed: stopping so that a restart reopens the log");
+            }
+        }
         stopping.send_replace(true);
     };
     let api = api::Api::new(storage, view, options.policy, stopped);
@@ -297,8 +306,13 @@ pub async fn run(
         }
     }
     drop(guard);
+    let failure = log.storage_failure();
     drop(log);
-    served.context("gRPC server failed")
+    served.context("gRPC server failed")?;
+    match failure {
+        Some(failure) => anyhow::bail!("stopped after a storage failure: {failure}"),
+        None => Ok(()),
+    }
 }
 
 /// Stops the background tasks when `run` returns before its orderly

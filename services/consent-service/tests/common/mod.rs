@@ -1,0 +1,314 @@
+//! The real `consent-service` binary as a child process, for the tests that
+//! kill it or starve it of disk, and the requests they send it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use consent_service::CALLING_SYSTEM_HEADER;
+use icr_events::NhsNumber;
+use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
+use icr_proto::pb::audit_service_client::AuditServiceClient;
+use icr_proto::pb::care_context_service_client::CareContextServiceClient;
+use icr_proto::pb::consent_service_client::ConsentServiceClient;
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::submitter::Who;
+use icr_proto::pb::{
+    GetConsentStatusRequest, ObjectionScope, ReadEventsRequest, RecordObjectionRequest,
+    RecordedEvent, Submitter, WithdrawObjectionRequest,
+};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// How long a start may take before the test gives up and shows the
+/// service's output: a guard against a hang, not a measurement.
+const START_GIVE_UP: Duration = Duration::from_secs(120);
+
+/// How long a service that should stop by itself may take: a guard
+/// against a hang, not a measurement.
+const EXIT_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// Adds the calling-system header to every call.
+#[derive(Clone)]
+pub struct CallingSystem;
+
+impl tonic::service::Interceptor for CallingSystem {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = tonic::metadata::MetadataValue::from_static("crash-test");
+        request.metadata_mut().insert(CALLING_SYSTEM_HEADER, value);
+        Ok(request)
+    }
+}
+
+/// A channel that adds the calling-system header.
+pub type Intercepted = InterceptedService<Channel, CallingSystem>;
+
+/// The service binary running over a data directory.
+pub struct Service {
+    child: Child,
+    /// `http://` address it serves on.
+    pub endpoint: String,
+    /// Everything it printed, for failure messages.
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service {
+    /// Starts the binary on `127.0.0.1:0` over `data_dir` with `extra`
+    /// arguments, and waits for its `serving` line, which names the address.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::try_start(data_dir, extra)
+            .unwrap_or_else(|printed| panic!("the service did not start:\n{printed}"))
+    }
+
+    /// Like [`Service::start`], but a service that exits before serving
+    /// gives what it printed, with its exit status last.
+    pub fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_consent-service"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the service binary");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (lines, received) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        forward(stdout, lines.clone(), Arc::clone(&output));
+        forward(stderr, lines, Arc::clone(&output));
+        loop {
+            match received.recv_timeout(START_GIVE_UP) {
+                Ok(line) => {
+                    if let Some(address) = serving_address(&line) {
+                        let endpoint = format!("http://{address}");
+                        return Ok(Self {
+                            child,
+                            endpoint,
+                            output,
+                        });
+                    }
+                }
+                // Both pipes closed (the process ended) or the guard ran out.
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().expect("wait");
+                    let printed = output.lock().expect("output").join("\n");
+                    return Err(format!("{printed}\n{status}"));
+                }
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Waits for the process to exit by itself and returns its status; one
+    /// still running after [`EXIT_GIVE_UP`] fails the test with its output
+    /// (a guard against a hang, not a measurement).
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let began = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if began.elapsed() > EXIT_GIVE_UP {
+                panic!("the service did not exit:\n{}", self.printed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything printed so far.
+    pub fn printed(&self) -> String {
+        self.output.lock().expect("output").join("\n")
+    }
+
+    fn channel(&self) -> Intercepted {
+        let channel = Channel::from_shared(self.endpoint.clone())
+            .expect("uri")
+            .connect_lazy();
+        InterceptedService::new(channel, CallingSystem)
+    }
+
+    /// A client for consent writes and status.
+    pub fn consent(&self) -> ConsentServiceClient<Intercepted> {
+        ConsentServiceClient::new(self.channel())
+    }
+
+    /// A client for the audit (replay) service.
+    pub fn audit(&self) -> AuditServiceClient<Intercepted> {
+        AuditServiceClient::new(self.channel())
+    }
+
+    /// A client for the care feeds (registrations, care relationships).
+    pub fn care(&self) -> CareContextServiceClient<Intercepted> {
+        CareContextServiceClient::new(self.channel())
+    }
+
+    /// A client for access decisions.
+    pub fn decisions(&self) -> AccessDecisionServiceClient<Intercepted> {
+        AccessDecisionServiceClient::new(self.channel())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends each line of `from` to `lines` and keeps a copy in `output`.
+fn forward(
+    from: impl Read + Send + 'static,
+    lines: mpsc::Sender<String>,
+    output: Arc<Mutex<Vec<String>>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            output.lock().expect("output").push(line.clone());
+            let _ = lines.send(line);
+        }
+    });
+}
+
+/// The address in the service's `serving ... local=ADDRESS ...` log line.
+fn serving_address(line: &str) -> Option<String> {
+    if !line.contains("serving") {
+        return None;
+    }
+    let rest = line.split("local=").nth(1)?;
+    let address: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+        .collect();
+    Some(address)
+}
+
+/// `count` distinct valid NHS numbers.
+pub fn patients(count: u32) -> Vec<String> {
+    (0..count)
+        .map(|n| NhsNumber::synthetic(n).as_string())
+        .collect()
+}
+
+/// The patient's own direct-care objection.
+pub fn objection(request_id: &str, nhs: &str) -> RecordObjectionRequest {
+    RecordObjectionRequest {
+        request_id: request_id.into(),
+        nhs_number: nhs.into(),
+        scope: ObjectionScope::DirectCare.into(),
+        submitter: Some(Submitter {
+            who: Some(Who::Patient(true)),
+        }),
+        user_id: "pals-officer".into(),
+        expected_stream_version: None,
+    }
+}
+
+/// The patient withdrawing that objection.
+pub fn withdrawal(request_id: &str, nhs: &str) -> WithdrawObjectionRequest {
+    WithdrawObjectionRequest {
+        request_id: request_id.into(),
+        nhs_number: nhs.into(),
+        scope: ObjectionScope::DirectCare.into(),
+        submitter: Some(Submitter {
+            who: Some(Who::Patient(true)),
+        }),
+        user_id: "pals-officer".into(),
+        expected_stream_version: None,
+    }
+}
+
+/// Every event in the log, in order, through `AuditService/ReadEvents`.
+pub async fn all_events(audit: &mut AuditServiceClient<Intercepted>) -> Vec<RecordedEvent> {
+    let mut stream = audit
+        .read_events(ReadEventsRequest {
+            from_position: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("read events")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(item) = stream.message().await.expect("event") {
+        events.extend(item.event);
+    }
+    events
+}
+
+/// A patient's consent as folded from the events: active objection scopes
+/// and stream version.
+pub type Folded = BTreeMap<String, (BTreeSet<i32>, u64)>;
+
+/// Folds the patients' objections and stream versions from `events`.
+pub fn fold(events: &[RecordedEvent]) -> Folded {
+    let mut folded = Folded::new();
+    for event in events {
+        let Some(nhs) = event.stream.strip_prefix("patient/") else {
+            continue;
+        };
+        let (objections, version) = folded.entry(nhs.to_owned()).or_default();
+        *version = event.stream_version;
+        match event.payload.as_ref().and_then(|p| p.kind.as_ref()) {
+            Some(Kind::ObjectionRecorded(e)) => {
+                objections.insert(e.scope);
+            }
+            Some(Kind::ObjectionWithdrawn(e)) => {
+                objections.remove(&e.scope);
+            }
+            _ => {}
+        }
+    }
+    folded
+}
+
+/// Checks that the service's `GetConsentStatus` of every patient equals the
+/// state folded from `events` (read up to `head`).
+pub async fn assert_status_matches(
+    consent: &mut ConsentServiceClient<Intercepted>,
+    patients: &[String],
+    events: &[RecordedEvent],
+    what: &str,
+) {
+    let folded = fold(events);
+    let head = events.last().map_or(0, |e| e.position);
+    for nhs in patients {
+        let status = consent
+            .get_consent_status(GetConsentStatusRequest {
+                nhs_number: nhs.clone(),
+                min_log_position: head,
+            })
+            .await
+            .expect("consent status")
+            .into_inner();
+        let served: BTreeSet<i32> = status.active_objections.iter().copied().collect();
+        let (expected, version) = folded.get(nhs).cloned().unwrap_or_default();
+        assert_eq!(
+            (served, status.stream_version),
+            (expected, version),
+            "{what}: the status of {nhs} differs from a fold of the log"
+        );
+    }
+}
