@@ -18,9 +18,10 @@ use tonic::transport::Channel;
 
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
-    AuthorizeRequest, CareRelationshipKind, Decision, ObjectionScope, Outcome, Purpose,
-    ReadEventsRequest, RecordObjectionRequest, RecordSection, RecordedEvent,
-    RegisterPatientRequest, Requester, StartCareRelationshipRequest, Submitter, WriteResult,
+    AuthorizeRequest, CareRelationshipKind, ConsentModel, Decision, ObjectionScope, Outcome,
+    Purpose, ReadEventsRequest, RecordObjectionRequest, RecordSection, RecordedEvent,
+    RegisterPatientRequest, Requester, SetRegionPolicyRequest, StartCareRelationshipRequest,
+    Submitter, WriteResult,
 };
 
 /// A patient registered at a C&W practice in the tests (valid check digit).
@@ -224,6 +225,26 @@ impl Server {
             events.extend(item.event);
         }
         events
+    }
+}
+
+/// Coventry and Warwickshire's region policy letting clinical roles use
+/// break glass and anyone claim a relationship, as a region's policy
+/// administrator could.
+pub fn exceptional_access_region_policy() -> SetRegionPolicyRequest {
+    SetRegionPolicyRequest {
+        request_id: request_id(),
+        region: "QWU".into(),
+        name: "Coventry and Warwickshire".into(),
+        consent_model: ConsentModel::OptOut.into(),
+        minimum_age: 18,
+        viewing_regions: vec!["QHL".into(), "QGH".into()],
+        user_id: "ig-lead".into(),
+        break_glass: true,
+        self_claimed_relationship: true,
+        review_within_days: 7,
+        secondary_use_pseudonymised: true,
+        children_social_care_from: String::new(),
     }
 }
 

@@ -10,20 +10,7 @@ use tonic::Code;
 /// Lets clinical roles use break glass and anyone claim a relationship in
 /// Coventry and Warwickshire, as a region's policy administrator could.
 async fn permit_exceptional_access(server: &mut Server) {
-    let region = SetRegionPolicyRequest {
-        request_id: request_id(),
-        region: "QWU".into(),
-        name: "Coventry and Warwickshire".into(),
-        consent_model: ConsentModel::OptOut.into(),
-        minimum_age: 18,
-        viewing_regions: vec!["QHL".into(), "QGH".into()],
-        user_id: "ig-lead".into(),
-        break_glass: true,
-        self_claimed_relationship: true,
-        review_within_days: 7,
-        secondary_use_pseudonymised: true,
-        children_social_care_from: String::new(),
-    };
+    let region = exceptional_access_region_policy();
     server
         .policy
         .set_region_policy(region)

@@ -125,6 +125,10 @@ async fn only_the_allowed_caller_kind_may_call_each_rpc() {
             "{rpc} without a certificate: {refused:?}"
         );
         let refused = call(rpc, &mut stranger, &mut state).await.expect_err(rpc);
+        assert!(
+            refused.message().contains("not a configured caller"),
+            "{refused:?}"
+        );
         assert_eq!(
             refused.code(),
             Code::PermissionDenied,
@@ -145,6 +149,8 @@ async fn only_the_allowed_caller_kind_may_call_each_rpc() {
                     Code::PermissionDenied,
                     "{identity} calling {rpc}: {status:?}"
                 );
+                // Refused by kind at the door, not by a handler.
+                assert!(status.message().contains("may not call"), "{status:?}");
             }
         }
     }

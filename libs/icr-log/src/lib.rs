@@ -40,6 +40,8 @@ pub use chain::Break;
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
+/// The storage engine, whose errors [`LogError::Storage`] carries.
+pub use sled;
 pub use sled_log::SledLog;
 pub use tamper::TamperEvidence;
 pub use verify::{Verification, Verifier};

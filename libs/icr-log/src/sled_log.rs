@@ -50,6 +50,19 @@ pub(crate) struct Inner {
     failure: watch::Sender<Option<String>>,
 }
 
+impl Inner {
+    /// Remembers the first storage failure on the write path.
+    fn note_failure(&self, what: String) {
+        self.failure.send_if_modified(|failure| {
+            let first = failure.is_none();
+            if first {
+                *failure = Some(what);
+            }
+            first
+        });
+    }
+}
+
 /// The sled-backed event log. Cheap to clone; clones share the database.
 #[derive(Clone)]
 pub struct SledLog {
@@ -120,13 +133,7 @@ impl SledLog {
     /// Passes `result` on, remembering a storage failure.
     pub(crate) fn noting_failure<T>(&self, result: Result<T, LogError>) -> Result<T, LogError> {
         if let Err(LogError::Storage(error)) = &result {
-            self.inner.failure.send_if_modified(|failure| {
-                let first = failure.is_none();
-                if first {
-                    *failure = Some(error.to_string());
-                }
-                first
-            });
+            self.inner.note_failure(error.to_string());
         }
         result
     }
@@ -199,14 +206,22 @@ impl SledLog {
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
         let flushing = Arc::clone(inner);
+        // A failure is noted where it happens: the caller may be gone by
+        // then (a cancelled request), and the service must still stop.
         let flushed = tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
-            flushing.db.flush()?;
-            flushing.disk.sync()?;
-            Ok(())
+            let synced = (flushing.db.flush().map(drop))
+                .and_then(|()| flushing.disk.sync().map_err(sled::Error::Io));
+            if let Err(error) = &synced {
+                flushing.note_failure(error.to_string());
+            }
+            synced
         })
         .await
-        .map_err(|e| LogError::Inconsistent(format!("flush task failed: {e}")))?;
-        self.noting_failure(flushed.map_err(LogError::from))?;
+        .map_err(|e| {
+            inner.note_failure(format!("the flush panicked: {e}"));
+            LogError::Inconsistent(format!("flush task failed: {e}"))
+        })?;
+        flushed?;
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);

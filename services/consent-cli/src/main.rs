@@ -86,7 +86,7 @@ struct GlobalOptions {
     endpoint: String,
     /// CA certificate (PEM) that signed the service's certificate; with an
     /// `https://` endpoint.
-    #[arg(long, global = true, value_name = "PEM", env = "ICR_TLS_CA")]
+    #[arg(long, global = true, value_name = "PEM", env = "ICR_CLI_TLS_CA")]
     tls_ca: Option<PathBuf>,
     /// This caller's client certificate (PEM), for a service running mutual
     /// TLS: its identity decides what the CLI may call.
@@ -94,7 +94,7 @@ struct GlobalOptions {
         long,
         global = true,
         value_name = "PEM",
-        env = "ICR_TLS_CERT",
+        env = "ICR_CLI_TLS_CERT",
         requires = "tls_key"
     )]
     tls_cert: Option<PathBuf>,
@@ -103,7 +103,7 @@ struct GlobalOptions {
         long,
         global = true,
         value_name = "PEM",
-        env = "ICR_TLS_KEY",
+        env = "ICR_CLI_TLS_KEY",
         requires = "tls_cert"
     )]
     tls_key: Option<PathBuf>,

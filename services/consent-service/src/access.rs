@@ -130,8 +130,14 @@ impl Callers {
         let mut by_identity = HashMap::new();
         for (i, entry) in file.callers.into_iter().enumerate() {
             let at = |key: &str| format!("callers[{i}].{key}");
-            if entry.identity.trim().is_empty() || entry.identity.trim() != entry.identity {
-                bail!("{}: must be a certificate identity", at("identity"));
+            // What the service records as the calling system: the same
+            // rules as a self-declared one, and ASCII to travel in metadata.
+            crate::validate::id(&at("identity"), &entry.identity)?;
+            if !entry.identity.is_ascii() || entry.identity.contains(' ') {
+                bail!(
+                    "{}: must be an ASCII certificate identity without spaces",
+                    at("identity")
+                );
             }
             match entry.kind {
                 CallerKind::RecordViewer if entry.organisations.is_empty() => bail!(
@@ -305,6 +311,17 @@ mod tests {
             ("[[callers]]\nidentity = \"a\"\nkind = \"root\"\n", "kind"),
             (
                 "[[callers]]\nidentity = \"\"\nkind = \"auditor\"\n",
+                "callers[0].identity",
+            ),
+            (
+                "[[callers]]\nidentity = \"caf\u{e9}.test\"\nkind = \"auditor\"\n",
+                "callers[0].identity",
+            ),
+            (
+                &format!(
+                    "[[callers]]\nidentity = \"{}\"\nkind = \"auditor\"\n",
+                    "a".repeat(129)
+                ),
                 "callers[0].identity",
             ),
         ];

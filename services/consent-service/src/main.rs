@@ -60,8 +60,8 @@ struct Args {
         conflicts_with = "tls_cert"
     )]
     insecure_plaintext_on_network: bool,
-    /// Requests handled at once across all connections; more are refused
-    /// with RESOURCE_EXHAUSTED.
+    /// Requests handled at once across all connections (a stream counts
+    /// until it starts sending); more are refused with RESOURCE_EXHAUSTED.
     #[arg(long, env = "ICR_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_in_flight: u32,
     /// Requests per second each caller may make; more are refused with

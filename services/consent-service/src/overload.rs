@@ -27,7 +27,8 @@ use crate::gate::Admission;
 /// The service's overload limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Requests handled at once across all connections; more are refused.
+    /// Requests handled at once across all connections (a stream counts
+    /// until it starts sending); more are refused.
     pub max_in_flight: usize,
     /// Requests per second each caller may make (a burst of the same size
     /// is allowed); `None` sets no rate.

@@ -194,8 +194,10 @@ impl View {
         at: u64,
         force_build: bool,
     ) -> Result<(), FoldError> {
+        // Only an I/O error may pass; sled's corruption and bug reports,
+        // like our own, stop the projections for good.
         let events = log.read_from(at + 1, BATCH).await.map_err(|e| match e {
-            LogError::Storage(_) => FoldError::Read(e.to_string()),
+            LogError::Storage(icr_log::sled::Error::Io(_)) => FoldError::Read(e.to_string()),
             e => FoldError::Final(e.to_string()),
         })?;
         let policy_changes: Vec<_> = events

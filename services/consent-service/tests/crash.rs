@@ -77,6 +77,11 @@ async fn acknowledged_writes_survive_sigkill() {
             seen.acknowledged.extend(round.acknowledged);
             seen.in_flight.extend(round.in_flight);
         }
+        // Otherwise a service refusing every write would pass.
+        assert!(
+            !seen.acknowledged.is_empty(),
+            "round {round}: no write was acknowledged before the kill"
+        );
         verify_directory(&data).await;
         service = Service::start(&data, SNAPSHOT_ARGS);
         check_round(&service, &patients, &seen, &mut totals).await;

@@ -128,7 +128,11 @@ pub(crate) async fn setup_break_glass(
 /// Calls `rpc` with a request that succeeds for an allowed caller.
 pub(crate) async fn call(rpc: &str, c: &mut Clients, state: &mut State) -> Result<(), Status> {
     match rpc {
-        "SetRegionPolicy" => c.policy.set_region_policy(region_policy()).await.map(drop),
+        "SetRegionPolicy" => c
+            .policy
+            .set_region_policy(exceptional_access_region_policy())
+            .await
+            .map(drop),
         "JoinOrganisation" => c
             .policy
             .join_organisation(JoinOrganisationRequest {
@@ -370,23 +374,5 @@ pub(crate) async fn call(rpc: &str, c: &mut Clients, state: &mut State) -> Resul
             .await
             .map(drop),
         other => panic!("no request for {other}"),
-    }
-}
-
-/// Coventry and Warwickshire with break glass allowed.
-fn region_policy() -> SetRegionPolicyRequest {
-    SetRegionPolicyRequest {
-        request_id: request_id(),
-        region: "QWU".into(),
-        name: "Coventry and Warwickshire".into(),
-        consent_model: ConsentModel::OptOut.into(),
-        minimum_age: 18,
-        viewing_regions: vec!["QHL".into(), "QGH".into()],
-        user_id: "ig-lead".into(),
-        break_glass: true,
-        self_claimed_relationship: true,
-        review_within_days: 7,
-        secondary_use_pseudonymised: true,
-        children_social_care_from: String::new(),
     }
 }

@@ -140,6 +140,8 @@ pub(crate) struct Evaluated {
 }
 
 /// Decides every section against one consistent state, as at `now`.
+/// A panic while deciding (a bug, in casbin or in the facts) is a deny with
+/// its own reason.
 pub(crate) fn evaluate(
     q: &Question<'_>,
     sections: &[RecordSection],
@@ -147,7 +149,13 @@ pub(crate) fn evaluate(
     engine: Option<&Engine>,
     now: jiff::Timestamp,
 ) -> Evaluated {
-    evaluate_with(q, sections, projections, engine, now, &Faults::default())
+    let evaluated = catch_unwind(AssertUnwindSafe(|| {
+        evaluate_with(q, sections, projections, engine, now, &Faults::default())
+    }));
+    evaluated.unwrap_or_else(|_| {
+        tracing::error!("deciding panicked; denying");
+        panicked(sections, projections.position())
+    })
 }
 
 /// [`evaluate`], meeting the injected `faults`.

@@ -50,6 +50,9 @@ pub(crate) struct Api<L> {
     stopping: tokio::sync::watch::Receiver<bool>,
     /// Streams as the last writes folded them.
     aggregates: Aggregates,
+    /// Held across a policy change's check and append, so that each is
+    /// checked against every policy change before it.
+    policy_writes: tokio::sync::Mutex<()>,
 }
 
 impl<L: Storage> Api<L> {
@@ -65,6 +68,7 @@ impl<L: Storage> Api<L> {
             files,
             stopping,
             aggregates: Aggregates::new(),
+            policy_writes: tokio::sync::Mutex::new(()),
         })
     }
 }

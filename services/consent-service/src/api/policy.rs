@@ -130,6 +130,11 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<WriteResult> {
         let payload = EventPayload { kind: Some(kind) };
         validate_policy_event(&payload)?;
+        // One policy change at a time, checked against the policy as of
+        // everything durable: two changes that each build alone may not
+        // build together.
+        let _serialised = self.policy_writes.lock().await;
+        self.caught_up(0).await?;
         self.check_engine_builds(&payload).await?;
         let parts = WriteParts {
             rpc,

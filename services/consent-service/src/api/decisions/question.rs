@@ -81,7 +81,11 @@ pub(crate) fn speaks_for(
     requester: Option<&Requester>,
 ) -> Result<(), Status> {
     let caller = crate::access::caller(extensions)?;
-    let ods = requester.map_or("", |r| r.organisation_ods.as_str());
+    // Without a requester nothing is decided: validation names the field.
+    let Some(requester) = requester else {
+        return Ok(());
+    };
+    let ods = requester.organisation_ods.as_str();
     if caller.speaks_for(ods) {
         Ok(())
     } else {
