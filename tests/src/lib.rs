@@ -91,13 +91,27 @@ impl Server {
 
     /// Starts the service with `options`.
     pub async fn start_options(options: Options) -> Self {
+        Self::start_on(options, None).await
+    }
+
+    /// Starts the service with `options` and a plain-text health port;
+    /// returns the server and the health port's endpoint.
+    pub async fn start_with_health_port(options: Options) -> (Self, String) {
+        let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let health = format!("http://{}", port.local_addr().expect("addr"));
+        (Self::start_on(options, Some(port)).await, health)
+    }
+
+    async fn start_on(options: Options, health_port: Option<tokio::net::TcpListener>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            consent_service::run(listener, options, async {
+            consent_service::run_with_health_port(listener, health_port, options, async {
                 let _ = stopped.await;
             })
             .await

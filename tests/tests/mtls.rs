@@ -269,6 +269,26 @@ async fn a_viewer_asks_only_for_its_own_organisations_and_is_recorded_by_its_cer
 }
 
 #[tokio::test]
+async fn every_configured_caller_may_check_health_and_no_one_without_a_certificate() {
+    let fixture = Fixture::start().await;
+    let ask = || tonic_health::pb::HealthCheckRequest::default();
+    for (identity, _) in KINDS {
+        let issued = fixture.pki.client(identity);
+        let channel = channel(&fixture.endpoint, &fixture.pki.ca_pem(), Some(&issued));
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let answer = health.check(ask()).await.expect("health");
+        assert_eq!(answer.into_inner().status, 1, "{identity}: SERVING");
+    }
+    let channel = channel(&fixture.endpoint, &fixture.pki.ca_pem(), None);
+    let refused = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(ask())
+        .await
+        .expect_err("no certificate");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    fixture.server.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
 async fn a_certificate_from_another_ca_or_plain_text_gets_no_answer() {
     let fixture = Fixture::start().await;
     let impostor_ca = Pki::new("impostor CA");

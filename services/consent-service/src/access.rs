@@ -229,6 +229,12 @@ pub fn certificate_identity(der: &CertificateDer<'_>) -> Option<String> {
     })
 }
 
+/// Services every identified caller may call.
+const OPEN_TO_CALLERS: [&str; 2] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+];
+
 /// What a caller may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Grant {
@@ -259,11 +265,12 @@ impl Caller {
         }
     }
 
-    /// Whether this caller may call `service`.
+    /// Whether this caller may call `service`. Health and reflection are
+    /// open to every identified caller: they carry no patient data.
     pub(crate) fn may_call(&self, service: &str) -> bool {
         match self.grant {
             Grant::Development => true,
-            Grant::Kind(kind) => kind.service() == service,
+            Grant::Kind(kind) => kind.service() == service || OPEN_TO_CALLERS.contains(&service),
         }
     }
 

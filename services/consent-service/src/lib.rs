@@ -32,6 +32,7 @@ mod aggregates;
 mod api;
 pub mod faults;
 mod gate;
+mod health;
 mod overload;
 mod policy_files;
 pub mod shutdown;
@@ -135,6 +136,27 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    run_with_health_port(listener, None, options, shutdown).await
+}
+
+/// [`run`], also serving `grpc.health.v1` in plain text on `health_port`
+/// from the start (`NOT_SERVING` until the log is folded) until the service
+/// has stopped, for probes that do not speak TLS.
+pub async fn run_with_health_port(
+    listener: TcpListener,
+    health_port: Option<TcpListener>,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    health::set(&reporter, tonic_health::ServingStatus::NotServing).await;
+    let (health_stop, health_stopped) = tokio::sync::oneshot::channel::<()>();
+    let health_port = health_port.map(|port| {
+        let stopped = async move {
+            let _ = health_stopped.await;
+        };
+        health::serve_port(port, health_service.clone(), stopped)
+    });
     // The newest snapshot is decoded while sled opens the log.
     let snapshots = snapshots::Snapshots::new(&options.data_dir, options.signing_key.clone());
     let newest = tokio::task::spawn_blocking({
@@ -240,6 +262,12 @@ pub async fn run(
         }
         stopping.send_replace(true);
     };
+    let health_keeper = tokio::spawn(health::keep(reporter, view.clone(), stopped.clone()));
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(icr_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("server reflection")?;
     let api = api::Api::new(storage, view, options.policy, stopped);
     let limits = options.limits;
     let (decisions, consent, care, policy, audit) =
@@ -277,6 +305,8 @@ pub async fn run(
         .add_service(care)
         .add_service(policy)
         .add_service(audit)
+        .add_service(health_service)
+        .add_service(reflection)
         // Replies go out at once: with Nagle on, a reply of a few KB waits
         // for the client's delayed ACK (about 40 ms).
         .serve_with_incoming_shutdown(
@@ -286,6 +316,7 @@ pub async fn run(
         .await;
     // Decided before the follower is stopped, which marks the view failed.
     let sign_at_stop = may_sign();
+    health_keeper.abort();
     // Wait for the follower to be gone so that, once `run` returns, nothing
     // holds the sled directory and it can be opened again at once.
     for task in [Some(follower), snapshot_writer].into_iter().flatten() {
@@ -304,6 +335,12 @@ pub async fn run(
         if sign_at_stop {
             tamper::sign(&log, key).await;
         }
+    }
+    // The health port answers NOT_SERVING until here; dropping its sender on
+    // an early return stops it too.
+    let _ = health_stop.send(());
+    if let Some(port) = health_port {
+        let _ = port.await;
     }
     drop(guard);
     let failure = log.storage_failure();

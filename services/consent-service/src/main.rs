@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use consent_service::{
     DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Limits, MutualTls, Options,
-    PolicyFiles, load_signing_key, run, shutdown,
+    PolicyFiles, load_signing_key, run_with_health_port, shutdown,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -23,6 +23,10 @@ struct Args {
     /// Address to serve gRPC on.
     #[arg(long, env = "ICR_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Also serve `grpc.health.v1` here, in plain text and nothing else, for
+    /// probes that do not speak TLS (the kubelet's gRPC probe).
+    #[arg(long, env = "ICR_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
     /// Directory of the sled event log (created if missing).
     #[arg(long, env = "ICR_DATA_DIR", default_value = "data/consent-service")]
     data_dir: PathBuf,
@@ -150,8 +154,17 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    run(
+    let health_port = match args.health_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the health port {address}"))?,
+        ),
+        None => None,
+    };
+    run_with_health_port(
         listener,
+        health_port,
         Options {
             data_dir: args.data_dir,
             policy,

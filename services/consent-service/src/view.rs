@@ -98,6 +98,14 @@ impl View {
         self.progress.send_replace(Progress::Failed(why));
     }
 
+    /// Resolves once the projections have failed (for good).
+    pub(crate) async fn failed(&self) {
+        let mut progress = self.progress.subscribe();
+        let _ = progress
+            .wait_for(|p| matches!(p, Progress::Failed(_)))
+            .await;
+    }
+
     /// Why the view failed, once it has: nothing is decided or written then.
     pub(crate) fn failure(&self) -> Option<String> {
         match &*self.progress.borrow() {
