@@ -30,6 +30,7 @@
 mod access;
 mod aggregates;
 mod api;
+pub mod config;
 pub mod faults;
 mod gate;
 mod health;

@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use consent_service::{
     DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Limits, MutualTls, Options,
-    PolicyFiles, load_signing_key, run_with_health_port, shutdown,
+    PolicyFiles, config::with_config_file, load_signing_key, run_with_health_port, shutdown,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +20,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// Configuration file (TOML): keys are these long flags with `_` for
+    /// `-` (`max_in_flight = 512`). Flags and `ICR_*` variables override it.
+    #[arg(long, env = "ICR_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to serve gRPC on.
     #[arg(long, env = "ICR_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
@@ -95,13 +99,33 @@ struct Args {
     /// after the newest). 0 writes none.
     #[arg(long, env = "ICR_SNAPSHOT_EVERY_EVENTS", default_value_t = DEFAULT_SNAPSHOT_EVERY)]
     snapshot_every_events: u64,
+    /// Log lines as `text` for people or `json` (one object per line) for
+    /// log collectors; the level filter is `RUST_LOG` (default `info`).
+    #[arg(long, env = "ICR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let argv = with_config_file(&Args::command(), std::env::args_os().collect())?;
+    let args = Args::parse_from(argv);
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-    let args = Args::parse();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    // Paths only: no key material is ever in the arguments.
+    tracing::info!(config = ?args, "effective configuration");
     let tls = match (
         &args.tls_cert,
         &args.tls_key,

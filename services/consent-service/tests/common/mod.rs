@@ -193,12 +193,16 @@ fn forward(
     });
 }
 
-/// The address in the service's `serving ... local=ADDRESS ...` log line.
+/// The address in the service's `serving ... local=ADDRESS ...` log line
+/// (or `"local":"ADDRESS"` in JSON).
 fn serving_address(line: &str) -> Option<String> {
     if !line.contains("serving") {
         return None;
     }
-    let rest = line.split("local=").nth(1)?;
+    let rest = line
+        .split("local=")
+        .nth(1)
+        .or_else(|| line.split("\"local\":\"").nth(1))?;
     let address: String = rest
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
