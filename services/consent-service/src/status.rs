@@ -1,8 +1,13 @@
 //! The one place domain errors become gRPC statuses.
+//!
+//! A refusal that names a request field also carries a `google.rpc.BadRequest`
+//! with one field violation (the field's path and the reason), so that a
+//! client can find the field without parsing the message.
 
 use icr_events::{CommandError, FieldError};
 use icr_log::LogError;
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// Every error a handler can meet, before it is turned into a [`Status`].
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +38,15 @@ impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         let message = error.to_string();
         let code = match &error {
-            ServiceError::Field(_) => Code::InvalidArgument,
+            ServiceError::Field(field) => {
+                return invalid_field(&field.field, &field.message, message);
+            }
             ServiceError::Command(CommandError::FailedPrecondition(_)) => Code::FailedPrecondition,
             ServiceError::Command(CommandError::AlreadyExists(_)) => Code::AlreadyExists,
             ServiceError::Log(LogError::VersionConflict { .. }) => Code::Aborted,
             ServiceError::Log(LogError::RequestIdReused(_)) => {
-                return Status::invalid_argument(format!(
-                    "request_id: {message}; use a new request id"
-                ));
+                let reason = format!("{message}; use a new request id");
+                return invalid_field("request_id", &reason, format!("request_id: {reason}"));
             }
             ServiceError::Log(LogError::Storage(_)) => {
                 tracing::error!(%message, "storage failure");
@@ -56,6 +62,13 @@ impl From<ServiceError> for Status {
         };
         Status::new(code, message)
     }
+}
+
+/// `InvalidArgument` with `message`, and a `BadRequest` detail naming
+/// `field` (its path in the request) and `reason`.
+fn invalid_field(field: &str, reason: &str, message: String) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(field, reason);
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 /// Shorthand for handler results.
@@ -88,5 +101,36 @@ mod tests {
         );
         let lag = ServiceError::Lagging { at: 1, wanted: 2 };
         assert_eq!(Status::from(lag).code(), Code::Unavailable);
+    }
+
+    /// The field and reason in the detail, and none on other refusals.
+    fn violation(status: &Status) -> Option<(String, String)> {
+        let bad = status.get_details_bad_request()?;
+        assert_eq!(bad.field_violations.len(), 1, "{bad:?}");
+        let v = &bad.field_violations[0];
+        Some((v.field.clone(), v.description.clone()))
+    }
+
+    #[test]
+    fn a_refused_field_is_named_in_a_bad_request_detail() {
+        let error = FieldError::new("requester.role_code", "must be 1 to 16 letters");
+        let status: Status = ServiceError::from(error).into();
+        assert_eq!(
+            status.message(),
+            "requester.role_code: must be 1 to 16 letters"
+        );
+        assert_eq!(
+            violation(&status),
+            Some((
+                "requester.role_code".into(),
+                "must be 1 to 16 letters".into()
+            ))
+        );
+        let reused: Status = ServiceError::from(LogError::RequestIdReused("r".into())).into();
+        let (field, reason) = violation(&reused).expect("a detail");
+        assert_eq!(field, "request_id");
+        assert!(reused.message().ends_with(&reason), "{}", reused.message());
+        let pre = CommandError::FailedPrecondition("no objection".into());
+        assert_eq!(violation(&Status::from(ServiceError::from(pre))), None);
     }
 }

@@ -123,16 +123,30 @@ impl Service {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
+    /// Sends SIGTERM, which asks for a graceful shutdown.
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed: {sent}");
+    }
+
     /// Waits for the process to exit by itself and returns its status; one
     /// still running after [`EXIT_GIVE_UP`] fails the test with its output
     /// (a guard against a hang, not a measurement).
-    pub fn wait(mut self) -> std::process::ExitStatus {
+    pub fn wait(self) -> std::process::ExitStatus {
+        self.wait_at_most(EXIT_GIVE_UP)
+    }
+
+    /// Like [`Service::wait`], giving up after `give_up`.
+    pub fn wait_at_most(mut self, give_up: Duration) -> std::process::ExitStatus {
         let began = std::time::Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            if began.elapsed() > EXIT_GIVE_UP {
+            if began.elapsed() > give_up {
                 panic!("the service did not exit:\n{}", self.printed());
             }
             std::thread::sleep(Duration::from_millis(20));
