@@ -157,6 +157,12 @@ enum Command {
     /// and check every signed checkpoint. Exits 1 naming the first position
     /// that does not verify.
     Verify(verify::VerifyArgs),
+    /// Print a shell completion script, e.g.
+    /// `consent-cli completions bash > /etc/bash_completion.d/consent-cli`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `$USER`, or `cli` where the shell does not set it.
@@ -188,6 +194,16 @@ async fn run(cli: Cli) -> Result<()> {
     // where none is running: `policy test` starts its own in-process
     // services, keygen writes files, offline verify reads a directory.
     match &cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Into memory first: clap_complete panics when its writer
+            // fails, and a reader that goes away (`| head`) is no error.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "consent-cli", &mut script);
+            std::io::stdout().write_all(&script)?;
+            return Ok(());
+        }
         Command::Policy(policy::PolicyCommand::Test(args)) => {
             return policy_test::run(args, output).await;
         }
@@ -212,6 +228,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Events(args) => events::run(channel, &caller, args, output).await,
         Command::Audit(command) => audit::run(channel, &caller, command, output, endpoint).await,
         Command::Verify(args) => verify::run_server(channel, &caller, args, output).await,
+        // Printed before connecting.
+        Command::Completions { .. } => Ok(()),
     }
 }
 
