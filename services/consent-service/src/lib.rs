@@ -21,6 +21,10 @@
 //!   follower task that folds new durable events into them.
 //! - `status`: the one map from domain errors to gRPC codes.
 //! - `policy_files` and `startup`: the model, rules and policy pack.
+//! - `access`, `gate` and `overload`: who is calling (mutual TLS), what
+//!   they may call, and the limits past which requests are refused.
+//! - `health`: `grpc.health.v1`, tied to the projections and shutdown.
+//! - [`config`]: the TOML configuration file under flags and variables.
 //! - [`faults`]: switches that make storage, projections and decisions fail
 //!   on demand, for tests (feature `fault-injection`; inert without it).
 //!
@@ -263,7 +267,11 @@ pub async fn run_with_health_port(
         }
         stopping.send_replace(true);
     };
-    let health_keeper = tokio::spawn(health::keep(reporter, view.clone(), stopped.clone()));
+    let health_keeper = tokio::spawn(health::keep(
+        reporter.clone(),
+        view.clone(),
+        stopped.clone(),
+    ));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(icr_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -318,6 +326,7 @@ pub async fn run_with_health_port(
     // Decided before the follower is stopped, which marks the view failed.
     let sign_at_stop = may_sign();
     health_keeper.abort();
+    health::set(&reporter, tonic_health::ServingStatus::NotServing).await;
     // Wait for the follower to be gone so that, once `run` returns, nothing
     // holds the sled directory and it can be opened again at once.
     for task in [Some(follower), snapshot_writer].into_iter().flatten() {
