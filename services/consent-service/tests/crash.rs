@@ -15,13 +15,15 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Service, all_events, assert_status_matches, objection, patients, withdrawal};
-use icr_proto::pb::{GetConsentStatusRequest, ObjectionScope, RecordedEvent, WriteResult};
+use common::{
+    Service, all_events, assert_status_matches, assert_stored_as_acknowledged, by_request,
+    objection, patients, withdrawal,
+};
+use icr_proto::pb::{GetConsentStatusRequest, ObjectionScope, WriteResult};
 use tonic::Code;
 
 const WRITERS: usize = 8;
@@ -194,41 +196,20 @@ async fn verify_directory(data: &Path) {
 }
 
 /// The events of `events` by request id.
-fn by_request(events: &[RecordedEvent]) -> HashMap<&str, Vec<&RecordedEvent>> {
-    let mut found: HashMap<&str, Vec<&RecordedEvent>> = HashMap::new();
-    for event in events {
-        found.entry(&event.request_id).or_default().push(event);
-    }
-    found
-}
-
 /// The checks after a restart (see the crate doc), then the retries.
 async fn check_round(service: &Service, patients: &[String], seen: &Round, totals: &mut Totals) {
     let mut audit = service.audit();
     let mut consent = service.consent();
     let events = all_events(&mut audit).await;
-    for (expected, event) in (1..).zip(&events) {
-        assert_eq!(event.position, expected, "positions are gapless from 1");
-    }
-    let found = by_request(&events);
-    for (sent, result) in &seen.acknowledged {
-        let stored = found
-            .get(sent.request_id.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        assert_eq!(
-            stored.len(),
-            1,
-            "acknowledged {} stored once",
-            sent.request_id
-        );
-        assert_eq!(
-            (&stored[0].id, stored[0].position),
-            (&result.event_id, result.log_position),
-            "acknowledged {} stored as acknowledged",
-            sent.request_id
-        );
+    let acknowledged = seen.acknowledged.iter();
+    assert_stored_as_acknowledged(
+        &events,
+        acknowledged.map(|(s, r)| (s.request_id.as_str(), r)),
+    );
+    for (_, result) in &seen.acknowledged {
         assert!(!result.replayed, "a first write is not a replay");
     }
+    let found = by_request(&events);
     for (request_id, stored) in &found {
         if request_id.starts_with("crash-") {
             assert_eq!(stored.len(), 1, "request {request_id} stored once");

@@ -11,12 +11,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Intercepted, Service, all_events, assert_status_matches, objection, withdrawal};
+use common::{
+    Intercepted, Service, all_events, assert_status_matches, assert_stored_as_acknowledged,
+    by_request, objection, withdrawal,
+};
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::{
@@ -291,35 +293,13 @@ async fn verify_directory(data: &std::path::Path) {
 /// ones were stored anyway (at most once each).
 async fn check_log(service: &Service, patients: &[String], written: &[Written]) -> (usize, usize) {
     let events = all_events(&mut service.audit()).await;
-    for (expected, event) in (1..).zip(&events) {
-        assert_eq!(event.position, expected, "positions are gapless from 1");
-    }
-    let mut found: HashMap<&str, Vec<_>> = HashMap::new();
-    for event in &events {
-        found
-            .entry(event.request_id.as_str())
-            .or_default()
-            .push(event);
-    }
-    let mut acknowledged = 0;
-    for (sent, result) in written.iter().flat_map(|w| &w.acknowledged) {
-        let stored = found
-            .get(sent.request_id.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        assert_eq!(
-            stored.len(),
-            1,
-            "acknowledged {} stored once",
-            sent.request_id
-        );
-        assert_eq!(
-            (&stored[0].id, stored[0].position),
-            (&result.event_id, result.log_position),
-            "acknowledged {} stored as acknowledged",
-            sent.request_id
-        );
-        acknowledged += 1;
-    }
+    let acknowledged: Vec<_> = written.iter().flat_map(|w| &w.acknowledged).collect();
+    assert_stored_as_acknowledged(
+        &events,
+        acknowledged.iter().map(|(s, r)| (s.request_id.as_str(), r)),
+    );
+    let acknowledged = acknowledged.len();
+    let found = by_request(&events);
     assert!(acknowledged >= ACKNOWLEDGED_BEFORE_SIGNAL);
     let mut failed_found = 0;
     for (sent, _) in written.iter().filter_map(|w| w.failed.as_ref()) {

@@ -2,7 +2,7 @@
 //! kill it or starve it of disk, and the requests they send it.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,7 @@ use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
     GetConsentStatusRequest, ObjectionScope, ReadEventsRequest, RecordObjectionRequest,
-    RecordedEvent, Submitter, WithdrawObjectionRequest,
+    RecordedEvent, Submitter, WithdrawObjectionRequest, WriteResult,
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -327,6 +327,37 @@ pub async fn assert_status_matches(
             (served, status.stream_version),
             (expected, version),
             "{what}: the status of {nhs} differs from a fold of the log"
+        );
+    }
+}
+
+/// The stored events by request id.
+pub fn by_request(events: &[RecordedEvent]) -> HashMap<&str, Vec<&RecordedEvent>> {
+    let mut found: HashMap<&str, Vec<&RecordedEvent>> = HashMap::new();
+    for event in events {
+        found.entry(&event.request_id).or_default().push(event);
+    }
+    found
+}
+
+/// Asserts positions run gapless from 1, and that each acknowledged write
+/// (request id, the result it was acknowledged with) is stored exactly once,
+/// as acknowledged.
+pub fn assert_stored_as_acknowledged<'a>(
+    events: &[RecordedEvent],
+    acknowledged: impl IntoIterator<Item = (&'a str, &'a WriteResult)>,
+) {
+    for (expected, event) in (1..).zip(events) {
+        assert_eq!(event.position, expected, "positions are gapless from 1");
+    }
+    let found = by_request(events);
+    for (request_id, result) in acknowledged {
+        let stored = found.get(request_id).map_or(&[][..], Vec::as_slice);
+        assert_eq!(stored.len(), 1, "acknowledged {request_id} stored once");
+        assert_eq!(
+            (&stored[0].id, stored[0].position),
+            (&result.event_id, result.log_position),
+            "acknowledged {request_id} stored as acknowledged"
         );
     }
 }
