@@ -111,7 +111,8 @@ struct GlobalOptions {
     #[arg(long, global = true)]
     json: bool,
     /// Identity of this system, sent as `x-calling-system` metadata on every
-    /// request and recorded with every event.
+    /// request and recorded with every event by a plain-text (development)
+    /// service; under mutual TLS the certificate's identity is recorded.
     #[arg(
         long,
         global = true,
