@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Service, all_events, assert_status_matches, assert_stored_as_acknowledged, by_request,
+    Sent, Service, all_events, assert_status_matches, assert_stored_as_acknowledged, by_request,
     objection, patients, withdrawal,
 };
 use icr_proto::pb::{GetConsentStatusRequest, ObjectionScope, WriteResult};
@@ -32,15 +32,6 @@ const WRITERS: usize = 8;
 const PATIENTS_EACH: usize = 2;
 /// Small, so that snapshots are written (and restarted from) every round.
 const SNAPSHOT_ARGS: &[&str] = &["--snapshot-every-events", "40"];
-
-/// One write a client sent.
-#[derive(Debug, Clone)]
-struct Sent {
-    request_id: String,
-    nhs: String,
-    /// Objection (true) or withdrawal (false).
-    objects: bool,
-}
 
 /// What the clients saw in one round.
 #[derive(Default)]

@@ -14,11 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Service, all_events, objection, patients};
-use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::{
-    AuthorizeRequest, CareRelationshipKind, GetConsentStatusRequest, Outcome, Purpose,
-    ReadDecisionsRequest, RecordSection, RegisterPatientRequest, Requester,
-    StartCareRelationshipRequest,
+    AuthorizeRequest, GetConsentStatusRequest, Outcome, Purpose, ReadDecisionsRequest,
+    RecordSection, Requester,
 };
 use tonic::Code;
 
@@ -55,30 +53,6 @@ fn fill(path: &Path) {
             return;
         }
     }
-}
-
-async fn admit(care: &mut CareContextServiceClient<common::Intercepted>, nhs: &str) {
-    care.register_patient(RegisterPatientRequest {
-        request_id: format!("register-{nhs}"),
-        nhs_number: nhs.into(),
-        gp_practice_ods: "M86003".into(),
-        date_of_birth: "1970-01-01".into(),
-        user_id: "gp-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("register");
-    care.start_care_relationship(StartCareRelationshipRequest {
-        request_id: format!("episode-{nhs}"),
-        nhs_number: nhs.into(),
-        relationship_id: format!("ep-{nhs}"),
-        organisation_ods: "RKB".into(),
-        kind: CareRelationshipKind::InpatientEpisode.into(),
-        user_id: "pas-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("care relationship");
 }
 
 fn authorize(nhs: &str) -> AuthorizeRequest {
@@ -119,7 +93,7 @@ async fn writes_fail_until_a_restart(data: &Path, filler: &Path) {
     let all = patients(400);
     let (patient, others) = all.split_first().expect("patients");
     let service = Service::start(data, ARGS);
-    admit(&mut service.care(), patient).await;
+    common::admit(&mut service.care(), patient).await;
 
     // Full, the disk still serves reads; writes are acknowledged while they
     // find room in sled's last page, then one fails.
@@ -173,7 +147,7 @@ async fn writes_fail_until_a_restart(data: &Path, filler: &Path) {
 async fn decisions_are_not_given_without_their_record(data: &Path, filler: &Path) {
     let patient = &patients(1)[0];
     let service = Service::start(data, ARGS);
-    admit(&mut service.care(), patient).await;
+    common::admit(&mut service.care(), patient).await;
     assert_eq!(allows(&service, patient).await.ok(), Some(true));
 
     // Decisions go on only while their audit record finds room; then one

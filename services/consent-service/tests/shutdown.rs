@@ -16,15 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    Intercepted, Service, all_events, assert_status_matches, assert_stored_as_acknowledged,
+    Intercepted, Sent, Service, all_events, assert_status_matches, assert_stored_as_acknowledged,
     by_request, objection, withdrawal,
 };
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
-use icr_proto::pb::{
-    AuthorizeRequest, CareRelationshipKind, Purpose, RecordSection, RegisterPatientRequest,
-    Requester, StartCareRelationshipRequest, WriteResult,
-};
+use icr_proto::pb::{AuthorizeRequest, Purpose, RecordSection, Requester, WriteResult};
 use tonic::{Code, Status};
 
 const WRITERS: usize = 6;
@@ -38,15 +35,6 @@ const ACKNOWLEDGED_BEFORE_SIGNAL: usize = 60;
 const EXIT_GIVE_UP: Duration = Duration::from_secs(60);
 /// The patient the record viewers ask about; no writer touches it.
 const VIEWED: &str = "9434765919";
-
-/// One write a client sent.
-#[derive(Debug, Clone)]
-struct Sent {
-    request_id: String,
-    nhs: String,
-    /// Objection (true) or withdrawal (false).
-    objects: bool,
-}
 
 /// What one writer saw.
 #[derive(Default)]
@@ -151,28 +139,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_nothing() {
 /// Registers [`VIEWED`] with a care relationship at the hospital and
 /// returns the decision a clinician there gets, asked before any load.
 async fn admit_and_decide(service: &Service) -> i32 {
-    let mut care = service.care();
-    care.register_patient(RegisterPatientRequest {
-        request_id: "shutdown-register".into(),
-        nhs_number: VIEWED.into(),
-        gp_practice_ods: "M86003".into(),
-        date_of_birth: "1970-01-01".into(),
-        user_id: "gp-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("register");
-    care.start_care_relationship(StartCareRelationshipRequest {
-        request_id: "shutdown-relationship".into(),
-        nhs_number: VIEWED.into(),
-        relationship_id: "ep-1".into(),
-        organisation_ods: "RKB".into(),
-        kind: CareRelationshipKind::InpatientEpisode.into(),
-        user_id: "pas-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("care relationship");
+    common::admit(&mut service.care(), VIEWED).await;
     let outcome = decide(&mut service.decisions())
         .await
         .expect("a decision before the load");

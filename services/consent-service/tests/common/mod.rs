@@ -19,8 +19,9 @@ use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
-    GetConsentStatusRequest, ObjectionScope, ReadEventsRequest, RecordObjectionRequest,
-    RecordedEvent, Submitter, WithdrawObjectionRequest, WriteResult,
+    CareRelationshipKind, GetConsentStatusRequest, ObjectionScope, ReadEventsRequest,
+    RecordObjectionRequest, RecordedEvent, RegisterPatientRequest, StartCareRelationshipRequest,
+    Submitter, WithdrawObjectionRequest, WriteResult,
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -360,4 +361,41 @@ pub fn assert_stored_as_acknowledged<'a>(
             "acknowledged {request_id} stored as acknowledged"
         );
     }
+}
+
+/// One write a client sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// Its request id.
+    pub request_id: String,
+    /// The patient.
+    pub nhs: String,
+    /// Objection (true) or withdrawal (false).
+    pub objects: bool,
+}
+
+/// Registers `nhs` at a Coventry practice with an inpatient episode at the
+/// hospital (RKB), so that a clinician there is allowed.
+pub async fn admit(care: &mut CareContextServiceClient<Intercepted>, nhs: &str) {
+    care.register_patient(RegisterPatientRequest {
+        request_id: format!("register-{nhs}"),
+        nhs_number: nhs.into(),
+        gp_practice_ods: "M86003".into(),
+        date_of_birth: "1970-01-01".into(),
+        user_id: "gp-feed".into(),
+        expected_stream_version: None,
+    })
+    .await
+    .expect("register");
+    care.start_care_relationship(StartCareRelationshipRequest {
+        request_id: format!("episode-{nhs}"),
+        nhs_number: nhs.into(),
+        relationship_id: format!("ep-{nhs}"),
+        organisation_ods: "RKB".into(),
+        kind: CareRelationshipKind::InpatientEpisode.into(),
+        user_id: "pas-feed".into(),
+        expected_stream_version: None,
+    })
+    .await
+    .expect("care relationship");
 }
