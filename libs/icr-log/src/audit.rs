@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 use crate::chain::{Chain, link};
 use crate::keys::{self, decode_u64, positioned};
+use crate::metrics::Kind;
 use crate::sled_log::{Tip, Track};
 use crate::{LogError, SledLog};
 
@@ -237,6 +238,7 @@ fn store(
 impl DecisionAudit for SledLog {
     async fn record(&self, records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
         let inner = &self.inner;
+        let started = std::time::Instant::now();
         let stored = inner
             .audit_writer
             .submit(records, |tip, batches| {
@@ -248,6 +250,7 @@ impl DecisionAudit for SledLog {
         if let Some(&last) = positions.last() {
             self.make_durable(&inner.audit, last).await?;
         }
+        inner.metrics.appended(Kind::Decisions, started);
         Ok(positions)
     }
 

@@ -23,6 +23,7 @@ mod disk;
 mod error;
 mod integrity;
 mod keys;
+mod metrics;
 mod sled_log;
 mod tamper;
 mod tip;

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use icr_proto::Timestamp;
 use icr_proto::pb::{DecisionRecord, RecordedEvent};
@@ -15,6 +16,7 @@ use crate::chain::Chain;
 use crate::combine::Combining;
 use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
+use crate::metrics::{Kind, LogMetrics};
 pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
@@ -43,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) signing: Mutex<()>,
     /// Flushes done since the log was opened.
     flushes: AtomicU64,
+    /// Append latency and flush batch sizes, for OpenTelemetry.
+    pub(crate) metrics: LogMetrics,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
     pub(crate) flushing: tokio::sync::Mutex<()>,
     /// The first storage failure on the write path: see
@@ -95,6 +99,7 @@ impl SledLog {
             signing: Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             flushes: AtomicU64::new(0),
+            metrics: LogMetrics::new(),
             failure: watch::channel(None).0,
         };
         Ok(Self {
@@ -203,8 +208,10 @@ impl SledLog {
     /// `db` file is then `fdatasync`ed as well (see `disk.rs`).
     pub(crate) async fn flush_now(&self) -> Result<(), LogError> {
         let inner = &self.inner;
+        let started = Instant::now();
         let events = inner.events.written.load(Ordering::Acquire);
         let audit = inner.audit.written.load(Ordering::Acquire);
+        let (events_before, audit_before) = (inner.events.durable(), inner.audit.durable());
         let flushing = Arc::clone(inner);
         // A failure is noted where it happens: the caller may be gone by
         // then (a cancelled request), and the service must still stop.
@@ -225,6 +232,11 @@ impl SledLog {
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         inner.events.advance(events);
         inner.audit.advance(audit);
+        inner.metrics.flushed(
+            started,
+            events.saturating_sub(events_before),
+            audit.saturating_sub(audit_before),
+        );
         Ok(())
     }
 }
@@ -278,9 +290,11 @@ fn check(request: &AppendRequest) -> Result<(), LogError> {
 impl EventLog for SledLog {
     async fn append(&self, request: AppendRequest) -> Result<Appended, LogError> {
         check(&request)?;
+        let started = Instant::now();
         let appended = self.write(request).await?;
         self.make_durable(&self.inner.events, appended.last_position)
             .await?;
+        self.inner.metrics.appended(Kind::Events, started);
         Ok(appended)
     }
 

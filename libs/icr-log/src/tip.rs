@@ -95,6 +95,11 @@ impl Track {
         }
     }
 
+    /// Highest position known to be on disk.
+    pub(crate) fn durable(&self) -> u64 {
+        *self.durable.borrow()
+    }
+
     /// Records that a flush covered everything up to `covered`.
     pub(crate) fn advance(&self, covered: u64) {
         self.durable.send_if_modified(|durable| {
