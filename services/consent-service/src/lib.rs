@@ -25,6 +25,8 @@
 //!   they may call, and the limits past which requests are refused.
 //! - `health`: `grpc.health.v1`, tied to the projections and shutdown.
 //! - [`config`]: the TOML configuration file under flags and variables.
+//! - [`telemetry`]: OpenTelemetry traces (a span per RPC, `telemetry::rpc`)
+//!   and metrics, exported over OTLP when the `OTEL_*` variables ask.
 //! - [`faults`]: switches that make storage, projections and decisions fail
 //!   on demand, for tests (feature `fault-injection`; inert without it).
 //!
@@ -45,6 +47,7 @@ mod snapshots;
 mod startup;
 mod status;
 mod tamper;
+pub mod telemetry;
 mod validate;
 mod view;
 mod writes;
@@ -267,6 +270,7 @@ pub async fn run_with_health_port(
         }
         stopping.send_replace(true);
     };
+    let _gauges = telemetry::metrics::projection_gauges(view.clone(), log.clone());
     let health_keeper = tokio::spawn(health::keep(
         reporter.clone(),
         view.clone(),
@@ -298,6 +302,7 @@ pub async fn run_with_health_port(
     let served = server
         .max_concurrent_streams(limits.max_concurrent_streams)
         .timeout(limits.request_timeout)
+        .layer(telemetry::rpc::layer())
         .layer(tower::util::MapResponseLayer::new(
             overload::too_large_is_resource_exhausted,
         ))

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser};
+use consent_service::telemetry::Telemetry;
 use consent_service::{
     DEFAULT_CHECKPOINT_EVERY, DEFAULT_PACK, DEFAULT_SNAPSHOT_EVERY, Limits, MutualTls, Options,
     PolicyFiles, config::with_config_file, load_signing_key, run_with_health_port, shutdown,
 };
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// mimalloc: with glibc's allocator, malloc and free took about a third of
 /// the CPU of replaying the log (ARCHITECTURE.md, "Where the time goes").
@@ -118,11 +121,20 @@ enum LogFormat {
 async fn main() -> anyhow::Result<()> {
     let argv = with_config_file(&Args::command(), std::env::args_os().collect())?;
     let args = Args::parse_from(argv);
+    // Before the log opens: its instruments come from the global provider.
+    let telemetry = Telemetry::from_env()?;
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    match args.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    // RUST_LOG filters log lines only; exported spans have their own filter.
+    let lines = match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(telemetry.layer())
+        .init();
+    if telemetry.is_exporting() {
+        tracing::info!("OpenTelemetry export on (OTLP over gRPC)");
     }
     // Paths only: no key material is ever in the arguments.
     tracing::info!(config = ?args, "effective configuration");
@@ -186,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    run_with_health_port(
+    let served = run_with_health_port(
         listener,
         health_port,
         Options {
@@ -201,5 +213,8 @@ async fn main() -> anyhow::Result<()> {
         },
         shutdown::signal(),
     )
-    .await
+    .await;
+    // Spans and metrics up to the last request go out before the exit.
+    telemetry.shutdown().await;
+    served
 }

@@ -1,6 +1,7 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
 
 use crate::Storage;
 use crate::faults::Faults;
@@ -290,6 +291,7 @@ impl<L: Storage> Api<L> {
             .map(|d| audit_record(&q, d, now, review_within_days))
             .collect();
         self.log.record(records).await?;
+        self.metrics.decided(&decisions);
         Ok(decisions)
     }
 
@@ -352,17 +354,38 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         &self,
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
+        let started = Instant::now();
         let (metadata, extensions, req) = request.into_parts();
-        speaks_for(&extensions, req.requester.as_ref())?;
-        Ok(Response::new(self.0.authorize(&metadata, req).await?))
+        let answer = match speaks_for(&extensions, req.requester.as_ref()) {
+            Ok(()) => self.0.authorize(&metadata, req).await.map_err(Status::from),
+            Err(refused) => Err(refused),
+        };
+        self.0
+            .metrics
+            .authorized("Authorize", started, code(&answer));
+        Ok(Response::new(answer?))
     }
 
     async fn authorize_batch(
         &self,
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
+        let started = Instant::now();
         let (metadata, extensions, req) = request.into_parts();
-        speaks_for(&extensions, req.requester.as_ref())?;
-        Ok(Response::new(self.0.authorize_batch(&metadata, req).await?))
+        let answer = match speaks_for(&extensions, req.requester.as_ref()) {
+            Ok(()) => (self.0.authorize_batch(&metadata, req).await).map_err(Status::from),
+            Err(refused) => Err(refused),
+        };
+        self.0
+            .metrics
+            .authorized("AuthorizeBatch", started, code(&answer));
+        Ok(Response::new(answer?))
     }
+}
+
+/// The status code an answer goes out with.
+fn code<T>(answer: &Result<T, Status>) -> tonic::Code {
+    answer
+        .as_ref()
+        .map_or_else(Status::code, |_| tonic::Code::Ok)
 }

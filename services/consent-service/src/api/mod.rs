@@ -36,6 +36,7 @@ use tonic::metadata::MetadataMap;
 use crate::aggregates::Aggregates;
 use crate::policy_files::PolicyFiles;
 use crate::status::ServiceResult;
+use crate::telemetry::metrics::Metrics;
 use crate::validate;
 use crate::view::View;
 use crate::writes::{self, Command, actor, fingerprint};
@@ -53,6 +54,8 @@ pub(crate) struct Api<L> {
     /// Held across a policy change's check and append, so that each is
     /// checked against every policy change before it.
     policy_writes: tokio::sync::Mutex<()>,
+    /// Decisions and Authorize latency, for OpenTelemetry.
+    metrics: Metrics,
 }
 
 impl<L: Storage> Api<L> {
@@ -69,6 +72,7 @@ impl<L: Storage> Api<L> {
             stopping,
             aggregates: Aggregates::new(),
             policy_writes: tokio::sync::Mutex::new(()),
+            metrics: Metrics::new(),
         })
     }
 }

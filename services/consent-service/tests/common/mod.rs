@@ -72,6 +72,15 @@ impl Service {
     /// Like [`Service::start`], but a service that exits before serving
     /// gives what it printed, with its exit status last.
     pub fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
+        Self::try_start_with_env(data_dir, extra, &[])
+    }
+
+    /// Like [`Service::try_start`], with `env` set for the process.
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_consent-service"))
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -80,6 +89,7 @@ impl Service {
             .args(extra)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
