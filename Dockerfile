@@ -14,6 +14,8 @@ RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin 
     && chown 10001:10001 /var/lib/consent-service
 COPY --from=build /src/target/release/consent-service /usr/local/bin/consent-service
 USER 10001:10001
+# The log goes to the volume unless --data-dir says otherwise.
+ENV ICR_DATA_DIR=/var/lib/consent-service
 # gRPC, and the plain-text health port for probes.
 EXPOSE 50051 8081
 ENTRYPOINT ["/usr/local/bin/consent-service"]
