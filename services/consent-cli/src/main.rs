@@ -22,7 +22,8 @@
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
-//!   [`replay`] (time windows, caught-up markers and follow mode) and
+//!   [`replay`] (time windows, caught-up markers and follow mode),
+//!   [`progress`] (the replay's progress line on stderr) and
 //!   [`failure`] (errors phrased as what to do next).
 //!
 //! A command flows: parse → connect → build the request (with
@@ -42,6 +43,7 @@ mod names;
 mod output;
 mod policy;
 mod policy_test;
+mod progress;
 mod replay;
 mod verify;
 mod write;
