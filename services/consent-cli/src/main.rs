@@ -17,8 +17,9 @@
 //!   [`audit`] (trail, report, review queue and reviews, point-in-time
 //!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
-//!   in-process, `audit keygen` writes a key pair, and `verify --data-dir`
-//!   reads a stopped service's directory.
+//!   in-process, `audit keygen` writes a key pair, `verify --data-dir`
+//!   reads a stopped service's directory, and [`rpcs`] lists which command
+//!   makes each RPC.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
@@ -45,6 +46,7 @@ mod policy;
 mod policy_test;
 mod progress;
 mod replay;
+mod rpcs;
 mod verify;
 mod write;
 
@@ -160,6 +162,8 @@ enum Command {
     /// and check every signed checkpoint. Exits 1 naming the first position
     /// that does not verify.
     Verify(verify::VerifyArgs),
+    /// List every RPC of the service and the command that calls it.
+    Rpcs,
     /// Print a shell completion script, e.g.
     /// `consent-cli completions bash > /etc/bash_completion.d/consent-cli`.
     Completions {
@@ -207,6 +211,7 @@ async fn run(cli: Cli) -> Result<()> {
             std::io::stdout().write_all(&script)?;
             return Ok(());
         }
+        Command::Rpcs => return rpcs::run(output),
         Command::Policy(policy::PolicyCommand::Test(args)) => {
             return policy_test::run(args, output).await;
         }
@@ -232,7 +237,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(command) => audit::run(channel, &caller, command, output, endpoint).await,
         Command::Verify(args) => verify::run_server(channel, &caller, args, output).await,
         // Printed before connecting.
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Rpcs => Ok(()),
     }
 }
 
