@@ -13,7 +13,8 @@
 //! - One module per command group, each defining its arguments, a function
 //!   per RPC that takes a [`Channel`] and returns the response, and a `run`
 //!   that prints it: [`authorize`], [`consent`] (with `attorney`,
-//!   `permission` and `status`), [`care`], [`policy`], [`events`],
+//!   `permission` and `status`), [`care`], [`policy`] (with
+//!   [`policy_apply`], a pack on disk made current), [`events`],
 //!   [`audit`] (trail, report, review queue and reviews, point-in-time
 //!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
@@ -43,6 +44,7 @@ mod failure;
 mod names;
 mod output;
 mod policy;
+mod policy_apply;
 mod policy_test;
 mod progress;
 mod replay;

@@ -27,6 +27,10 @@ pub(crate) enum PolicyCommand {
     SetRole(SetRoleArgs),
     /// Set a region's consent model and viewing rules.
     SetRegion(SetRegionArgs),
+    /// Bring the service's policy to what a policy pack on disk says: print
+    /// the changes needed (regions to set, organisations to join or leave,
+    /// roles to set) and make them, unless --dry-run. Safe to re-run.
+    Apply(crate::policy_apply::ApplyArgs),
     /// Run a policy pack's scenarios against in-process services built from
     /// the pack on disk (no running service needed).
     Test(crate::policy_test::TestArgs),
@@ -146,6 +150,9 @@ pub(crate) async fn run(
         PolicyCommand::LeaveOrg(args) => (leave_org(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRole(args) => (set_role(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRegion(args) => (set_region(channel, caller, args).await?, &args.write),
+        PolicyCommand::Apply(args) => {
+            return crate::policy_apply::run(channel, caller, args, output).await;
+        }
         PolicyCommand::Test(args) => return crate::policy_test::run(args, output).await,
     };
     write::print_receipt(output, &result, &write.request_id)
