@@ -107,6 +107,24 @@ async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
 }
 
 #[tokio::test]
+async fn two_applies_at_once_record_the_pack_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let service = service_without_policy(dir.path()).await;
+    let endpoint = service.endpoint.as_str();
+    let pack = pack_dir();
+
+    // Both may plan every change; the planned request ids are the same, so
+    // whichever submits a change second is answered with the first's receipt.
+    let apply = ["policy", "apply", pack.as_str()];
+    let (first, second) = tokio::join!(cli(endpoint, &apply), cli(endpoint, &apply));
+    succeeded(&first);
+    succeeded(&second);
+    assert_eq!(log(endpoint).await.len(), pack_entries());
+
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn a_broken_pack_is_refused_naming_the_file_and_key_and_nothing_is_appended() {
     let dir = tempfile::tempdir().expect("tempdir");
     let service = service_without_policy(&dir.path().join("data")).await;
