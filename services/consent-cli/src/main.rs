@@ -78,7 +78,7 @@ struct Cli {
 }
 
 /// Options every command accepts, before or after the subcommand.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Global options")]
 struct GlobalOptions {
     /// Address of the consent service.
@@ -234,7 +234,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,
         Command::Consent(command) => consent::run(channel, &caller, command, output).await,
         Command::Care(command) => care::run(channel, &caller, command, output).await,
-        Command::Policy(command) => policy::run(channel, &caller, command, output).await,
+        Command::Policy(command) => {
+            policy::run(channel, &caller, command, output, &cli.global).await
+        }
         Command::Events(args) => events::run(channel, &caller, args, output).await,
         Command::Audit(command) => audit::run(channel, &caller, command, output, endpoint).await,
         Command::Verify(args) => verify::run_server(channel, &caller, args, output).await,

@@ -138,12 +138,14 @@ pub(crate) struct SetRegionArgs {
     pub(crate) write: WriteOptions,
 }
 
-/// Runs one `policy` subcommand and prints its receipt.
+/// Runs one `policy` subcommand and prints its receipt. `apply` may open a
+/// second connection, under another identity, from the `global` options.
 pub(crate) async fn run(
     channel: Channel,
     caller: &Caller,
     command: &PolicyCommand,
     output: Output,
+    global: &crate::GlobalOptions,
 ) -> Result<()> {
     let (result, write) = match command {
         PolicyCommand::JoinOrg(args) => (join_org(channel, caller, args).await?, &args.write),
@@ -151,7 +153,7 @@ pub(crate) async fn run(
         PolicyCommand::SetRole(args) => (set_role(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRegion(args) => (set_region(channel, caller, args).await?, &args.write),
         PolicyCommand::Apply(args) => {
-            return crate::policy_apply::run(channel, caller, args, output).await;
+            return crate::policy_apply::run(channel, caller, args, output, global).await;
         }
         PolicyCommand::Test(args) => return crate::policy_test::run(args, output).await,
     };

@@ -56,14 +56,24 @@ pub(crate) struct ApplyArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Under mutual TLS, the client certificate (PEM) of an auditor
+    /// identity to read the current policy with: reading the log is the
+    /// auditor's, changing policy the policy administrator's (--tls-cert).
+    #[arg(long, value_name = "PEM", requires = "read_tls_key")]
+    pub(crate) read_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --read-tls-cert.
+    #[arg(long, value_name = "PEM", requires = "read_tls_cert")]
+    pub(crate) read_tls_key: Option<PathBuf>,
 }
 
-/// Runs `policy apply`.
+/// Runs `policy apply`: reads with `--read-tls-cert` when given, writes
+/// on `channel`.
 pub(crate) async fn run(
     channel: Channel,
     caller: &Caller,
     args: &ApplyArgs,
     output: Output,
+    global: &crate::GlobalOptions,
 ) -> Result<()> {
     let (files, _) = policy_test::pack(&args.pack_dir)?;
     let pack_file = args.pack_dir.join("pack.toml");
@@ -74,7 +84,18 @@ pub(crate) async fn run(
         .check()
         .await
         .with_context(|| format!("{} is not a valid pack", pack_file.display()))?;
-    let current = read_current(channel.clone(), caller).await?;
+    let reader = match (&args.read_tls_cert, &args.read_tls_key) {
+        (Some(cert), Some(key)) => {
+            let mut reading = global.clone();
+            reading.tls_cert = Some(cert.clone());
+            reading.tls_key = Some(key.clone());
+            crate::connect(&global.endpoint, &reading)
+                .await
+                .context("connecting with --read-tls-cert and --read-tls-key")?
+        }
+        _ => channel.clone(),
+    };
+    let current = read_current(reader, caller).await?;
     let changes = plan::plan(&files.pack_name, &desired, &current);
     if changes.is_empty() {
         return print_nothing_to_change(output, &files.pack_name, args.dry_run);
@@ -115,7 +136,10 @@ async fn read_current(channel: Channel, caller: &Caller) -> Result<CurrentPolicy
         Ok(())
     })
     .await
-    .context("reading the service's current policy")?;
+    .context(
+        "reading the service's current policy with AuditService.ReadEvents (under mutual \
+         TLS, give an auditor identity's certificate with --read-tls-cert and --read-tls-key)",
+    )?;
     Ok(current)
 }
 

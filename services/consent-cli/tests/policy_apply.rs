@@ -6,8 +6,9 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use consent_service::{Options, PolicyFiles};
+use icr_integration_tests::pki::Pki;
 use serde_json::Value;
-use support::{NHS, Service, cli, failed, json, stdout, succeeded, words};
+use support::{NHS, Service, cli, failed, json, stdout, succeeded, with, words};
 
 const PACK: &str = "coventry-warwickshire";
 
@@ -19,13 +20,18 @@ fn pack_dir() -> String {
     policies_dir().join(PACK).display().to_string()
 }
 
-/// The service with the shared model and rules and an empty pack: its log
-/// starts with no event.
-async fn service_without_policy(data_dir: &Path) -> Service {
+/// Options of a service with the shared model and rules and an empty pack:
+/// its log starts with no event.
+fn options_without_policy(data_dir: &Path) -> Options {
     let mut files = PolicyFiles::built_in();
     files.pack_name = "empty".to_owned();
     files.pack = "[pack]\nname = \"empty\"\ndescription = \"no policy yet\"\n".to_owned();
-    Service::start_options(Options::new(data_dir, files)).await
+    Options::new(data_dir, files)
+}
+
+/// The service without policy, in plain text.
+async fn service_without_policy(data_dir: &Path) -> Service {
+    Service::start_options(options_without_policy(data_dir)).await
 }
 
 /// Every event in the log, as `events --json` prints them.
@@ -160,6 +166,83 @@ async fn a_broken_pack_is_refused_naming_the_file_and_key_and_nothing_is_appende
         assert_eq!(stdout(&output), "");
         assert_eq!(log(endpoint).await, Vec::<Value>::new());
     }
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn under_mutual_tls_an_auditor_reads_and_the_policy_administrator_writes() {
+    const CALLERS: &str = r#"
+[[callers]]
+identity = "cli-policy.test"
+kind = "policy_admin"
+
+[[callers]]
+identity = "cli-auditor.test"
+kind = "auditor"
+"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new("throwaway test CA");
+    let mut options = options_without_policy(&dir.path().join("data"));
+    options.tls = Some(pki.server_tls(CALLERS));
+    let service = Service::start_options(options).await;
+    let endpoint = service.endpoint.as_str();
+    let write = |path: PathBuf, pem: &str| {
+        std::fs::write(&path, pem).expect("write");
+        path.display().to_string()
+    };
+    let ca = write(dir.path().join("ca.pem"), &pki.ca_pem());
+    let identity = |name: &str| {
+        let issued = pki.client(name);
+        (
+            write(dir.path().join(format!("{name}.pem")), &issued.cert),
+            write(dir.path().join(format!("{name}.key")), &issued.key),
+        )
+    };
+    let (policy_cert, policy_key) = identity("cli-policy.test");
+    let (audit_cert, audit_key) = identity("cli-auditor.test");
+    let as_policy = [
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &policy_cert,
+        "--tls-key",
+        &policy_key,
+    ];
+    let as_auditor = [
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &audit_cert,
+        "--tls-key",
+        &audit_key,
+    ];
+    let pack = pack_dir();
+    let log = || async { json(endpoint, &with(&as_auditor, &["events"])).await };
+
+    // The policy administrator alone may not read the log: told what to give.
+    let alone = cli(endpoint, &with(&as_policy, &["policy", "apply", &pack])).await;
+    let error = failed(&alone);
+    assert!(error.contains("--read-tls-cert"), "{error}");
+    assert_eq!(log().await.len(), 0);
+
+    let read_as_auditor = ["--read-tls-cert", &audit_cert, "--read-tls-key", &audit_key];
+    let apply = with(
+        &with(&as_policy, &["policy", "apply", &pack]),
+        &read_as_auditor,
+    );
+    let applied = json(endpoint, &apply).await;
+    assert_eq!(applied.len(), pack_entries());
+    let events = log().await;
+    assert_eq!(events.len(), pack_entries());
+    assert!(
+        events
+            .iter()
+            .all(|event| event["calling_system"] == "cli-policy.test"),
+        "written as the policy administrator: {events:?}"
+    );
+    let again = succeeded(&cli(endpoint, &apply).await);
+    assert!(again.starts_with("nothing to change"), "{again}");
 
     service.stop().await;
 }
