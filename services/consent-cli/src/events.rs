@@ -15,6 +15,7 @@ use crate::caller::Caller;
 use crate::dates;
 use crate::failure::{self, CallContext};
 use crate::output::{self, Output};
+use crate::progress::{ProgressOptions, ReplayProgress};
 use crate::replay::{self, Replayed, RowPrinter, TimeWindow};
 
 pub(crate) use summary::summarise;
@@ -55,6 +56,8 @@ pub(crate) struct EventsArgs {
     /// of the table or --json.
     #[arg(long)]
     pub(crate) ndjson: bool,
+    #[command(flatten)]
+    pub(crate) progress: ProgressOptions,
 }
 
 impl EventsArgs {
@@ -127,14 +130,15 @@ pub(crate) async fn run(
     } else {
         output
     };
-    let mut printer = RowPrinter::new(rows, EVENT_FIELDS, "events", args.follow);
+    let progress = ReplayProgress::new(&args.progress, "events", args.limit, args.follow);
+    let mut printer = RowPrinter::new(rows, EVENT_FIELDS, "events", args.follow, progress);
     let read = read_events(channel, caller, args.request(), |message| match message {
-        Replayed::Item(event) if args.ndjson => {
+        Replayed::Item(event) if args.ndjson => printer.printed_by(event.position, || {
             icr_fhir::write_events_ndjson([&event], std::io::stdout().lock())
                 .map_err(failure::export)?;
             Ok(())
-        }
-        Replayed::Item(event) => printer.record(event_record(&event)),
+        }),
+        Replayed::Item(event) => printer.record(event.position, event_record(&event)),
         Replayed::CaughtUp(position) => printer.caught_up(position),
     })
     .await;

@@ -13,16 +13,19 @@
 //! - One module per command group, each defining its arguments, a function
 //!   per RPC that takes a [`Channel`] and returns the response, and a `run`
 //!   that prints it: [`authorize`], [`consent`] (with `attorney`,
-//!   `permission` and `status`), [`care`], [`policy`], [`events`],
+//!   `permission` and `status`), [`care`], [`policy`] (with
+//!   [`policy_apply`], a pack on disk made current), [`events`],
 //!   [`audit`] (trail, report, review queue and reviews, point-in-time
 //!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
-//!   in-process, `audit keygen` writes a key pair, and `verify --data-dir`
-//!   reads a stopped service's directory.
+//!   in-process, `audit keygen` writes a key pair, `verify --data-dir`
+//!   reads a stopped service's directory, and [`rpcs`] lists which command
+//!   makes each RPC.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
-//!   [`replay`] (time windows, caught-up markers and follow mode) and
+//!   [`replay`] (time windows, caught-up markers and follow mode),
+//!   [`progress`] (the replay's progress line on stderr) and
 //!   [`failure`] (errors phrased as what to do next).
 //!
 //! A command flows: parse → connect → build the request (with
@@ -41,8 +44,11 @@ mod failure;
 mod names;
 mod output;
 mod policy;
+mod policy_apply;
 mod policy_test;
+mod progress;
 mod replay;
+mod rpcs;
 mod verify;
 mod write;
 
@@ -72,7 +78,7 @@ struct Cli {
 }
 
 /// Options every command accepts, before or after the subcommand.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Global options")]
 struct GlobalOptions {
     /// Address of the consent service.
@@ -158,6 +164,8 @@ enum Command {
     /// and check every signed checkpoint. Exits 1 naming the first position
     /// that does not verify.
     Verify(verify::VerifyArgs),
+    /// List every RPC of the service and the command that calls it.
+    Rpcs,
     /// Print a shell completion script, e.g.
     /// `consent-cli completions bash > /etc/bash_completion.d/consent-cli`.
     Completions {
@@ -205,6 +213,7 @@ async fn run(cli: Cli) -> Result<()> {
             std::io::stdout().write_all(&script)?;
             return Ok(());
         }
+        Command::Rpcs => return rpcs::run(output),
         Command::Policy(policy::PolicyCommand::Test(args)) => {
             return policy_test::run(args, output).await;
         }
@@ -225,12 +234,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Authorize(args) => authorize::run(channel, &caller, args, output).await,
         Command::Consent(command) => consent::run(channel, &caller, command, output).await,
         Command::Care(command) => care::run(channel, &caller, command, output).await,
-        Command::Policy(command) => policy::run(channel, &caller, command, output).await,
+        Command::Policy(command) => {
+            policy::run(channel, &caller, command, output, &cli.global).await
+        }
         Command::Events(args) => events::run(channel, &caller, args, output).await,
         Command::Audit(command) => audit::run(channel, &caller, command, output, endpoint).await,
         Command::Verify(args) => verify::run_server(channel, &caller, args, output).await,
         // Printed before connecting.
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Rpcs => Ok(()),
     }
 }
 
@@ -277,3 +288,6 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 #[path = "main_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod readme_tests;

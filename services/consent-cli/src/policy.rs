@@ -27,6 +27,10 @@ pub(crate) enum PolicyCommand {
     SetRole(SetRoleArgs),
     /// Set a region's consent model and viewing rules.
     SetRegion(SetRegionArgs),
+    /// Bring the service's policy to what a policy pack on disk says: print
+    /// the changes needed (regions to set, organisations to join or leave,
+    /// roles to set) and make them, unless --dry-run. Safe to re-run.
+    Apply(crate::policy_apply::ApplyArgs),
     /// Run a policy pack's scenarios against in-process services built from
     /// the pack on disk (no running service needed).
     Test(crate::policy_test::TestArgs),
@@ -134,18 +138,23 @@ pub(crate) struct SetRegionArgs {
     pub(crate) write: WriteOptions,
 }
 
-/// Runs one `policy` subcommand and prints its receipt.
+/// Runs one `policy` subcommand and prints its receipt. `apply` may open a
+/// second connection, under another identity, from the `global` options.
 pub(crate) async fn run(
     channel: Channel,
     caller: &Caller,
     command: &PolicyCommand,
     output: Output,
+    global: &crate::GlobalOptions,
 ) -> Result<()> {
     let (result, write) = match command {
         PolicyCommand::JoinOrg(args) => (join_org(channel, caller, args).await?, &args.write),
         PolicyCommand::LeaveOrg(args) => (leave_org(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRole(args) => (set_role(channel, caller, args).await?, &args.write),
         PolicyCommand::SetRegion(args) => (set_region(channel, caller, args).await?, &args.write),
+        PolicyCommand::Apply(args) => {
+            return crate::policy_apply::run(channel, caller, args, output, global).await;
+        }
         PolicyCommand::Test(args) => return crate::policy_test::run(args, output).await,
     };
     write::print_receipt(output, &result, &write.request_id)

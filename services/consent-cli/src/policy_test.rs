@@ -40,7 +40,7 @@ pub(crate) async fn run(args: &TestArgs, output: Output) -> Result<()> {
 }
 
 /// The policy files of the pack in `pack_dir` and its scenarios directory.
-fn pack(pack_dir: &Path) -> Result<(PolicyFiles, PathBuf)> {
+pub(crate) fn pack(pack_dir: &Path) -> Result<(PolicyFiles, PathBuf)> {
     // `policies/bsw/` and `policies/bsw` name the same pack.
     let pack_dir = pack_dir.components().collect::<PathBuf>();
     let name = pack_dir

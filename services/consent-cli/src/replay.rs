@@ -18,6 +18,7 @@ use tonic::Streaming;
 use crate::dates;
 use crate::failure::CallContext;
 use crate::output::{self, Output};
+use crate::progress::ReplayProgress;
 
 /// `--since` and `--until`: the window of recorded times to read.
 #[derive(Args, Debug, Clone, Default)]
@@ -90,15 +91,19 @@ pub(crate) struct RowPrinter {
     pending: Vec<Value>,
     /// Column widths once the table has been printed.
     widths: Option<Vec<usize>>,
+    /// The progress line on stderr, lifted while anything is printed.
+    progress: ReplayProgress,
 }
 
 impl RowPrinter {
-    /// A printer of `fields`, naming the replayed `items` in its notes.
+    /// A printer of `fields`, naming the replayed `items` in its notes,
+    /// showing the replay's `progress` meanwhile.
     pub(crate) fn new(
         output: Output,
         fields: &'static [&'static str],
         items: &'static str,
         follow: bool,
+        progress: ReplayProgress,
     ) -> Self {
         Self {
             output,
@@ -107,41 +112,58 @@ impl RowPrinter {
             follow,
             pending: Vec::new(),
             widths: None,
+            progress,
         }
     }
 
-    /// Prints (or holds back) one record.
-    pub(crate) fn record(&mut self, record: Value) -> Result<()> {
+    /// Prints (or holds back) one record, found at log (or audit)
+    /// `position`.
+    pub(crate) fn record(&mut self, position: u64, record: Value) -> Result<()> {
+        self.progress.item(position);
         if self.output.is_json() {
-            return Ok(output::json_line(&record)?);
+            return Ok(self.progress.suspend(|| output::json_line(&record))?);
         }
         match &self.widths {
             Some(widths) => {
-                output::write_text(&output::render_line(
-                    widths,
-                    &output::row(self.fields, &record),
-                ))?;
+                let line = output::render_line(widths, &output::row(self.fields, &record));
+                self.progress.suspend(|| output::write_text(&line))?;
             }
             None => self.pending.push(record),
         }
         Ok(())
     }
 
+    /// One item at `position` that the caller prints itself with `print`
+    /// (in a form of its own, such as proto3 JSON).
+    pub(crate) fn printed_by(
+        &mut self,
+        position: u64,
+        print: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        self.progress.item(position);
+        self.progress.suspend(print)
+    }
+
     /// The caught-up marker: prints the table held back so far and says on
     /// stderr where the replay got to.
     pub(crate) fn caught_up(&mut self, position: u64) -> Result<()> {
-        self.print_pending()?;
-        let mut stderr = io::stderr().lock();
-        writeln!(stderr, "caught up at position {position}")?;
-        if self.follow {
-            writeln!(stderr, "following new {}; Ctrl-C to stop", self.items)?;
-        }
-        Ok(())
+        self.progress.caught_up(position);
+        self.progress.line().suspend(|| -> Result<()> {
+            self.print_pending()?;
+            let mut stderr = io::stderr().lock();
+            writeln!(stderr, "caught up at position {position}")?;
+            if self.follow {
+                writeln!(stderr, "following new {}; Ctrl-C to stop", self.items)?;
+            }
+            Ok(())
+        })
     }
 
-    /// The end of the replay, `complete` or cut short by a failure: prints
-    /// whatever is still held back (after a failure, only if there is any).
+    /// The end of the replay, `complete` or cut short by a failure: removes
+    /// the progress line and prints whatever is still held back (after a
+    /// failure, only if there is any).
     pub(crate) fn finish(mut self, complete: bool) -> Result<()> {
+        self.progress.finish();
         if !complete && self.pending.is_empty() {
             return Ok(());
         }

@@ -15,6 +15,7 @@ use crate::dates;
 use crate::failure::CallContext;
 use crate::names;
 use crate::output::{self, Output};
+use crate::progress::{ProgressOptions, ReplayProgress};
 use crate::replay::{self, Replayed, RowPrinter, TimeWindow};
 
 /// Which decisions to read: `audit trail` and `audit export` share these.
@@ -71,6 +72,8 @@ pub(crate) struct TrailArgs {
     /// as soon as it arrives.
     #[arg(long)]
     pub(crate) follow: bool,
+    #[command(flatten)]
+    pub(crate) progress: ProgressOptions,
 }
 
 /// Columns of the trail; the JSON lines carry these and more.
@@ -128,9 +131,10 @@ pub(crate) async fn run(
         follow: args.follow,
         ..args.filter.request()
     };
-    let mut printer = RowPrinter::new(output, TRAIL_FIELDS, "decisions", args.follow);
+    let progress = ReplayProgress::new(&args.progress, "decisions", args.limit, args.follow);
+    let mut printer = RowPrinter::new(output, TRAIL_FIELDS, "decisions", args.follow, progress);
     let read = read_decisions(channel, caller, request, |message| match message {
-        Replayed::Item(record) => printer.record(decision_record(&record)),
+        Replayed::Item(record) => printer.record(record.audit_position, decision_record(&record)),
         Replayed::CaughtUp(position) => printer.caught_up(position),
     })
     .await;

@@ -1,0 +1,263 @@
+//! `policy apply <PACK_DIR> [--dry-run]`: bring the service's policy to
+//! what a pack on disk says, through the policy RPCs.
+//!
+//! The pack is read and checked by the loader the service itself uses at
+//! first start (`PolicyFiles`), so a pack `apply` accepts is one the
+//! service would load. The service's current policy is the latest event of
+//! each policy stream, read with `ReadEvents` filtered to the policy event
+//! types. The difference is printed as a plan; unless `--dry-run`, each
+//! change is then submitted under a request id derived from the plan (see
+//! [`plan`]), so re-running after a failure part-way makes each change at
+//! most once, and applying the same pack again plans nothing.
+
+mod plan;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::policy_admin_service_client::PolicyAdminServiceClient;
+use icr_proto::pb::{
+    JoinOrganisationRequest, LeaveOrganisationRequest, ReadEventsRequest, SetRegionPolicyRequest,
+    SetRolePolicyRequest, WriteResult,
+};
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+use crate::caller::Caller;
+use crate::failure::CallContext;
+use crate::output::{self, Output};
+use crate::replay::Replayed;
+use crate::{events, policy_test, write};
+
+use plan::{Change, CurrentPolicy};
+
+/// The event types that make up policy.
+const POLICY_EVENT_TYPES: [&str; 4] = [
+    "OrganisationJoined",
+    "OrganisationLeft",
+    "RolePolicySet",
+    "RegionPolicySet",
+];
+
+/// Columns of the plan (and, once applied, of the result).
+const PLAN_FIELDS: &[&str] = &["action", "stream", "why", "detail"];
+const APPLIED_FIELDS: &[&str] = &["action", "stream", "why", "log_position", "replayed"];
+
+/// Arguments of `policy apply`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ApplyArgs {
+    /// The pack's directory, e.g. `policies/coventry-warwickshire`: its
+    /// `pack.toml`, with `model.conf` and `rules.csv` from its parent
+    /// directory (checked together, as the service checks them).
+    #[arg(value_name = "PACK_DIR")]
+    pub(crate) pack_dir: PathBuf,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Under mutual TLS, the client certificate (PEM) of an auditor
+    /// identity to read the current policy with: reading the log is the
+    /// auditor's, changing policy the policy administrator's (--tls-cert).
+    #[arg(long, value_name = "PEM", requires = "read_tls_key")]
+    pub(crate) read_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --read-tls-cert.
+    #[arg(long, value_name = "PEM", requires = "read_tls_cert")]
+    pub(crate) read_tls_key: Option<PathBuf>,
+}
+
+/// Runs `policy apply`: reads with `--read-tls-cert` when given, writes
+/// on `channel`.
+pub(crate) async fn run(
+    channel: Channel,
+    caller: &Caller,
+    args: &ApplyArgs,
+    output: Output,
+    global: &crate::GlobalOptions,
+) -> Result<()> {
+    let (files, _) = policy_test::pack(&args.pack_dir)?;
+    let pack_file = args.pack_dir.join("pack.toml");
+    let desired = files
+        .pack_events()
+        .with_context(|| format!("{} is not a valid pack", pack_file.display()))?;
+    files
+        .check()
+        .await
+        .with_context(|| format!("{} is not a valid pack", pack_file.display()))?;
+    let reader = match (&args.read_tls_cert, &args.read_tls_key) {
+        (Some(cert), Some(key)) => {
+            let mut reading = global.clone();
+            reading.tls_cert = Some(cert.clone());
+            reading.tls_key = Some(key.clone());
+            crate::connect(&global.endpoint, &reading)
+                .await
+                .context("connecting with --read-tls-cert and --read-tls-key")?
+        }
+        _ => channel.clone(),
+    };
+    let current = read_current(reader, caller).await?;
+    let changes = plan::plan(&files.pack_name, &desired, &current);
+    if changes.is_empty() {
+        return print_nothing_to_change(output, &files.pack_name, args.dry_run);
+    }
+    if args.dry_run {
+        return print_plan(output, &changes);
+    }
+    let mut applied = Vec::new();
+    for change in &changes {
+        match submit(channel.clone(), caller, change).await {
+            Ok(result) => applied.push(applied_record(change, &result)),
+            Err(error) => {
+                print_applied(output, &applied)?;
+                return Err(error.context(format!(
+                    "{} of {} changes applied; run the same command again to apply the rest \
+                     (the changes made are not repeated)",
+                    applied.len(),
+                    changes.len()
+                )));
+            }
+        }
+    }
+    print_applied(output, &applied)
+}
+
+/// The service's policy: every policy event, folded in log order.
+async fn read_current(channel: Channel, caller: &Caller) -> Result<CurrentPolicy> {
+    let request = ReadEventsRequest {
+        from_position: 1,
+        event_types: POLICY_EVENT_TYPES.map(str::to_owned).to_vec(),
+        ..ReadEventsRequest::default()
+    };
+    let mut current = CurrentPolicy::default();
+    events::read_events(channel, caller, request, |message| {
+        if let Replayed::Item(event) = message {
+            current.apply(&event);
+        }
+        Ok(())
+    })
+    .await
+    .context(
+        "reading the service's current policy with AuditService.ReadEvents (under mutual \
+         TLS, give an auditor identity's certificate with --read-tls-cert and --read-tls-key)",
+    )?;
+    Ok(current)
+}
+
+/// Submits one change through its policy RPC.
+async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<WriteResult> {
+    let mut client = PolicyAdminServiceClient::new(channel);
+    let request_id = change.request_id.clone();
+    let user_id = caller.user_id();
+    let response = match change.payload.kind.clone() {
+        Some(Kind::RegionPolicySet(r)) => {
+            let request = SetRegionPolicyRequest {
+                request_id,
+                region: r.region,
+                name: r.name,
+                consent_model: r.consent_model,
+                minimum_age: r.minimum_age,
+                viewing_regions: r.viewing_regions,
+                break_glass: r.break_glass,
+                self_claimed_relationship: r.self_claimed_relationship,
+                review_within_days: r.review_within_days,
+                secondary_use_pseudonymised: r.secondary_use_pseudonymised,
+                children_social_care_from: r.children_social_care_from,
+                user_id,
+            };
+            client
+                .set_region_policy(caller.request(request))
+                .await
+                .map(|r| r.into_inner().result)
+        }
+        Some(Kind::OrganisationJoined(o)) => {
+            let request = JoinOrganisationRequest {
+                request_id,
+                ods_code: o.ods_code,
+                name: o.name,
+                region: o.region,
+                user_id,
+            };
+            client
+                .join_organisation(caller.request(request))
+                .await
+                .map(|r| r.into_inner().result)
+        }
+        Some(Kind::OrganisationLeft(o)) => {
+            let request = LeaveOrganisationRequest {
+                request_id,
+                ods_code: o.ods_code,
+                user_id,
+            };
+            client
+                .leave_organisation(caller.request(request))
+                .await
+                .map(|r| r.into_inner().result)
+        }
+        Some(Kind::RolePolicySet(r)) => {
+            let request = SetRolePolicyRequest {
+                request_id,
+                role_code: r.role_code,
+                description: r.description,
+                sections: r.sections,
+                purposes: r.purposes,
+                clinical: r.clinical,
+                user_id,
+            };
+            client
+                .set_role_policy(caller.request(request))
+                .await
+                .map(|r| r.into_inner().result)
+        }
+        _ => anyhow::bail!("{}: not a policy change", change.stream),
+    };
+    let result = response
+        .map_err(|status| CallContext::policy_write(&change.request_id).rejected(status))
+        .with_context(|| format!("{} {}", change.action(), change.stream))?;
+    write::written(result)
+}
+
+/// One applied change, as a record of the result.
+fn applied_record(change: &Change, result: &WriteResult) -> Value {
+    let mut record = change.record();
+    record["log_position"] = json!(result.log_position);
+    record["event_id"] = json!(result.event_id);
+    record["replayed"] = json!(result.replayed);
+    record
+}
+
+/// The plan of a dry run: a table and a closing line, or JSON lines.
+fn print_plan(output: Output, changes: &[Change]) -> Result<()> {
+    let records: Vec<Value> = changes.iter().map(Change::record).collect();
+    output.records(PLAN_FIELDS, &records)?;
+    if !output.is_json() {
+        output::write_text(&format!(
+            "dry run: {} changes planned, none submitted\n",
+            changes.len()
+        ))?;
+    }
+    Ok(())
+}
+
+/// The changes applied: a table and a closing line, or JSON lines.
+fn print_applied(output: Output, applied: &[Value]) -> Result<()> {
+    if applied.is_empty() {
+        return Ok(());
+    }
+    output.records(APPLIED_FIELDS, applied)?;
+    if !output.is_json() {
+        output::write_text(&format!("{} changes applied\n", applied.len()))?;
+    }
+    Ok(())
+}
+
+/// Says the service already has the pack: a sentence, or one JSON line.
+fn print_nothing_to_change(output: Output, pack: &str, dry_run: bool) -> Result<()> {
+    if output.is_json() {
+        output::json_line(&json!({ "pack": pack, "changes": 0, "dry_run": dry_run }))?;
+    } else {
+        output::write_text(&format!(
+            "nothing to change: the service's policy already matches pack {pack}\n"
+        ))?;
+    }
+    Ok(())
+}
