@@ -87,6 +87,16 @@ pub struct ImportContext {
     pub attorney_id_system: Option<String>,
 }
 
+impl ImportContext {
+    /// A context for an import made now.
+    pub fn now(attorney_id_system: Option<String>) -> Self {
+        Self {
+            now: Timestamp::now(),
+            attorney_id_system,
+        }
+    }
+}
+
 /// One `Consent` as the service request it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportPlan {

@@ -17,8 +17,9 @@
 //!   [`audit`] (trail, report, review queue and reviews, point-in-time
 //!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
-//!   in-process, `audit keygen` writes a key pair, and `verify --data-dir`
-//!   reads a stopped service's directory.
+//!   in-process, `audit keygen` writes a key pair, `verify --data-dir`
+//!   reads a stopped service's directory, and `consent import-fhir
+//!   --dry-run` only maps its file.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
@@ -210,6 +211,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit(audit::AuditCommand::Keygen(args)) => {
             return audit::run_keygen(args, output);
+        }
+        Command::Consent(consent::ConsentCommand::ImportFhir(args)) if args.dry_run => {
+            return consent::import_fhir::run_offline(args, output);
         }
         Command::Verify(args) => {
             if let Some(dir) = &args.data_dir {
