@@ -214,3 +214,66 @@ fn a_permission_needs_one_recipient_organisation_with_a_valid_ods_code() {
         ("provision.actor[1]".to_owned(), UnsupportedActor)
     );
 }
+
+/// The JSON pointer of every element under `value`.
+fn pointers(value: &Value, at: &str, found: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Object(object) => object.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return,
+    };
+    for (key, child) in children {
+        let pointer = format!("{at}/{key}");
+        found.push(pointer.clone());
+        pointers(child, &pointer, found);
+    }
+}
+
+/// `resource` without the element at `pointer`.
+fn without(mut resource: Value, pointer: &str) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    match resource.pointer_mut(parent).expect("parent") {
+        Value::Object(object) => {
+            object.remove(key);
+        }
+        Value::Array(items) => {
+            items.remove(key.parse::<usize>().expect("an index"));
+        }
+        _ => unreachable!("pointers only name children of objects and arrays"),
+    }
+    resource
+}
+
+#[test]
+fn leaving_out_any_element_never_changes_what_is_recorded() {
+    // Taking information away may make a Consent unimportable, but must
+    // never turn it into a different decision, patient or submitter.
+    for name in [
+        "nhs/objection-by-patient.json",
+        "nhs/objection-by-attorney.json",
+        "nhs/objection-secondary-use.json",
+        "nhs/permission-to-view.json",
+    ] {
+        let resource = fixture(name);
+        let whole = plan(&resource).expect(name);
+        let mut found = Vec::new();
+        pointers(&resource, "", &mut found);
+        for pointer in found {
+            if let Ok(partial) = plan(&without(resource.clone(), &pointer)) {
+                assert_eq!(
+                    (&partial.change, &partial.nhs_number, &partial.submitter),
+                    (&whole.change, &whole.nhs_number, &whole.submitter),
+                    "{name} without {pointer}"
+                );
+                assert_ne!(
+                    partial.request_id, whole.request_id,
+                    "{name} without {pointer}"
+                );
+            }
+        }
+    }
+}
