@@ -185,3 +185,20 @@ pub(crate) fn ods_code(code: &str) -> Identifier {
 pub(crate) fn nhs_number(value: &str) -> Identifier {
     Identifier::new(NHS_NUMBER, value)
 }
+
+/// Consent scopes; `patient-privacy` is the scope of a sharing decision.
+/// <https://terminology.hl7.org/CodeSystem-consentscope.html>
+pub const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
+
+/// LOINC; `59284-0` "Patient Consent" is R4's general consent category.
+/// <https://loinc.org/59284-0>
+pub const LOINC: &str = "http://loinc.org";
+
+/// HL7 v3 ActCode: consent categories (`INFA`) and policy rules (`OPTIN`,
+/// `OPTOUT`).
+/// <https://terminology.hl7.org/CodeSystem-v3-ActCode.html>
+pub const V3_ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+
+/// Consent actions (`access`, `collect`, `use`, `disclose`, `correct`).
+/// <https://terminology.hl7.org/CodeSystem-consentaction.html>
+pub const CONSENT_ACTION: &str = "http://terminology.hl7.org/CodeSystem/consentaction";

@@ -1,5 +1,6 @@
 //! Exports for auditors and integrators: the decision audit as FHIR R4
-//! `AuditEvent` resources, and the event log as proto3 JSON.
+//! `AuditEvent` resources, and the event log as proto3 JSON; and the import
+//! of FHIR R4 `Consent` resources as objections and permissions to view.
 //!
 //! Each access decision the service records ([`pb::DecisionRecord`]) becomes
 //! one `AuditEvent` following the IHE Basic Audit Log Patterns profile for a
@@ -17,7 +18,8 @@
 //!
 //! This crate only converts: it reads nothing from storage, decides
 //! nothing, and never fills a missing value with a guess (a record that
-//! cannot be exported faithfully is an [`ExportError`]).
+//! cannot be exported faithfully is an [`ExportError`], a `Consent` that
+//! cannot be imported faithfully a [`consent_import::Rejection`]).
 //!
 //! # Layout
 //!
@@ -31,6 +33,10 @@
 //!   NDJSON ([`write_ndjson`]).
 //! - `events`: [`pb::RecordedEvent`] ↔ one NDJSON line of proto3 JSON
 //!   ([`event_ndjson_line`], [`event_from_ndjson_line`]).
+//! - [`consent_import`]: the other direction, one R4 `Consent` → the
+//!   request that records it ([`consent_import::plan_consent_import`]), or
+//!   a rejection naming the element it cannot represent; the mapping table
+//!   is in its module docs.
 //!
 //! [`pb::DecisionRecord`]: icr_proto::pb::DecisionRecord
 //! [`pb::RecordedEvent`]: icr_proto::pb::RecordedEvent
@@ -38,6 +44,7 @@
 
 mod audit_event;
 pub mod codes;
+pub mod consent_import;
 mod error;
 mod events;
 mod export;

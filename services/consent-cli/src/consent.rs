@@ -2,6 +2,7 @@
 //! a patient-facing service submits them, and the state they add up to.
 
 mod attorney;
+pub(crate) mod import_fhir;
 mod permission;
 mod status;
 
@@ -39,6 +40,10 @@ pub(crate) enum ConsentCommand {
     /// Grant or revoke an organisation's permission to view.
     #[command(subcommand)]
     Permission(PermissionCommand),
+    /// Import FHIR R4 Consent resources (one, a Bundle, or NDJSON) as
+    /// objections and permissions to view; nothing is sent if any one
+    /// cannot be represented faithfully.
+    ImportFhir(import_fhir::ImportFhirArgs),
 }
 
 /// Arguments of `consent object` and `consent withdraw`.
@@ -84,6 +89,7 @@ pub(crate) async fn run(
         ConsentCommand::Permission(command) => {
             permission::run(channel, caller, command, output).await
         }
+        ConsentCommand::ImportFhir(args) => import_fhir::run(channel, caller, args, output).await,
     }
 }
 

@@ -20,7 +20,8 @@
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
 //!   in-process, `audit keygen` writes a key pair, `verify --data-dir`
 //!   reads a stopped service's directory, and [`rpcs`] lists which command
-//!   makes each RPC.
+//!   makes each RPC;
+//!   `consent import-fhir --dry-run` only maps its file.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
@@ -219,6 +220,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit(audit::AuditCommand::Keygen(args)) => {
             return audit::run_keygen(args, output);
+        }
+        Command::Consent(consent::ConsentCommand::ImportFhir(args)) if args.dry_run => {
+            return consent::import_fhir::run_offline(args, output);
         }
         Command::Verify(args) => {
             if let Some(dir) = &args.data_dir {
