@@ -21,3 +21,58 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("icr_consent_v1_descriptor");
 
 pub use prost_types::Timestamp;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use prost::Message;
+
+    use super::FILE_DESCRIPTOR_SET;
+
+    fn descriptor_set() -> prost_types::FileDescriptorSet {
+        prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("descriptor set")
+    }
+
+    #[test]
+    fn every_file_of_the_package_is_in_the_descriptor_set() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto/icr/consent/v1");
+        let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+            .expect("proto directory")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .into_string()
+                    .expect("utf-8")
+            })
+            .filter(|name| name.ends_with(".proto"))
+            .map(|name| format!("icr/consent/v1/{name}"))
+            .collect();
+        let compiled: BTreeSet<String> = descriptor_set()
+            .file
+            .iter()
+            .filter(|file| file.package() == "icr.consent.v1")
+            .map(|file| file.name().to_owned())
+            .collect();
+        assert_eq!(compiled, on_disk);
+    }
+
+    #[test]
+    fn every_service_is_in_the_descriptor_set() {
+        let services: BTreeSet<String> = descriptor_set()
+            .file
+            .iter()
+            .flat_map(|file| &file.service)
+            .map(|service| service.name().to_owned())
+            .collect();
+        let expected = [
+            "AccessDecisionService",
+            "AuditService",
+            "CareContextService",
+            "ConsentService",
+            "PolicyAdminService",
+        ];
+        assert_eq!(services, expected.map(str::to_owned).into());
+    }
+}
