@@ -77,6 +77,10 @@ pub(crate) fn event_types(field: &str, names: &[String]) -> Result<(), FieldErro
             );
             return Err(FieldError::new(format!("{field}[{i}]"), message));
         }
+        if names[..i].contains(name) {
+            let message = format!("repeats event type {}; list each once", echo(name));
+            return Err(FieldError::new(format!("{field}[{i}]"), message));
+        }
     }
     Ok(())
 }
@@ -129,6 +133,10 @@ mod tests {
         one_more.push(all[0].clone());
         let e = event_types("event_types", &one_more).unwrap_err();
         assert_eq!(e.field, "event_types");
+        let repeated = ["PatientRegistered".into(), "PatientRegistered".into()];
+        let e = event_types("event_types", &repeated).unwrap_err();
+        assert_eq!(e.field, "event_types[1]");
+        assert!(e.message.starts_with("repeats event type"), "{}", e.message);
         let huge = "é".repeat(1_000_000);
         let e = event_types("event_types", &["PatientRegistered".into(), huge]).unwrap_err();
         assert_eq!(e.field, "event_types[1]");
