@@ -21,8 +21,8 @@ pub(crate) const SECONDS_BOUNDS: [f64; 16] = [
 ];
 
 /// Bucket bounds for the records one flush makes durable.
-const BATCH_BOUNDS: [f64; 12] = [
-    0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+const BATCH_BOUNDS: [f64; 11] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
 ];
 
 /// Which of the two logs a measurement is about.
@@ -89,9 +89,13 @@ impl LogMetrics {
 
     /// Records a flush that took since `started` and made `events` events
     /// and `decisions` decision records durable.
+    /// A log the flush carried nothing of is not a batch of it: no sample.
     pub(crate) fn flushed(&self, started: Instant, events: u64, decisions: u64) {
         self.flush.record(started.elapsed().as_secs_f64(), &[]);
-        self.batch.record(events, &Kind::Events.attribute());
-        self.batch.record(decisions, &Kind::Decisions.attribute());
+        for (kind, records) in [(Kind::Events, events), (Kind::Decisions, decisions)] {
+            if records > 0 {
+                self.batch.record(records, &kind.attribute());
+            }
+        }
     }
 }

@@ -276,11 +276,17 @@ pub async fn run_with_health_port(
         view.clone(),
         stopped.clone(),
     ));
+    let described = [
+        icr_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    ];
     let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(icr_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(described[0])
+        .register_encoded_file_descriptor_set(described[1])
         .build_v1()
         .context("server reflection")?;
+    let traced = telemetry::rpc::layer(&described).context("naming RPC spans")?;
     let api = api::Api::new(storage, view, options.policy, stopped);
     let limits = options.limits;
     let (decisions, consent, care, policy, audit) =
@@ -302,7 +308,7 @@ pub async fn run_with_health_port(
     let served = server
         .max_concurrent_streams(limits.max_concurrent_streams)
         .timeout(limits.request_timeout)
-        .layer(telemetry::rpc::layer())
+        .layer(traced)
         .layer(tower::util::MapResponseLayer::new(
             overload::too_large_is_resource_exhausted,
         ))

@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let argv = with_config_file(&Args::command(), std::env::args_os().collect())?;
     let args = Args::parse_from(argv);
     // Before the log opens: its instruments come from the global provider.
-    let telemetry = Telemetry::from_env()?;
+    let telemetry = Telemetry::from_env();
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // RUST_LOG filters log lines only; exported spans have their own filter.
     let lines = match args.log_format {
@@ -133,6 +133,9 @@ async fn main() -> anyhow::Result<()> {
         .with(lines.with_filter(filter))
         .with(telemetry.layer())
         .init();
+    for problem in telemetry.problems() {
+        tracing::error!(%problem, "OpenTelemetry setting not honoured");
+    }
     if telemetry.is_exporting() {
         tracing::info!("OpenTelemetry export on (OTLP over gRPC)");
     }

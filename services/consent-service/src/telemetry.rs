@@ -17,13 +17,13 @@
 //! `..._TIMEOUT`, `..._COMPRESSION`, `OTEL_SERVICE_NAME` (default
 //! `consent-service`), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`,
 //! `OTEL_METRIC_EXPORT_INTERVAL`, the batch processor's `OTEL_BSP_*`.
-//! Only the `grpc` protocol is built in: another `..._PROTOCOL` stops the
-//! start with a message naming the variable, rather than export nothing.
+//! Only the `grpc` protocol is built in: another `..._PROTOCOL` turns its
+//! signal off and is logged as an error naming the variable at start.
+//! Telemetry settings never stop the service: access decisions matter more.
 
 pub(crate) mod metrics;
 pub(crate) mod rpc;
 
-use anyhow::{Context, bail};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -42,13 +42,17 @@ const SERVICE_NAME: &str = "consent-service";
 pub struct Telemetry {
     traces: Option<SdkTracerProvider>,
     metrics: Option<SdkMeterProvider>,
+    /// Settings that were not honoured, for the log once it is set up.
+    problems: Vec<String>,
 }
 
-/// Which signals the environment asks to export.
+/// Which signals the environment asks to export, and the settings that
+/// could not be honoured.
 #[derive(Debug, PartialEq, Eq)]
 struct Wanted {
     traces: bool,
     metrics: bool,
+    problems: Vec<String>,
 }
 
 impl Telemetry {
@@ -56,44 +60,66 @@ impl Telemetry {
     /// the global meter provider and the W3C trace-context propagator.
     /// Call it inside the Tokio runtime, before the log is opened (its
     /// instruments come from the global provider) and before the tracing
-    /// subscriber is set (it needs [`Telemetry::layer`]). A variable with a
-    /// value this service cannot honour is an error naming it.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let wanted = wanted(|name| std::env::var(name).ok())?;
-        if !wanted.traces && !wanted.metrics {
-            return Ok(Self::default());
+    /// subscriber is set (it needs [`Telemetry::layer`]). A setting it
+    /// cannot honour turns its signal off and is kept in
+    /// [`Telemetry::problems`]; it never stops the service.
+    pub fn from_env() -> Self {
+        let Wanted {
+            traces,
+            metrics,
+            mut problems,
+        } = wanted(|name| std::env::var(name).ok());
+        if !traces && !metrics {
+            return Self {
+                problems,
+                ..Self::default()
+            };
         }
         let resource = resource();
-        let traces = if wanted.traces {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()
-                .context("OTLP trace exporter (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)")?;
-            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-            Some(
+        let traces = traces
+            .then(|| {
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .build()
+                    .map_err(|e| problems.push(format!("traces not exported: {e}")))
+                    .ok()
+            })
+            .flatten()
+            .map(|exporter| {
+                opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
                 SdkTracerProvider::builder()
                     .with_resource(resource.clone())
                     .with_batch_exporter(exporter)
-                    .build(),
-            )
-        } else {
-            None
-        };
-        let metrics = if wanted.metrics {
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .build()
-                .context("OTLP metric exporter (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT)")?;
-            let provider = SdkMeterProvider::builder()
-                .with_resource(resource)
-                .with_periodic_exporter(exporter)
-                .build();
-            opentelemetry::global::set_meter_provider(provider.clone());
-            Some(provider)
-        } else {
-            None
-        };
-        Ok(Self { traces, metrics })
+                    .build()
+            });
+        let metrics = metrics
+            .then(|| {
+                opentelemetry_otlp::MetricExporter::builder()
+                    .with_tonic()
+                    .build()
+                    .map_err(|e| problems.push(format!("metrics not exported: {e}")))
+                    .ok()
+            })
+            .flatten()
+            .map(|exporter| {
+                let provider = SdkMeterProvider::builder()
+                    .with_resource(resource)
+                    .with_periodic_exporter(exporter)
+                    .build();
+                opentelemetry::global::set_meter_provider(provider.clone());
+                provider
+            });
+        Self {
+            traces,
+            metrics,
+            problems,
+        }
+    }
+
+    /// Settings that could not be honoured (each turned its signal off),
+    /// for the log: [`Telemetry::from_env`] runs before the log is set up.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
     }
 
     /// Whether anything is exported.
@@ -161,59 +187,73 @@ fn resource() -> Resource {
     }
 }
 
-/// Decides from the variables (read through `var`) which signals to export.
-fn wanted(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Wanted> {
+/// Decides from the variables (read through `var`) which signals to
+/// export. A value this service cannot honour turns its signal off and is
+/// reported, as the OpenTelemetry specification asks of SDKs: telemetry
+/// settings never stop access decisions.
+fn wanted(var: impl Fn(&str) -> Option<String>) -> Wanted {
     let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+    let mut problems = Vec::new();
     if set("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
-        return Ok(Wanted {
+        return Wanted {
             traces: false,
             metrics: false,
-        });
+            problems,
+        };
     }
     let any_endpoint = set("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
-    let signal = |kind: &str, endpoint: &str, exporter: &str| -> anyhow::Result<bool> {
-        let on = match set(exporter).map(|v| v.trim().to_ascii_lowercase()) {
+    let mut signal = |kind: &str, endpoint: &str, exporter: &str| -> bool {
+        let chosen = match set(exporter).map(|v| v.trim().to_ascii_lowercase()) {
             None => true,
             Some(v) if v == "otlp" => true,
             Some(v) if v == "none" => false,
-            Some(v) => bail!("{exporter}={v} is not supported: use otlp or none"),
+            Some(v) => {
+                problems.push(format!(
+                    "{exporter}={v} is not supported (use otlp or none): not exported"
+                ));
+                false
+            }
         };
-        let on = on && (any_endpoint || set(endpoint).is_some());
-        if on {
-            for protocol in [
-                "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(),
-                format!("OTEL_EXPORTER_OTLP_{kind}_PROTOCOL"),
-            ] {
-                if let Some(v) = set(&protocol).filter(|v| v.trim() != "grpc") {
-                    bail!(
-                        "{protocol}={v} is not supported: this service exports OTLP over gRPC; \
-                         set it to grpc (or unset it) and point the endpoint at the \
-                         collector's gRPC port (usually 4317)"
-                    );
-                }
+        if !chosen || !(any_endpoint || set(endpoint).is_some()) {
+            return false;
+        }
+        for protocol in [
+            "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(),
+            format!("OTEL_EXPORTER_OTLP_{kind}_PROTOCOL"),
+        ] {
+            if let Some(v) = set(&protocol).filter(|v| v.trim() != "grpc") {
+                problems.push(format!(
+                    "{protocol}={v} is not supported: not exported. This service exports \
+                     OTLP over gRPC; set it to grpc (or unset it) and point the endpoint \
+                     at the collector's gRPC port (usually 4317)"
+                ));
+                return false;
             }
         }
-        Ok(on)
+        true
     };
-    Ok(Wanted {
-        traces: signal(
-            "TRACES",
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "OTEL_TRACES_EXPORTER",
-        )?,
-        metrics: signal(
-            "METRICS",
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-            "OTEL_METRICS_EXPORTER",
-        )?,
-    })
+    let traces = signal(
+        "TRACES",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_TRACES_EXPORTER",
+    );
+    let metrics = signal(
+        "METRICS",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "OTEL_METRICS_EXPORTER",
+    );
+    Wanted {
+        traces,
+        metrics,
+        problems,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn wanted_with(vars: &[(&str, &str)]) -> anyhow::Result<Wanted> {
+    fn wanted_with(vars: &[(&str, &str)]) -> Wanted {
         wanted(|name| {
             vars.iter()
                 .find(|(n, _)| *n == name)
@@ -222,14 +262,18 @@ mod tests {
     }
 
     fn both(traces: bool, metrics: bool) -> Wanted {
-        Wanted { traces, metrics }
+        Wanted {
+            traces,
+            metrics,
+            problems: Vec::new(),
+        }
     }
 
     #[test]
     fn nothing_is_exported_without_an_endpoint() {
-        assert_eq!(wanted_with(&[]).unwrap(), both(false, false));
+        assert_eq!(wanted_with(&[]), both(false, false));
         assert_eq!(
-            wanted_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]).unwrap(),
+            wanted_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]),
             both(false, false)
         );
     }
@@ -237,52 +281,46 @@ mod tests {
     #[test]
     fn an_endpoint_turns_on_each_signal_it_covers() {
         let all = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-        assert_eq!(wanted_with(&[all]).unwrap(), both(true, true));
+        assert_eq!(wanted_with(&[all]), both(true, true));
         let traces = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4317");
-        assert_eq!(wanted_with(&[traces]).unwrap(), both(true, false));
+        assert_eq!(wanted_with(&[traces]), both(true, false));
         let metrics = ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://c:4317");
-        assert_eq!(wanted_with(&[metrics]).unwrap(), both(false, true));
+        assert_eq!(wanted_with(&[metrics]), both(false, true));
     }
 
     #[test]
     fn exporters_and_the_sdk_switch_can_turn_signals_off() {
         let all = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-        let off = wanted_with(&[all, ("OTEL_SDK_DISABLED", "TRUE")]).unwrap();
+        let off = wanted_with(&[all, ("OTEL_SDK_DISABLED", "TRUE")]);
         assert_eq!(off, both(false, false));
-        let no_traces = wanted_with(&[all, ("OTEL_TRACES_EXPORTER", "none")]).unwrap();
+        let no_traces = wanted_with(&[all, ("OTEL_TRACES_EXPORTER", "none")]);
         assert_eq!(no_traces, both(false, true));
-        let no_metrics = wanted_with(&[all, ("OTEL_METRICS_EXPORTER", "none")]).unwrap();
+        let no_metrics = wanted_with(&[all, ("OTEL_METRICS_EXPORTER", "none")]);
         assert_eq!(no_metrics, both(true, false));
     }
 
     #[test]
-    fn unsupported_values_are_refused_naming_the_variable() {
+    fn unsupported_values_turn_their_signal_off_naming_the_variable() {
         let all = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
         let http = wanted_with(&[all, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]);
+        assert!((!http.traces && !http.metrics), "{http:?}");
+        assert_eq!(http.problems.len(), 2, "{http:?}");
         assert!(
-            http.unwrap_err()
-                .to_string()
+            http.problems[0]
                 .starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf is not supported"),
+            "{http:?}"
         );
         let metrics = wanted_with(&[all, ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json")]);
-        assert!(
-            metrics
-                .unwrap_err()
-                .to_string()
-                .contains("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-        );
+        assert!(metrics.traces && !metrics.metrics, "{metrics:?}");
+        assert!(metrics.problems[0].starts_with("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"));
         let zipkin = wanted_with(&[all, ("OTEL_TRACES_EXPORTER", "zipkin")]);
-        assert!(
-            zipkin
-                .unwrap_err()
-                .to_string()
-                .contains("OTEL_TRACES_EXPORTER")
-        );
+        assert!(!zipkin.traces && zipkin.metrics, "{zipkin:?}");
+        assert!(zipkin.problems[0].starts_with("OTEL_TRACES_EXPORTER=zipkin"));
         // A protocol for a signal that is not exported does not matter.
         let ignored = wanted_with(&[
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4317"),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
         ]);
-        assert_eq!(ignored.unwrap(), both(true, false));
+        assert_eq!(ignored, both(true, false));
     }
 }

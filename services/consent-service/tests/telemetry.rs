@@ -56,10 +56,15 @@ async fn spans_and_metrics_reach_an_otlp_collector() {
     ];
     let service =
         Service::try_start_with_env(dir.path(), &[], &env).unwrap_or_else(|out| panic!("{out}"));
-    // Periodic export while serving.
-    wait_for(|| received.metric_exports() > 0).await;
-    // A new log starts with the policy pack's events.
-    let first = received.metrics().swap_remove(0);
+    // Periodic export while serving. The projection gauges are registered
+    // once the new log holds the policy pack's events: count from there.
+    let folded = |m: &Vec<Metric>| has(m, "icr.projection.position");
+    wait_for(|| received.metrics().iter().any(folded)).await;
+    let first = received
+        .metrics()
+        .into_iter()
+        .find(folded)
+        .expect("an export");
     let pack_appends = histogram_count(&first, "icr.log.append.duration", "icr.log", "events");
 
     let nhs = &patients(1)[0];
@@ -107,6 +112,7 @@ async fn spans_and_metrics_reach_an_otlp_collector() {
     assert!(status.success(), "exit status {status}");
 
     check_spans(&received);
+    assert_nothing_personal(&received, &[nhs, "dr-1"]);
     let last = received.metrics().pop().expect("a metric export");
     let sums = |name: &str, key: &str, value: &str| counter(&last, name, key, value);
     assert_eq!(
@@ -186,6 +192,56 @@ fn check_spans(received: &collector::Received) {
             names(&spans)
         );
     }
+}
+
+/// No span, span event or metric carries the patient's NHS number or the
+/// clinician's user id, in any attribute.
+fn assert_nothing_personal(received: &collector::Received, personal: &[&str]) {
+    let mut values = Vec::new();
+    for (_, span) in received.spans() {
+        values.push(format!("{:?}", span.attributes));
+        values.push(format!("{:?}", span.events));
+        values.push(span.name.clone());
+    }
+    for export in received.metrics() {
+        values.push(format!("{export:?}"));
+    }
+    for value in &values {
+        for item in personal {
+            assert!(!value.contains(item), "{item} exported in {value}");
+        }
+    }
+}
+
+/// A collector that is not there costs failed exports, never a decision,
+/// and does not hold up the exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_changes_nothing_for_callers() {
+    // Bound, then closed again: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let service =
+        Service::try_start_with_env(dir.path(), &[], &env).unwrap_or_else(|out| panic!("{out}"));
+    let nhs = &patients(1)[0];
+    admit(&mut service.care(), nhs).await;
+    let mut decisions = service.decisions();
+    for _ in 0..20 {
+        let answer = decisions.authorize(question(nhs)).await.expect("authorize");
+        let decision = answer.into_inner().decision.expect("a decision");
+        assert_eq!(decision.outcome, Outcome::Allow as i32);
+    }
+    service.terminate();
+    let status = tokio::task::spawn_blocking(move || service.wait())
+        .await
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
 }
 
 fn names(spans: &[(String, opentelemetry_proto::tonic::trace::v1::Span)]) -> Vec<&str> {

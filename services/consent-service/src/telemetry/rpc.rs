@@ -4,12 +4,18 @@
 //!
 //! The span follows the OpenTelemetry conventions for gRPC servers: named
 //! `service/method`, kind server, with `rpc.system`, `rpc.service`,
-//! `rpc.method` and `rpc.grpc.status_code`. Its parent is the caller's span
+//! `rpc.method` and `rpc.grpc.status_code`; a path that names no RPC the
+//! server has is `_OTHER`, so callers cannot mint span names. Its parent is
+//! the caller's span
 //! when the request carries W3C trace context (`traceparent`,
 //! `tracestate`). The status is read where gRPC puts it: the response head
 //! for a refusal (trailers-only), else the trailers at the end of the stream.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+
+use prost::Message;
 
 use opentelemetry_http::HeaderExtractor;
 use tonic::codegen::http::{HeaderMap, Request, Response};
@@ -23,25 +29,58 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub(crate) type RpcTraceLayer =
     TraceLayer<SharedClassifier<GrpcErrorsAsFailures>, RpcSpan, (), RpcEnd, (), RpcEnd, RpcEnd>;
 
-/// The trace layer for the gRPC server.
-pub(crate) fn layer() -> RpcTraceLayer {
-    TraceLayer::new_for_grpc()
-        .make_span_with(RpcSpan)
+/// The trace layer for the gRPC server, naming spans after the RPCs of
+/// `descriptor_sets` (encoded `FileDescriptorSet`s: those the server
+/// serves).
+pub(crate) fn layer(descriptor_sets: &[&[u8]]) -> anyhow::Result<RpcTraceLayer> {
+    Ok(TraceLayer::new_for_grpc()
+        .make_span_with(RpcSpan {
+            known: Arc::new(known_rpcs(descriptor_sets)?),
+        })
         .on_request(())
         .on_response(RpcEnd)
         .on_body_chunk(())
         .on_eos(RpcEnd)
-        .on_failure(RpcEnd)
+        .on_failure(RpcEnd))
+}
+
+/// What spans are called for a path that names no RPC of the server.
+const OTHER: &str = "_OTHER";
+
+/// `package.Service/Method` of every RPC in `descriptor_sets`.
+fn known_rpcs(descriptor_sets: &[&[u8]]) -> anyhow::Result<HashSet<String>> {
+    let mut known = HashSet::new();
+    for set in descriptor_sets {
+        let set = prost_types::FileDescriptorSet::decode(*set)?;
+        for file in &set.file {
+            let package = file.package();
+            for service in &file.service {
+                for method in &service.method {
+                    known.insert(format!("{package}.{}/{}", service.name(), method.name()));
+                }
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// The span name for request `path`: the RPC, or [`OTHER`].
+fn span_name<'a>(known: &HashSet<String>, path: &'a str) -> &'a str {
+    let path = path.trim_start_matches('/');
+    if known.contains(path) { path } else { OTHER }
 }
 
 /// Opens the span of one RPC.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RpcSpan;
+#[derive(Clone, Debug)]
+pub(crate) struct RpcSpan {
+    /// `package.Service/Method` of every RPC the server has.
+    known: Arc<HashSet<String>>,
+}
 
 impl<B> MakeSpan<B> for RpcSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
-        let name = request.uri().path().trim_start_matches('/');
-        let (service, method) = name.split_once('/').unwrap_or((name, ""));
+        let name = span_name(&self.known, request.uri().path());
+        let (service, method) = name.split_once('/').unwrap_or((OTHER, OTHER));
         let span = tracing::info_span!(
             "rpc",
             otel.name = name,
@@ -121,6 +160,24 @@ fn record_status(span: &Span, code: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_are_named_after_known_rpcs_only() {
+        let health = tonic_health::pb::FILE_DESCRIPTOR_SET;
+        let known = known_rpcs(&[icr_proto::FILE_DESCRIPTOR_SET, health]).unwrap();
+        let authorize = "/icr.consent.v1.AccessDecisionService/Authorize";
+        assert_eq!(span_name(&known, authorize), &authorize[1..]);
+        let check = "/grpc.health.v1.Health/Check";
+        assert_eq!(span_name(&known, check), &check[1..]);
+        for unknown in [
+            "/icr.consent.v1.AccessDecisionService/Nothing",
+            "/x/y",
+            "/",
+            "",
+        ] {
+            assert_eq!(span_name(&known, unknown), OTHER, "{unknown}");
+        }
+    }
 
     #[test]
     fn the_status_is_read_from_grpc_status() {

@@ -11,19 +11,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consent_service::CALLING_SYSTEM_HEADER;
-use icr_events::NhsNumber;
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::submitter::Who;
-use icr_proto::pb::{
-    CareRelationshipKind, GetConsentStatusRequest, ObjectionScope, ReadEventsRequest,
-    RecordObjectionRequest, RecordedEvent, RegisterPatientRequest, StartCareRelationshipRequest,
-    Submitter, WithdrawObjectionRequest, WriteResult,
-};
+use icr_proto::pb::{GetConsentStatusRequest, ReadEventsRequest, RecordedEvent, WriteResult};
 use tonic::service::interceptor::InterceptedService;
+
+mod requests;
+// Each test binary uses some of them.
+#[allow(unused_imports)]
+pub use requests::{admit, objection, patients, withdrawal};
 use tonic::transport::Channel;
 
 /// How long a start may take before the test gives up and shows the
@@ -89,6 +88,8 @@ impl Service {
             .args(extra)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
+            // Only a test that sets OpenTelemetry variables exports.
+            .envs(otel_unset())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -204,6 +205,15 @@ impl Drop for Service {
     }
 }
 
+/// Clears every `OTEL_*` variable the test process has, so that a
+/// developer's or CI's settings do not reach the service.
+fn otel_unset() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| name.starts_with("OTEL_"))
+        .map(|(name, _)| (name, String::new()))
+        .collect()
+}
+
 /// Sends each line of `from` to `lines` and keeps a copy in `output`.
 fn forward(
     from: impl Read + Send + 'static,
@@ -233,41 +243,6 @@ fn serving_address(line: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
         .collect();
     Some(address)
-}
-
-/// `count` distinct valid NHS numbers.
-pub fn patients(count: u32) -> Vec<String> {
-    (0..count)
-        .map(|n| NhsNumber::synthetic(n).as_string())
-        .collect()
-}
-
-/// The patient's own direct-care objection.
-pub fn objection(request_id: &str, nhs: &str) -> RecordObjectionRequest {
-    RecordObjectionRequest {
-        request_id: request_id.into(),
-        nhs_number: nhs.into(),
-        scope: ObjectionScope::DirectCare.into(),
-        submitter: Some(Submitter {
-            who: Some(Who::Patient(true)),
-        }),
-        user_id: "pals-officer".into(),
-        expected_stream_version: None,
-    }
-}
-
-/// The patient withdrawing that objection.
-pub fn withdrawal(request_id: &str, nhs: &str) -> WithdrawObjectionRequest {
-    WithdrawObjectionRequest {
-        request_id: request_id.into(),
-        nhs_number: nhs.into(),
-        scope: ObjectionScope::DirectCare.into(),
-        submitter: Some(Submitter {
-            who: Some(Who::Patient(true)),
-        }),
-        user_id: "pals-officer".into(),
-        expected_stream_version: None,
-    }
 }
 
 /// Every event in the log, in order, through `AuditService/ReadEvents`.
@@ -382,30 +357,4 @@ pub struct Sent {
     pub nhs: String,
     /// Objection (true) or withdrawal (false).
     pub objects: bool,
-}
-
-/// Registers `nhs` at a Coventry practice with an inpatient episode at the
-/// hospital (RKB), so that a clinician there is allowed.
-pub async fn admit(care: &mut CareContextServiceClient<Intercepted>, nhs: &str) {
-    care.register_patient(RegisterPatientRequest {
-        request_id: format!("register-{nhs}"),
-        nhs_number: nhs.into(),
-        gp_practice_ods: "M86003".into(),
-        date_of_birth: "1970-01-01".into(),
-        user_id: "gp-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("register");
-    care.start_care_relationship(StartCareRelationshipRequest {
-        request_id: format!("episode-{nhs}"),
-        nhs_number: nhs.into(),
-        relationship_id: format!("ep-{nhs}"),
-        organisation_ods: "RKB".into(),
-        kind: CareRelationshipKind::InpatientEpisode.into(),
-        user_id: "pas-feed".into(),
-        expected_stream_version: None,
-    })
-    .await
-    .expect("care relationship");
 }

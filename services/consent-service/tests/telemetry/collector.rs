@@ -50,11 +50,6 @@ impl Received {
         spans
     }
 
-    /// How many metric exports have arrived.
-    pub(crate) fn metric_exports(&self) -> usize {
-        self.metrics.lock().expect("metrics").len()
-    }
-
     /// The metrics of every export, in the order they arrived.
     pub(crate) fn metrics(&self) -> Vec<Vec<Metric>> {
         let metrics = self.metrics.lock().expect("metrics");
