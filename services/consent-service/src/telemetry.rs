@@ -22,7 +22,7 @@
 //! Telemetry settings never stop the service: access decisions matter more.
 
 pub(crate) mod metrics;
-pub(crate) mod rpc;
+pub mod rpc;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;

@@ -26,13 +26,13 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The layer: [`RpcSpan`] opens the span, [`RpcEnd`] records the status.
-pub(crate) type RpcTraceLayer =
+pub type RpcTraceLayer =
     TraceLayer<SharedClassifier<GrpcErrorsAsFailures>, RpcSpan, (), RpcEnd, (), RpcEnd, RpcEnd>;
 
 /// The trace layer for the gRPC server, naming spans after the RPCs of
 /// `descriptor_sets` (encoded `FileDescriptorSet`s: those the server
 /// serves).
-pub(crate) fn layer(descriptor_sets: &[&[u8]]) -> anyhow::Result<RpcTraceLayer> {
+pub fn layer(descriptor_sets: &[&[u8]]) -> anyhow::Result<RpcTraceLayer> {
     Ok(TraceLayer::new_for_grpc()
         .make_span_with(RpcSpan {
             known: Arc::new(known_rpcs(descriptor_sets)?),
@@ -72,7 +72,7 @@ fn span_name<'a>(known: &HashSet<String>, path: &'a str) -> &'a str {
 
 /// Opens the span of one RPC.
 #[derive(Clone, Debug)]
-pub(crate) struct RpcSpan {
+pub struct RpcSpan {
     /// `package.Service/Method` of every RPC the server has.
     known: Arc<HashSet<String>>,
 }
@@ -103,7 +103,7 @@ impl<B> MakeSpan<B> for RpcSpan {
 
 /// Records the gRPC status on the span when the response ends.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RpcEnd;
+pub struct RpcEnd;
 
 impl<B> OnResponse<B> for RpcEnd {
     fn on_response(self, response: &Response<B>, _: Duration, span: &Span) {
