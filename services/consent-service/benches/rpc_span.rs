@@ -46,8 +46,7 @@ fn rpc_span(c: &mut Criterion) {
     let layer = rpc::layer(&[icr_proto::FILE_DESCRIPTOR_SET]).expect("layer");
     let mut group = c.benchmark_group("rpc_span");
     group.bench_function("bare", |b| {
-        b.to_async(&runtime)
-            .iter(|| answer.clone().oneshot(request()))
+        b.to_async(&runtime).iter(|| answer.oneshot(request()))
     });
     let traced = layer.layer(answer);
     group.bench_function("span", |b| {
