@@ -163,6 +163,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 secondary_use_pseudonymised: r.secondary_use_pseudonymised,
                 children_social_care_from: r.children_social_care_from,
                 user_id,
+                expected_stream_version: None,
             };
             client
                 .set_region_policy(caller.request(request))
@@ -176,6 +177,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 name: o.name,
                 region: o.region,
                 user_id,
+                expected_stream_version: None,
             };
             client
                 .join_organisation(caller.request(request))
@@ -187,6 +189,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 request_id,
                 ods_code: o.ods_code,
                 user_id,
+                expected_stream_version: None,
             };
             client
                 .leave_organisation(caller.request(request))
@@ -202,6 +205,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 purposes: r.purposes,
                 clinical: r.clinical,
                 user_id,
+                expected_stream_version: None,
             };
             client
                 .set_role_policy(caller.request(request))
