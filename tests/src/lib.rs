@@ -259,6 +259,7 @@ pub fn exceptional_access_region_policy() -> SetRegionPolicyRequest {
         review_within_days: 7,
         secondary_use_pseudonymised: true,
         children_social_care_from: String::new(),
+        expected_stream_version: None,
     }
 }
 

@@ -166,7 +166,7 @@ fn cases() -> Vec<(&'static str, Call)> {
     // An unknown name a megabyte long is refused without being repeated.
     c.push(("event_types[1]", Call::Events(ReadEventsRequest { event_types: vec!["PatientRegistered".into(), huge()], ..Default::default() })));
     for long in ["n".repeat(257), huge()] {
-        c.push(("name", Call::Join(JoinOrganisationRequest { request_id: request_id(), ods_code: "RKB".into(), name: long.clone(), region: "QWU".into(), user_id: "ig-lead".into() })));
+        c.push(("name", Call::Join(JoinOrganisationRequest { request_id: request_id(), ods_code: "RKB".into(), name: long.clone(), region: "QWU".into(), user_id: "ig-lead".into(), expected_stream_version: None })));
         c.push(("description", Call::Role(SetRolePolicyRequest { description: long.clone(), ..role_request() })));
         c.push(("name", Call::Region(SetRegionPolicyRequest { name: long.clone(), ..region_request() })));
     }
@@ -308,6 +308,7 @@ async fn every_field_at_its_bound_is_accepted() {
             name: "n".repeat(256),
             region: "QWU".into(),
             user_id: "ig-lead".into(),
+            expected_stream_version: None,
         }),
         Call::Role(SetRolePolicyRequest {
             description: "d".repeat(256),

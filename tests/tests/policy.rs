@@ -29,6 +29,7 @@ fn join(ods: &str, name: &str, region: &str) -> JoinOrganisationRequest {
         name: name.into(),
         region: region.into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 }
 
@@ -37,6 +38,7 @@ fn leave(ods: &str) -> LeaveOrganisationRequest {
         request_id: request_id(),
         ods_code: ods.into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 }
 

@@ -1,6 +1,6 @@
-//! Policy changes that current state refuses append nothing, and the audit
-//! stream shows every event: gapless, windowed, attributable (including an
-//! attorney acting for the patient). Policy effects on decisions: `policy.rs`.
+//! Policy changes that current state or a stale expected stream version
+//! refuses append nothing, and the audit stream shows every event: gapless,
+//! windowed, attributable (including an attorney acting for the patient). Policy effects on decisions: `policy.rs`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -18,6 +18,7 @@ fn join(ods: &str, name: &str, region: &str) -> JoinOrganisationRequest {
         name: name.into(),
         region: region.into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 }
 
@@ -26,6 +27,7 @@ fn leave(ods: &str) -> LeaveOrganisationRequest {
         request_id: request_id(),
         ods_code: ods.into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 }
 
@@ -74,6 +76,113 @@ async fn membership_conflicts_are_refused_and_append_nothing() {
         .join_organisation(join("RRK", "University Hospitals Birmingham", "QHL"))
         .await;
     assert_eq!(twice.expect_err("joined twice").code(), Code::AlreadyExists);
+    assert_eq!(server.all_events().await.len(), before + 2);
+}
+
+/// The version `stream` is at: its latest event's, or 0.
+fn version_of(events: &[RecordedEvent], stream: &str) -> u64 {
+    events
+        .iter()
+        .filter(|e| e.stream == stream)
+        .map(|e| e.stream_version)
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_policy_change_on_a_stale_stream_version_is_aborted_and_appends_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path()).await;
+    let events = server.all_events().await;
+    let before = events.len();
+    let region = version_of(&events, "region/QWU");
+    let role = version_of(&events, "role/R8000");
+    let member = version_of(&events, &format!("organisation/{HOSPITAL}"));
+    assert!(region > 0 && role > 0 && member > 0, "the pack set them");
+
+    let stale_region = SetRegionPolicyRequest {
+        request_id: request_id(),
+        region: "QWU".into(),
+        name: "Coventry and Warwickshire".into(),
+        consent_model: ConsentModel::OptOut.into(),
+        minimum_age: 16,
+        user_id: "ig-lead".into(),
+        expected_stream_version: Some(region - 1),
+        ..Default::default()
+    };
+    let stale_role = SetRolePolicyRequest {
+        request_id: request_id(),
+        role_code: "R8000".into(),
+        description: "Clinical Practitioner Access Role".into(),
+        sections: vec![RecordSection::Demographics.into()],
+        purposes: vec![Purpose::DirectCare.into()],
+        user_id: "ig-lead".into(),
+        expected_stream_version: Some(role + 1),
+        ..Default::default()
+    };
+    let stale_leave = LeaveOrganisationRequest {
+        expected_stream_version: Some(member + 1),
+        ..leave(HOSPITAL)
+    };
+    // A new stream is at version 0.
+    let stale_join = JoinOrganisationRequest {
+        expected_stream_version: Some(1),
+        ..join("RRK", "University Hospitals Birmingham", "QHL")
+    };
+    let refusals = [
+        server
+            .policy
+            .set_region_policy(stale_region)
+            .await
+            .map(drop),
+        server.policy.set_role_policy(stale_role).await.map(drop),
+        server
+            .policy
+            .leave_organisation(stale_leave)
+            .await
+            .map(drop),
+        server.policy.join_organisation(stale_join).await.map(drop),
+    ];
+    for refused in refusals {
+        let status = refused.expect_err("stale version");
+        assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    }
+    assert_eq!(server.all_events().await.len(), before);
+
+    // At the current version the change is made; its retry, now stale, is
+    // still answered with the first result.
+    let current = JoinOrganisationRequest {
+        expected_stream_version: Some(0),
+        ..join("RRK", "University Hospitals Birmingham", "QHL")
+    };
+    let first = server
+        .policy
+        .join_organisation(current.clone())
+        .await
+        .expect("join at version 0")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(first.stream_version, 1);
+    let retry = server
+        .policy
+        .join_organisation(current)
+        .await
+        .expect("retry")
+        .into_inner()
+        .result
+        .expect("result");
+    assert!(retry.replayed);
+    assert_eq!(retry.log_position, first.log_position);
+    let current_leave = LeaveOrganisationRequest {
+        expected_stream_version: Some(member),
+        ..leave(HOSPITAL)
+    };
+    server
+        .policy
+        .leave_organisation(current_leave)
+        .await
+        .expect("leave at the current version");
     assert_eq!(server.all_events().await.len(), before + 2);
 }
 

@@ -62,6 +62,7 @@ async fn a_policy_event_the_engine_cannot_evaluate_is_refused_and_not_logged() {
         purposes: vec![Purpose::DirectCare.into()],
         clinical: true,
         user_id: "policy-admin".into(),
+        expected_stream_version: None,
     };
     let status = server
         .policy

@@ -105,6 +105,7 @@ valid!(
         name: "University Hospitals Birmingham".into(),
         region: "QHL".into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 );
 valid!(
@@ -115,6 +116,7 @@ valid!(
         request_id: request_id(),
         ods_code: "RLT".into(),
         user_id: "ig-lead".into(),
+        expected_stream_version: None,
     }
 );
 valid!(

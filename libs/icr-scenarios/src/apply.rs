@@ -98,6 +98,7 @@ pub(crate) async fn apply(clients: &mut Clients, action: &Action) -> Result<(), 
                 name: a.name.clone().unwrap_or_else(|| a.ods.clone()),
                 region: a.region.clone(),
                 user_id: USER.into(),
+                expected_stream_version: None,
             };
             clients.policy.join_organisation(call(request)).await?;
         }
@@ -106,6 +107,7 @@ pub(crate) async fn apply(clients: &mut Clients, action: &Action) -> Result<(), 
                 request_id: request_id(),
                 ods_code: a.ods.clone(),
                 user_id: USER.into(),
+                expected_stream_version: None,
             };
             clients.policy.leave_organisation(call(request)).await?;
         }
@@ -118,6 +120,7 @@ pub(crate) async fn apply(clients: &mut Clients, action: &Action) -> Result<(), 
                 purposes: a.purposes.iter().map(|p| p.number()).collect(),
                 user_id: USER.into(),
                 clinical: a.clinical,
+                expected_stream_version: None,
             };
             clients.policy.set_role_policy(call(request)).await?;
         }
@@ -139,6 +142,7 @@ pub(crate) async fn apply(clients: &mut Clients, action: &Action) -> Result<(), 
                 review_within_days: a.review_within_days,
                 secondary_use_pseudonymised: a.secondary_use_pseudonymised,
                 children_social_care_from: children,
+                expected_stream_version: None,
             };
             clients.policy.set_region_policy(call(request)).await?;
         }

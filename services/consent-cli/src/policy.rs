@@ -172,6 +172,7 @@ pub(crate) async fn join_org(
         name: args.name.clone(),
         region: args.region.clone(),
         user_id: caller.user_id(),
+        expected_stream_version: None,
     };
     let response = PolicyAdminServiceClient::new(channel)
         .join_organisation(caller.request(request))
@@ -190,6 +191,7 @@ pub(crate) async fn leave_org(
         request_id: args.write.request_id.clone(),
         ods_code: args.ods_code.clone(),
         user_id: caller.user_id(),
+        expected_stream_version: None,
     };
     let response = PolicyAdminServiceClient::new(channel)
         .leave_organisation(caller.request(request))
@@ -220,6 +222,7 @@ pub(crate) async fn set_role(
             .collect(),
         clinical: args.clinical,
         user_id: caller.user_id(),
+        expected_stream_version: None,
     };
     let response = PolicyAdminServiceClient::new(channel)
         .set_role_policy(caller.request(request))
@@ -247,6 +250,7 @@ pub(crate) async fn set_region(
         secondary_use_pseudonymised: args.secondary_use_pseudonymised,
         children_social_care_from: args.children_social_care_from.clone().unwrap_or_default(),
         user_id: caller.user_id(),
+        expected_stream_version: None,
     };
     let response = PolicyAdminServiceClient::new(channel)
         .set_region_policy(caller.request(request))

@@ -9,12 +9,23 @@
 //! change is then submitted under a request id derived from the plan (see
 //! [`plan`]), so re-running after a failure part-way makes each change at
 //! most once, and applying the same pack again plans nothing.
+//!
+//! A pack changes only the regions it owns, those its organisations are
+//! in; a neighbouring region it declares is created if the service does not
+//! know it, and otherwise left as it is and shown as skipped. Where another
+//! pack set an owned region's policy (bsw and bath-north-east-somerset both
+//! describe QOX), nothing is sent unless `--take-over` is given.
+//!
+//! Each change is sent with the version of its stream the plan was read
+//! at, so an administrator's change made between the read and the write is
+//! never overwritten: the service refuses the write (`Aborted`), apply
+//! stops there and sends nothing further, and says to run it again.
 
 mod plan;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_client::PolicyAdminServiceClient;
@@ -23,6 +34,7 @@ use icr_proto::pb::{
     SetRolePolicyRequest, WriteResult,
 };
 use serde_json::{Value, json};
+use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::caller::Caller;
@@ -31,7 +43,7 @@ use crate::output::{self, Output};
 use crate::replay::Replayed;
 use crate::{events, policy_test, write};
 
-use plan::{Change, CurrentPolicy};
+use plan::{Change, CurrentPolicy, Plan};
 
 /// The event types that make up policy.
 const POLICY_EVENT_TYPES: [&str; 4] = [
@@ -56,6 +68,12 @@ pub(crate) struct ApplyArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Apply even where another pack set the policy of a region this pack
+    /// owns (bsw and bath-north-east-somerset both describe QOX): that
+    /// pack's settings for the region are replaced, and its organisations
+    /// there that this pack does not list leave.
+    #[arg(long)]
+    pub(crate) take_over: bool,
     /// Under mutual TLS, the client certificate (PEM) of an auditor
     /// identity to read the current policy with: reading the log is the
     /// auditor's, changing policy the policy administrator's (--tls-cert).
@@ -96,29 +114,48 @@ pub(crate) async fn run(
         _ => channel.clone(),
     };
     let current = read_current(reader, caller).await?;
-    let changes = plan::plan(&files.pack_name, &desired, &current);
-    if changes.is_empty() {
-        return print_nothing_to_change(output, &files.pack_name, args.dry_run);
+    let plan = plan::plan(&files.pack_name, &desired, &current);
+    if plan.changes.is_empty() {
+        return print_nothing_to_change(output, &files.pack_name, &plan, args.dry_run);
     }
     if args.dry_run {
-        return print_plan(output, &changes);
+        return print_plan(output, &plan);
     }
+    if !plan.taken_over.is_empty() && !args.take_over {
+        let regions: Vec<String> = plan
+            .taken_over
+            .iter()
+            .map(|(region, other)| format!("region {region} was set by pack {other}"))
+            .collect();
+        anyhow::bail!(
+            "{}: applying pack {} would replace that pack's settings there, and its \
+             organisations there that this pack does not list would leave. Nothing was sent. \
+             Check the plan with --dry-run, then add --take-over to apply it",
+            regions.join(", "),
+            files.pack_name
+        );
+    }
+    apply(channel, caller, &plan, output).await
+}
+
+/// Submits the plan's changes in order, stopping at the first refused.
+async fn apply(channel: Channel, caller: &Caller, plan: &Plan, output: Output) -> Result<()> {
     let mut applied = Vec::new();
-    for change in &changes {
+    for change in &plan.changes {
         match submit(channel.clone(), caller, change).await {
             Ok(result) => applied.push(applied_record(change, &result)),
             Err(error) => {
-                print_applied(output, &applied)?;
+                print_applied(output, &applied, plan)?;
                 return Err(error.context(format!(
-                    "{} of {} changes applied; run the same command again to apply the rest \
-                     (the changes made are not repeated)",
+                    "{} of {} changes applied, nothing further sent; run the same command \
+                     again to apply the rest (the changes made are not repeated)",
                     applied.len(),
-                    changes.len()
+                    plan.changes.len()
                 )));
             }
         }
     }
-    print_applied(output, &applied)
+    print_applied(output, &applied, plan)
 }
 
 /// The service's policy: every policy event, folded in log order.
@@ -143,11 +180,13 @@ async fn read_current(channel: Channel, caller: &Caller) -> Result<CurrentPolicy
     Ok(current)
 }
 
-/// Submits one change through its policy RPC.
+/// Submits one change through its policy RPC, on condition that its stream
+/// is still at the version the plan was read at.
 async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<WriteResult> {
     let mut client = PolicyAdminServiceClient::new(channel);
     let request_id = change.request_id.clone();
     let user_id = caller.user_id();
+    let expected_stream_version = Some(change.version);
     let response = match change.payload.kind.clone() {
         Some(Kind::RegionPolicySet(r)) => {
             let request = SetRegionPolicyRequest {
@@ -163,6 +202,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 secondary_use_pseudonymised: r.secondary_use_pseudonymised,
                 children_social_care_from: r.children_social_care_from,
                 user_id,
+                expected_stream_version,
             };
             client
                 .set_region_policy(caller.request(request))
@@ -176,6 +216,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 name: o.name,
                 region: o.region,
                 user_id,
+                expected_stream_version,
             };
             client
                 .join_organisation(caller.request(request))
@@ -187,6 +228,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 request_id,
                 ods_code: o.ods_code,
                 user_id,
+                expected_stream_version,
             };
             client
                 .leave_organisation(caller.request(request))
@@ -202,6 +244,7 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
                 purposes: r.purposes,
                 clinical: r.clinical,
                 user_id,
+                expected_stream_version,
             };
             client
                 .set_role_policy(caller.request(request))
@@ -211,9 +254,22 @@ async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<Wr
         _ => anyhow::bail!("{}: not a policy change", change.stream),
     };
     let result = response
-        .map_err(|status| CallContext::policy_write(&change.request_id).rejected(status))
+        .map_err(|status| rejected(change, status))
         .with_context(|| format!("{} {}", change.action(), change.stream))?;
     write::written(result)
+}
+
+/// The error for a refused change: a stale plan says to plan again.
+fn rejected(change: &Change, status: tonic::Status) -> anyhow::Error {
+    if status.code() == Code::Aborted {
+        return anyhow!(
+            "{} changed since the plan was read (Aborted: {}); nothing was overwritten. \
+             Run the same command again to plan against the service's current policy",
+            change.stream,
+            status.message()
+        );
+    }
+    CallContext::policy_write(&change.request_id).rejected(status)
 }
 
 /// One applied change, as a record of the result.
@@ -225,39 +281,98 @@ fn applied_record(change: &Change, result: &WriteResult) -> Value {
     record
 }
 
+/// The skipped neighbouring regions as records, after the changes.
+fn skipped_records(plan: &Plan) -> Vec<Value> {
+    plan.skipped.iter().map(plan::Skipped::record).collect()
+}
+
+/// The owned regions another pack set, as records of the plan.
+fn take_over_records(plan: &Plan) -> Vec<Value> {
+    plan.taken_over
+        .iter()
+        .map(|(region, other)| {
+            json!({
+                "action": "take-over",
+                "stream": format!("region/{region}"),
+                "why": format!("set by pack {other}"),
+                "detail": "applying needs --take-over",
+            })
+        })
+        .collect()
+}
+
+/// ", 2 neighbouring regions left as they are", or nothing.
+fn skipped_note(plan: &Plan) -> String {
+    match plan.skipped.len() {
+        0 => String::new(),
+        1 => ", 1 neighbouring region left as it is".to_owned(),
+        n => format!(", {n} neighbouring regions left as they are"),
+    }
+}
+
 /// The plan of a dry run: a table and a closing line, or JSON lines.
-fn print_plan(output: Output, changes: &[Change]) -> Result<()> {
-    let records: Vec<Value> = changes.iter().map(Change::record).collect();
+fn print_plan(output: Output, plan: &Plan) -> Result<()> {
+    let mut records = take_over_records(plan);
+    records.extend(plan.changes.iter().map(Change::record));
+    records.extend(skipped_records(plan));
     output.records(PLAN_FIELDS, &records)?;
     if !output.is_json() {
+        let take_over = if plan.taken_over.is_empty() {
+            ""
+        } else {
+            "; applying needs --take-over"
+        };
         output::write_text(&format!(
-            "dry run: {} changes planned, none submitted\n",
-            changes.len()
+            "dry run: {} changes planned, none submitted{}{take_over}\n",
+            plan.changes.len(),
+            skipped_note(plan)
         ))?;
     }
     Ok(())
 }
 
-/// The changes applied: a table and a closing line, or JSON lines.
-fn print_applied(output: Output, applied: &[Value]) -> Result<()> {
+/// The changes applied and the regions skipped: a table and a closing
+/// line, or JSON lines.
+fn print_applied(output: Output, applied: &[Value], plan: &Plan) -> Result<()> {
     if applied.is_empty() {
         return Ok(());
     }
-    output.records(APPLIED_FIELDS, applied)?;
+    let mut records = applied.to_vec();
+    records.extend(skipped_records(plan));
+    output.records(APPLIED_FIELDS, &records)?;
     if !output.is_json() {
-        output::write_text(&format!("{} changes applied\n", applied.len()))?;
-    }
-    Ok(())
-}
-
-/// Says the service already has the pack: a sentence, or one JSON line.
-fn print_nothing_to_change(output: Output, pack: &str, dry_run: bool) -> Result<()> {
-    if output.is_json() {
-        output::json_line(&json!({ "pack": pack, "changes": 0, "dry_run": dry_run }))?;
-    } else {
         output::write_text(&format!(
-            "nothing to change: the service's policy already matches pack {pack}\n"
+            "{} changes applied{}\n",
+            applied.len(),
+            skipped_note(plan)
         ))?;
     }
     Ok(())
 }
+
+/// Says the service already has the pack: a sentence, or one JSON line,
+/// after the neighbouring regions skipped.
+fn print_nothing_to_change(output: Output, pack: &str, plan: &Plan, dry_run: bool) -> Result<()> {
+    let skipped = skipped_records(plan);
+    if !skipped.is_empty() {
+        output.records(PLAN_FIELDS, &skipped)?;
+    }
+    if output.is_json() {
+        output::json_line(&json!({
+            "pack": pack,
+            "changes": 0,
+            "skipped": plan.skipped.len(),
+            "dry_run": dry_run,
+        }))?;
+    } else {
+        output::write_text(&format!(
+            "nothing to change: the service's policy already matches pack {pack}{}\n",
+            skipped_note(plan)
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "policy_apply/apply_tests.rs"]
+mod tests;

@@ -62,7 +62,12 @@ async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
     // A dry run plans every entry and appends nothing.
     let plan = json(endpoint, &["policy", "apply", &pack, "--dry-run"]).await;
     assert_eq!(plan.len(), pack_entries(), "{plan:?}");
-    assert!(plan.iter().all(|change| change["why"] == "new"), "{plan:?}");
+    let new = ["new", "new neighbour (placeholder)"];
+    assert!(
+        plan.iter()
+            .all(|change| new.iter().any(|why| change["why"] == *why)),
+        "{plan:?}"
+    );
     assert!(plan.iter().all(|change| change["log_position"].is_null()));
     assert_eq!(log(endpoint).await, Vec::<Value>::new());
 
@@ -108,6 +113,132 @@ async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
     assert_eq!(rejoined[0]["why"], "rejoins");
     assert_eq!(rejoined[0]["replayed"], false);
     assert!(authorize(endpoint).await.contains("ALLOW"));
+
+    service.stop().await;
+}
+
+/// The latest event of `stream` in `events`.
+fn latest<'a>(events: &'a [Value], stream: &str) -> &'a Value {
+    events
+        .iter()
+        .rfind(|event| event["stream"] == stream)
+        .unwrap_or_else(|| panic!("no event on {stream}"))
+}
+
+#[tokio::test]
+async fn a_neighbours_own_settings_and_organisations_survive_applying_a_pack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let service = service_without_policy(dir.path()).await;
+    let endpoint = service.endpoint.as_str();
+    let pack = pack_dir();
+    json(endpoint, &["policy", "apply", &pack]).await;
+
+    // Birmingham's own policy (the pack only declares QHL as a placeholder)
+    // and a Birmingham trust.
+    let set_region = "policy set-region --code QHL --name Birmingham --model opt_out \
+                      --minimum-age 16 --viewing-region QWU --break-glass --review-within-days 7";
+    succeeded(&cli(endpoint, &words(set_region)).await);
+    succeeded(
+        &cli(
+            endpoint,
+            &words("policy join-org --ods RRK --name UHB --region QHL"),
+        )
+        .await,
+    );
+    let before = log(endpoint).await;
+
+    // Planned again: nothing for QHL or RRK; QHL shown as skipped.
+    let plan = json(endpoint, &["policy", "apply", &pack, "--dry-run"]).await;
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    assert_eq!(plan[0]["action"], "skip");
+    assert_eq!(plan[0]["stream"], "region/QHL");
+    assert_eq!(
+        plan[0]["detail"],
+        "kept as it is: Birmingham: opt_out, minimum age 16, break glass"
+    );
+    assert_eq!(plan[1]["changes"], 0);
+    assert_eq!(plan[1]["skipped"], 1);
+
+    let applied = succeeded(&cli(endpoint, &["policy", "apply", &pack]).await);
+    assert!(
+        applied.ends_with(&format!(
+            "nothing to change: the service's policy already matches pack {PACK}, \
+             1 neighbouring region left as it is\n"
+        )),
+        "{applied}"
+    );
+    let after = log(endpoint).await;
+    assert_eq!(after, before, "nothing appended");
+    assert_eq!(
+        latest(&after, "organisation/RRK")["event_type"],
+        "OrganisationJoined"
+    );
+    let qhl = latest(&after, "region/QHL")["request_id"].clone();
+    assert!(
+        qhl.as_str()
+            .is_some_and(|id| !id.starts_with("policy-apply/")),
+        "still the administrator's: {qhl}"
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_pack_for_the_same_region_takes_it_over_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let service = service_without_policy(dir.path()).await;
+    let endpoint = service.endpoint.as_str();
+    let path = |pack: &str| policies_dir().join(pack).display().to_string();
+    let (bsw, banes) = (path("bsw"), path("bath-north-east-somerset"));
+    json(endpoint, &["policy", "apply", &bsw]).await;
+    let before = log(endpoint).await;
+
+    // bath-north-east-somerset also owns QOX: refused, nothing sent, so
+    // bsw's organisations are still joined and QOX is as bsw set it.
+    let refused = failed(&cli(endpoint, &["policy", "apply", &banes]).await);
+    assert!(
+        refused.contains("region QOX was set by pack bsw"),
+        "{refused}"
+    );
+    assert!(refused.contains("--take-over"), "{refused}");
+    assert_eq!(log(endpoint).await, before);
+    for trust in ["RN3", "RNU", "RNZ"] {
+        let joined = latest(&before, &format!("organisation/{trust}"));
+        assert_eq!(joined["event_type"], "OrganisationJoined", "{joined}");
+    }
+
+    // The plan says what taking over would do.
+    let plan = json(endpoint, &["policy", "apply", &banes, "--dry-run"]).await;
+    assert_eq!(plan[0]["action"], "take-over", "{plan:?}");
+    assert_eq!(plan[0]["why"], "set by pack bsw");
+    let leaving: Vec<&Value> = plan
+        .iter()
+        .filter(|c| c["action"] == "leave-org")
+        .map(|c| &c["stream"])
+        .collect();
+    assert_eq!(
+        leaving,
+        ["organisation/RN3", "organisation/RNU", "organisation/RNZ"]
+    );
+
+    // Asked for, it is done; the region is then bath-north-east-somerset's.
+    json(endpoint, &["policy", "apply", &banes, "--take-over"]).await;
+    let after = log(endpoint).await;
+    let qox = latest(&after, "region/QOX")["request_id"].clone();
+    assert!(
+        qox.as_str()
+            .is_some_and(|id| id.starts_with("policy-apply/bath-north-east-somerset/")),
+        "{qox}"
+    );
+    assert_eq!(
+        latest(&after, "organisation/RN3")["event_type"],
+        "OrganisationLeft"
+    );
+    let again = failed(&cli(endpoint, &["policy", "apply", &bsw]).await);
+    assert!(
+        again.contains("region QOX was set by pack bath-north-east-somerset"),
+        "{again}"
+    );
 
     service.stop().await;
 }

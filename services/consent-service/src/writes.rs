@@ -119,6 +119,15 @@ pub(crate) async fn execute<L: EventLog>(
         let folded = aggregates.load(log, &stream_name, &stream).await?;
         let version = folded.version;
         if let Some(expected) = command.expected_version.filter(|v| *v != version) {
+            // A retry racing its original sees the original's event, and the
+            // version it moved the stream to: answer it with the original's
+            // result.
+            if let Some(done) = log
+                .find_request(&command.request_id, &command.fingerprint)
+                .await?
+            {
+                return Ok(result(done));
+            }
             return Err(LogError::VersionConflict {
                 stream: stream_name,
                 expected,

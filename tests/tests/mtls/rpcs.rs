@@ -141,6 +141,7 @@ pub(crate) async fn call(rpc: &str, c: &mut Clients, state: &mut State) -> Resul
                 name: "Test trust".into(),
                 region: "QWU".into(),
                 user_id: "ig-lead".into(),
+                expected_stream_version: None,
             })
             .await
             .map(drop),
@@ -150,6 +151,7 @@ pub(crate) async fn call(rpc: &str, c: &mut Clients, state: &mut State) -> Resul
                 request_id: request_id(),
                 ods_code: "RZZ01".into(),
                 user_id: "ig-lead".into(),
+                expected_stream_version: None,
             })
             .await
             .map(drop),

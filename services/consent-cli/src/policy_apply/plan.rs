@@ -1,12 +1,30 @@
 //! What `policy apply` would change: the pack's policy set against the
 //! policy the service's log holds now, as a list of changes, each with the
-//! request id it is submitted under.
+//! request id it is submitted under and the stream version it was planned
+//! against.
+//!
+//! A pack *owns* the regions its organisations are in: every pack lists
+//! the organisations of its own region (QWU for coventry-warwickshire, QOX
+//! for bsw and bath-north-east-somerset, QM7 for my-care-record), and the
+//! other regions it declares are neighbours, named so that their codes are
+//! known (as viewing regions), with placeholder settings. Only an owned
+//! region's settings are set from the pack, and only organisations of an
+//! owned region that the pack does not list leave. A neighbour the log
+//! does not know yet is created from the pack's placeholder; a neighbour it
+//! already holds is left as it is and shown as skipped. Two packs for the
+//! same region (bsw and bath-north-east-somerset both own QOX) are
+//! alternatives: where another pack set an owned region's policy, the plan
+//! names it, and applying replaces that pack's policy for the region only
+//! when asked to (`--take-over`).
 //!
 //! A request id names the pack, the stream, the stream version the change
 //! was planned against and a digest of the change. Re-running after a
 //! partial failure plans the changes not yet made against the same
 //! versions, so they go under the same ids and the service applies each at
 //! most once; a later, different change to the same stream gets a new id.
+//! The version is also sent as the request's expected stream version, so a
+//! change made to the stream since the plan was read is never overwritten:
+//! the service refuses the write (`Aborted`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +43,9 @@ use crate::names;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CurrentPolicy {
     streams: BTreeMap<String, (u64, EventPayload)>,
+    /// The pack whose loading or applying wrote each stream's latest event,
+    /// where one did.
+    set_by: BTreeMap<String, String>,
 }
 
 impl CurrentPolicy {
@@ -35,6 +56,10 @@ impl CurrentPolicy {
                 event.stream.clone(),
                 (event.stream_version, payload.clone()),
             );
+            match pack_of(&event.request_id) {
+                Some(pack) => self.set_by.insert(event.stream.clone(), pack.to_owned()),
+                None => self.set_by.remove(&event.stream),
+            };
         }
     }
 
@@ -42,6 +67,15 @@ impl CurrentPolicy {
     fn latest(&self, stream: &str) -> Option<&(u64, EventPayload)> {
         self.streams.get(stream)
     }
+}
+
+/// The pack a request id names: `policy-pack/<pack>/…` (loaded at first
+/// start) or `policy-apply/<pack>/…` (applied).
+fn pack_of(request_id: &str) -> Option<&str> {
+    let rest = request_id
+        .strip_prefix("policy-pack/")
+        .or_else(|| request_id.strip_prefix("policy-apply/"))?;
+    rest.split_once('/').map(|(pack, _)| pack)
 }
 
 /// Why a change is planned.
@@ -55,6 +89,9 @@ pub(crate) enum Why {
     Rejoins,
     /// The organisation is in one of the pack's regions but not the pack.
     NotInPack,
+    /// A neighbouring region the service does not know yet: created from
+    /// the pack's placeholder so that its code is known.
+    Placeholder,
 }
 
 impl Why {
@@ -64,6 +101,7 @@ impl Why {
             Self::Changed => "changed",
             Self::Rejoins => "rejoins",
             Self::NotInPack => "not in the pack",
+            Self::Placeholder => "new neighbour (placeholder)",
         }
     }
 }
@@ -79,6 +117,9 @@ pub(crate) struct Change {
     pub(crate) payload: EventPayload,
     /// The idempotency key it is submitted under.
     pub(crate) request_id: String,
+    /// The stream's version the change was planned against (0: the stream
+    /// is new), sent as the expected stream version.
+    pub(crate) version: u64,
 }
 
 impl Change {
@@ -105,52 +146,118 @@ impl Change {
     }
 }
 
+/// A neighbouring region the service already holds: not the pack's to
+/// change, so left as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Skipped {
+    /// The region's policy stream.
+    pub(crate) stream: String,
+    /// The region's policy as the service holds it.
+    pub(crate) current: EventPayload,
+}
+
+impl Skipped {
+    /// The skipped region as a record of the plan table.
+    pub(crate) fn record(&self) -> Value {
+        json!({
+            "action": "skip",
+            "stream": self.stream,
+            "why": "exists, not the pack's region",
+            "detail": format!("kept as it is: {}", detail(&self.current)),
+        })
+    }
+}
+
+/// What applying a pack would do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Plan {
+    /// The changes to submit, in order.
+    pub(crate) changes: Vec<Change>,
+    /// Neighbouring regions the pack declares differently from the
+    /// service, left as the service has them.
+    pub(crate) skipped: Vec<Skipped>,
+    /// Regions the pack owns whose policy another pack set, as
+    /// `(region, pack)`: applying takes them over from that pack (two packs
+    /// can describe one region, as bsw and bath-north-east-somerset do QOX),
+    /// so it is done only when asked for.
+    pub(crate) taken_over: Vec<(String, String)>,
+}
+
+/// The regions `desired` owns: those its organisations are in.
+fn owned_regions(desired: &[EventPayload]) -> BTreeSet<String> {
+    desired
+        .iter()
+        .filter_map(|payload| match &payload.kind {
+            Some(Kind::OrganisationJoined(joined)) => Some(joined.region.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The changes that make the service's policy match the pack's `desired`
 /// events (regions, organisations, roles, as the pack loader gives them),
-/// in that order, then the organisations of the pack's regions that the
-/// pack no longer lists, to leave. Roles the pack does not list are left
-/// alone: roles are shared by every region.
-pub(crate) fn plan(pack: &str, desired: &[EventPayload], current: &CurrentPolicy) -> Vec<Change> {
-    let mut changes = Vec::new();
+/// in that order, then the organisations of the pack's owned regions that
+/// the pack no longer lists, to leave. A region the pack does not own is
+/// set only when the service does not know it yet. Roles the pack does not
+/// list are left alone: roles are shared by every region.
+pub(crate) fn plan(pack: &str, desired: &[EventPayload], current: &CurrentPolicy) -> Plan {
+    let owned = owned_regions(desired);
+    let mut plan = Plan::default();
+    for region in &owned {
+        match current.set_by.get(&format!("region/{region}")) {
+            Some(other) if other != pack => {
+                plan.taken_over.push((region.clone(), other.clone()));
+            }
+            _ => {}
+        }
+    }
     let mut listed = BTreeSet::new();
-    let mut regions = BTreeSet::new();
     for payload in desired {
         let Some(stream) = StreamId::of(payload).map(|s| s.to_string()) else {
             continue;
         };
-        match &payload.kind {
-            Some(Kind::RegionPolicySet(region)) => {
-                regions.insert(region.region.clone());
-            }
+        let neighbour = match &payload.kind {
+            Some(Kind::RegionPolicySet(region)) => !owned.contains(&region.region),
             Some(Kind::OrganisationJoined(_)) => {
                 listed.insert(stream.clone());
+                false
             }
-            _ => {}
-        }
+            _ => false,
+        };
         let latest = current.latest(&stream);
         let why = match latest {
+            None if neighbour => Why::Placeholder,
             None => Why::New,
-            Some((_, now)) if matches!(now.kind, Some(Kind::OrganisationLeft(_))) => Why::Rejoins,
             Some((_, now)) if normalised(now) == normalised(payload) => continue,
+            Some((_, now)) if neighbour => {
+                plan.skipped.push(Skipped {
+                    stream,
+                    current: now.clone(),
+                });
+                continue;
+            }
+            Some((_, now)) if matches!(now.kind, Some(Kind::OrganisationLeft(_))) => Why::Rejoins,
             Some(_) => Why::Changed,
         };
         let version = latest.map_or(0, |(version, _)| *version);
-        changes.push(change(pack, stream, version, why, payload.clone()));
+        plan.changes
+            .push(change(pack, stream, version, why, payload.clone()));
     }
     for (stream, (version, payload)) in &current.streams {
         let Some(Kind::OrganisationJoined(joined)) = &payload.kind else {
             continue;
         };
-        if regions.contains(&joined.region) && !listed.contains(stream) {
+        if owned.contains(&joined.region) && !listed.contains(stream) {
             let left = EventPayload {
                 kind: Some(Kind::OrganisationLeft(OrganisationLeft {
                     ods_code: joined.ods_code.clone(),
                 })),
             };
-            changes.push(change(pack, stream.clone(), *version, Why::NotInPack, left));
+            plan.changes
+                .push(change(pack, stream.clone(), *version, Why::NotInPack, left));
         }
     }
-    changes
+    plan
 }
 
 fn change(pack: &str, stream: String, version: u64, why: Why, payload: EventPayload) -> Change {
@@ -161,6 +268,7 @@ fn change(pack: &str, stream: String, version: u64, why: Why, payload: EventPayl
         .collect();
     Change {
         request_id: format!("policy-apply/{pack}/{stream}@{version}/{short}"),
+        version,
         stream,
         why,
         payload,

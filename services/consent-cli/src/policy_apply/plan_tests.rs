@@ -85,7 +85,7 @@ fn pack() -> Vec<EventPayload> {
 
 #[test]
 fn an_empty_service_gets_every_entry_of_the_pack_in_pack_order() {
-    let changes = plan("cw", &pack(), &CurrentPolicy::default());
+    let changes = plan("cw", &pack(), &CurrentPolicy::default()).changes;
     assert_eq!(
         summary(&changes),
         [
@@ -108,7 +108,7 @@ fn a_service_that_has_the_pack_needs_nothing_whatever_the_list_order() {
         organisation("RKB", "QWU"),
         role("R8000", &[SECTIONS[1], SECTIONS[0]]),
     ];
-    assert_eq!(plan("cw", &pack(), &given(&reordered)), []);
+    assert_eq!(plan("cw", &pack(), &given(&reordered)), Plan::default());
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn a_changed_entry_is_set_again_under_an_id_for_its_version_and_content() {
         organisation("RKB", "QWU"),
         role("R8000", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current);
+    let changes = plan("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [("region/QWU".to_owned(), "set-region", "changed")]
@@ -129,9 +129,14 @@ fn a_changed_entry_is_set_again_under_an_id_for_its_version_and_content() {
             .starts_with("policy-apply/cw/region/QWU@1/")
     );
     // The same plan twice: the same ids, so a retry is applied at most once.
-    assert_eq!(plan("cw", &pack(), &current), changes);
+    assert_eq!(plan("cw", &pack(), &current).changes, changes);
     // A different change to the same stream at the same version: another id.
-    let other = plan("cw", &[region("QWU", 5)], &current);
+    let other = plan(
+        "cw",
+        &[region("QWU", 5), organisation("RKB", "QWU")],
+        &current,
+    )
+    .changes;
     assert_ne!(other[0].request_id, changes[0].request_id);
 }
 
@@ -143,7 +148,7 @@ fn an_organisation_that_left_rejoins_under_a_new_id() {
         left("RKB"),
         role("R8000", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current);
+    let changes = plan("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [("organisation/RKB".to_owned(), "join-org", "rejoins")]
@@ -161,7 +166,7 @@ fn organisations_of_the_packs_regions_it_no_longer_lists_leave_others_stay() {
         role("R8000", &SECTIONS),
         role("R8001", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current);
+    let changes = plan("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [(
@@ -175,12 +180,195 @@ fn organisations_of_the_packs_regions_it_no_longer_lists_leave_others_stay() {
 
 #[test]
 fn the_plan_reads_as_a_table_row() {
-    let changes = plan("cw", &pack(), &CurrentPolicy::default());
+    let changes = plan("cw", &pack(), &CurrentPolicy::default()).changes;
     let record = changes[1].record();
     assert_eq!(record["action"], "join-org");
     assert_eq!(record["detail"], "Trust RKB (region QWU)");
     assert_eq!(
         changes[0].record()["detail"],
         "Region QWU: opt_out, minimum age 0"
+    );
+}
+
+/// The region's own settings, as its administrators set them: unlike the
+/// placeholders a neighbouring pack declares.
+fn birmingham() -> EventPayload {
+    EventPayload {
+        kind: Some(Kind::RegionPolicySet(RegionPolicySet {
+            region: "QHL".to_owned(),
+            name: "Birmingham and Solihull".to_owned(),
+            consent_model: ConsentModel::OptOut.into(),
+            minimum_age: 16,
+            viewing_regions: vec!["QWU".to_owned()],
+            break_glass: true,
+            review_within_days: 7,
+            ..RegionPolicySet::default()
+        })),
+    }
+}
+
+/// The pack with a neighbouring region it declares only as a placeholder.
+fn pack_with_neighbour() -> Vec<EventPayload> {
+    let mut pack = pack();
+    pack.insert(1, region("QHL", 18));
+    pack
+}
+
+#[test]
+fn a_neighbour_the_service_does_not_know_is_created_from_the_placeholder() {
+    let current = given(&pack());
+    let changes = plan("cw", &pack_with_neighbour(), &current).changes;
+    assert_eq!(
+        summary(&changes),
+        [(
+            "region/QHL".to_owned(),
+            "set-region",
+            "new neighbour (placeholder)"
+        )]
+    );
+    assert_eq!(changes[0].version, 0);
+}
+
+#[test]
+fn a_neighbour_that_holds_organisations_and_its_own_settings_is_left_alone() {
+    let current = given(&[
+        region("QWU", 0),
+        organisation("RKB", "QWU"),
+        role("R8000", &SECTIONS),
+        birmingham(),
+        organisation("RRK", "QHL"),
+        organisation("RQ3", "QHL"),
+    ]);
+    let planned = plan("cw", &pack_with_neighbour(), &current);
+    assert_eq!(
+        planned.changes,
+        [],
+        "nothing planned for QHL or its members"
+    );
+    assert_eq!(
+        planned.skipped,
+        [Skipped {
+            stream: "region/QHL".to_owned(),
+            current: birmingham(),
+        }]
+    );
+    let record = planned.skipped[0].record();
+    assert_eq!(record["action"], "skip");
+    assert_eq!(record["why"], "exists, not the pack's region");
+    assert_eq!(
+        record["detail"],
+        "kept as it is: Birmingham and Solihull: opt_out, minimum age 16, break glass"
+    );
+
+    // The pack's own region is still brought to the pack, and its members
+    // the pack does not list still leave; the neighbour's stay.
+    let drifted = given(&[
+        region("QWU", 16),
+        organisation("RKB", "QWU"),
+        organisation("RLT", "QWU"),
+        birmingham(),
+        organisation("RRK", "QHL"),
+        role("R8000", &SECTIONS),
+    ]);
+    let planned = plan("cw", &pack_with_neighbour(), &drifted);
+    assert_eq!(
+        summary(&planned.changes),
+        [
+            ("region/QWU".to_owned(), "set-region", "changed"),
+            (
+                "organisation/RLT".to_owned(),
+                "leave-org",
+                "not in the pack"
+            ),
+        ]
+    );
+    assert_eq!(planned.skipped.len(), 1);
+}
+
+#[test]
+fn a_neighbour_already_as_the_pack_declares_it_is_neither_changed_nor_skipped() {
+    let current = given(&pack_with_neighbour());
+    assert_eq!(
+        plan("cw", &pack_with_neighbour(), &current),
+        Plan::default()
+    );
+}
+
+#[test]
+fn each_change_carries_the_version_it_was_planned_against() {
+    let current = given(&[
+        region("QWU", 16),
+        region("QWU", 17),
+        organisation("RKB", "QWU"),
+        left("RKB"),
+        role("R8000", &SECTIONS),
+    ]);
+    let changes = plan("cw", &pack(), &current).changes;
+    let versions: Vec<_> = changes
+        .iter()
+        .map(|c| (c.stream.as_str(), c.version))
+        .collect();
+    assert_eq!(versions, [("region/QWU", 2), ("organisation/RKB", 2)]);
+}
+
+#[test]
+fn every_shipped_pack_owns_exactly_its_own_region() {
+    let policies = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"));
+    let owns = |pack: &str| {
+        let files = consent_service::PolicyFiles::from_dir(policies, pack).expect("read");
+        owned_regions(&files.pack_events().expect("parse"))
+    };
+    for (pack, region) in [
+        ("coventry-warwickshire", "QWU"),
+        ("bath-north-east-somerset", "QOX"),
+        ("bsw", "QOX"),
+        ("my-care-record", "QM7"),
+    ] {
+        assert_eq!(owns(pack), BTreeSet::from([region.to_owned()]), "{pack}");
+    }
+}
+
+/// The policy after these `(request id, event)`s, in log order.
+fn given_by(events: &[(&str, EventPayload)]) -> CurrentPolicy {
+    let mut current = CurrentPolicy::default();
+    for (position, (request_id, payload)) in (1..).zip(events) {
+        current.apply(&RecordedEvent {
+            position,
+            stream: StreamId::of(payload).expect("stream").to_string(),
+            stream_version: 1,
+            request_id: (*request_id).to_owned(),
+            payload: Some(payload.clone()),
+            ..RecordedEvent::default()
+        });
+    }
+    current
+}
+
+#[test]
+fn an_owned_region_another_pack_set_is_named_as_taken_over() {
+    let by = |region_id: &str| {
+        given_by(&[
+            (region_id, region("QWU", 16)),
+            ("01JADMIN", organisation("RKB", "QWU")),
+        ])
+    };
+    let taken = |current: &CurrentPolicy| plan("cw", &pack(), current).taken_over;
+    assert_eq!(
+        taken(&by("policy-pack/other/0")),
+        [("QWU".to_owned(), "other".to_owned())]
+    );
+    assert_eq!(
+        taken(&by("policy-apply/other/region/QWU@0/0011223344556677")),
+        [("QWU".to_owned(), "other".to_owned())]
+    );
+    // Set by this pack, or by an administrator: nothing to take over.
+    assert_eq!(taken(&by("policy-pack/cw/0")), []);
+    assert_eq!(taken(&by("policy-apply/cw/region/QWU@0/00")), []);
+    assert_eq!(taken(&by("01JADMIN")), []);
+    // A neighbour another pack set is not taken over: it is not owned.
+    let neighbour = given_by(&[("policy-pack/bham/0", birmingham())]);
+    assert_eq!(
+        plan("cw", &pack_with_neighbour(), &neighbour).taken_over,
+        []
     );
 }

@@ -10,7 +10,6 @@ use icr_events::codes::{
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
 use icr_proto::pb::*;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::servers::Handle;
@@ -121,9 +120,7 @@ impl<L: Storage> Api<L> {
 
     async fn policy_write(
         &self,
-        rpc: &'static str,
-        metadata: &MetadataMap,
-        user_id: &str,
+        parts: WriteParts<'_>,
         request_id: String,
         request: &impl prost::Message,
         kind: Kind,
@@ -136,27 +133,28 @@ impl<L: Storage> Api<L> {
         let _serialised = self.policy_writes.lock().await;
         self.caught_up(0).await?;
         self.check_engine_builds(&payload).await?;
-        let parts = WriteParts {
-            rpc,
-            metadata,
-            user_id,
-            on_behalf_of: "",
-            expected_version: None,
-        };
         self.write(parts, request_id, request, payload).await
     }
 }
 
-/// Runs one policy RPC: take the request id out, build the event, write.
+/// Runs one policy RPC: take the request id and expected stream version out,
+/// build the event, write.
 macro_rules! policy_rpc {
     ($self:ident, $request:ident, $rpc:literal, $response:ident, |$req:ident| $kind:expr) => {{
         let (metadata, _, mut $req) = $request.into_parts();
         let request_id = std::mem::take(&mut $req.request_id);
+        // A retry may re-read the stream version; it is not part of what the
+        // request asks for, so it stays out of the fingerprint.
+        let expected_version = $req.expected_stream_version.take();
         let kind = $kind;
-        let result = $self
-            .0
-            .policy_write($rpc, &metadata, &$req.user_id, request_id, &$req, kind)
-            .await?;
+        let parts = WriteParts {
+            rpc: $rpc,
+            metadata: &metadata,
+            user_id: &$req.user_id,
+            on_behalf_of: "",
+            expected_version,
+        };
+        let result = $self.0.policy_write(parts, request_id, &$req, kind).await?;
         Ok(Response::new($response {
             result: Some(result),
         }))

@@ -50,10 +50,14 @@ proptest! {
     ) {
         let h = &fixture().handle;
         if leave {
-            let req = LeaveOrganisationRequest { request_id, ods_code, user_id };
+            let req = LeaveOrganisationRequest {
+                request_id, ods_code, user_id, expected_stream_version: None,
+            };
             judged(call(h.leave_organisation(Request::new(req))), &policy_fields(&["ods_code"]))?;
         } else {
-            let req = JoinOrganisationRequest { request_id, ods_code, name, region, user_id };
+            let req = JoinOrganisationRequest {
+                request_id, ods_code, name, region, user_id, expected_stream_version: None,
+            };
             let fields = policy_fields(&["ods_code", "name", "region"]);
             judged(call(h.join_organisation(Request::new(req))), &fields)?;
         }
@@ -68,6 +72,7 @@ proptest! {
     ) {
         let req = SetRolePolicyRequest {
             request_id, role_code, description, sections, purposes, user_id, clinical,
+            expected_stream_version: None,
         };
         let fields = policy_fields(&["role_code", "description", "sections", "purposes"]);
         judged(call(fixture().handle.set_role_policy(Request::new(req))), &fields)?;
@@ -86,7 +91,7 @@ proptest! {
         let req = SetRegionPolicyRequest {
             request_id, region, name, consent_model, minimum_age, viewing_regions, user_id,
             break_glass, self_claimed_relationship, review_within_days,
-            secondary_use_pseudonymised, children_social_care_from,
+            secondary_use_pseudonymised, children_social_care_from, expected_stream_version: None,
         };
         let fields = policy_fields(&[
             "region", "name", "consent_model", "minimum_age", "viewing_regions",
