@@ -26,7 +26,9 @@ enum ProvisionType {
 }
 
 /// Maps one resource (as read by [`super::read_consents`]) to the request
-/// that records it, or says why it cannot be recorded faithfully.
+/// that records it, or says why it cannot be recorded faithfully. The
+/// resources of one file are planned together with
+/// [`super::plan_consent_file`], which also refuses those that conflict.
 pub fn plan_consent_import(
     resource: &Value,
     context: &ImportContext,
