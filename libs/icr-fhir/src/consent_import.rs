@@ -28,19 +28,39 @@
 //! | `provision.actor` | deny: none (an objection covers everyone) | |
 //! | | permit: exactly one, role v3-ParticipationType `PRCP`, an Organization with an ODS code | `organisation_ods` |
 //! | `provision.period` | deny: none | |
-//! | | permit: `end` an instant with offset, later than now; `start`, if any, an instant not later than now | `until` = `end` |
+//! | | permit: `end` an instant with offset, later than now; `start`, if any, an instant not later than now | `until` = `end`, to the whole second |
 //!
-//! Rejected whenever present: `modifierExtension` (on the resource or the
-//! provision), nested `provision.provision`, and the data restrictions
-//! `securityLabel`, `class`, `code`, `dataPeriod` and `data`. Statuses
-//! `draft` and `proposed` are not yet agreed, `rejected` was never in
-//! force, and `entered-in-error` would need the log rewritten.
+//! `provision.period.end` becomes `until` cut to whole seconds: FHIR reads
+//! `2030-03-31T23:59:59.999+00:00` as lasting to the end of that instant,
+//! and the permission lapses up to a second earlier. That only ever
+//! narrows access, never widens it.
+//!
+//! Rejected whenever present: `implicitRules`, and `modifierExtension`
+//! anywhere in the resource (on the resource, the provision, an actor, a
+//! contained resource, a `policy` or `verification` entry, or any other
+//! element: the whole JSON value is searched), nested
+//! `provision.provision`, and the data restrictions `securityLabel`,
+//! `class`, `code`, `dataPeriod` and `data`. Statuses `draft` and
+//! `proposed` are not yet agreed, `rejected` was never in force, and
+//! `entered-in-error` would need the log rewritten.
 //!
 //! Not read: `identifier`, `dateTime`, `organization` (the custodian),
 //! `policy` (the text behind the rule; the provision carries the rule
 //! itself), `source[x]`, `verification`, `text` and plain `extension`s.
 //! A `Patient/123` reference with no identifier identifies no one here:
 //! nothing is looked up on a FHIR server.
+//!
+//! # A file of Consents
+//!
+//! [`read_consents`] reads one resource, NDJSON, or a `Bundle` of type
+//! `collection` or `searchset`; a `history` (every version, newest first),
+//! `transaction`, `batch` or any other type is refused. [`plan_consent_file`]
+//! then refuses every resource whose `id` another one in the file has (two
+//! versions of one Consent), and every one that changes the same objection
+//! (NHS number and scope) or permission (NHS number and organisation) as
+//! another: withdrawals and revocations are keyed by those, not by the
+//! Consent, so the file's order rather than the current Consent would
+//! decide the outcome.
 //!
 //! An attorney is recognised only by an identifier in a namespace the
 //! deployment names ([`ImportContext::attorney_id_system`]), whose values
@@ -49,17 +69,32 @@
 //!
 //! # Idempotency
 //!
-//! Each plan's request id is derived from the resource's canonical JSON
-//! (keys sorted, no whitespace): `fhir-consent-<id>-<16 hex of SHA-256>`,
-//! or `fhir-consent-<32 hex>` for a resource without a valid id. Importing
-//! the same resource again sends the same id, which the service answers as
-//! a replay; any change to the resource (a new status, a new version) is a
-//! new request.
+//! Each plan's request id is derived from the change and the resource's
+//! canonical JSON (keys sorted, no whitespace):
+//! `fhir-consent-<kind>-<id>-<16 hex of SHA-256>`, or
+//! `fhir-consent-<kind>-<32 hex>` for a resource without a valid id, the
+//! kind being `record`, `withdraw`, `grant` or `revoke`
+//! ([`consent_request_id`]). Importing the same resource again sends the
+//! same id, which the service answers as a replay; any change to the
+//! resource (a new status, a new version) is a new request.
+//!
+//! A FHIR server sets `meta.versionId` and `meta.lastUpdated` on every
+//! update, so each version of a Consent it exports hashes differently, and
+//! a Consent that goes active → inactive → active is recorded, withdrawn
+//! and recorded again. A resource without them that returns to earlier
+//! content is the same request as before, and a replay of it establishes
+//! nothing: whoever sends a plan must check, after a replay, that the
+//! state it stands for is still current (the CLI does, and reports the
+//! resource as superseded when it is not), because from the resource
+//! alone a Consent in force again cannot be told from an old file
+//! imported again.
 
 #[cfg(test)]
 mod element_tests;
+mod file;
 mod input;
 mod mapping;
+mod modifiers;
 mod people;
 mod reference;
 mod rejection;
@@ -71,6 +106,7 @@ mod tests;
 use icr_proto::pb::ObjectionScope;
 use jiff::Timestamp;
 
+pub use file::plan_consent_file;
 pub use input::read_consents;
 pub use mapping::plan_consent_import;
 pub use rejection::{Rejection, RejectionKind};
@@ -102,7 +138,8 @@ impl ImportContext {
 pub struct ImportPlan {
     /// The resource's logical id, if it has one.
     pub resource_id: Option<String>,
-    /// The request id derived from the resource ([`consent_request_id`]).
+    /// The request id derived from the change and the resource
+    /// ([`consent_request_id`]).
     pub request_id: String,
     /// The patient's NHS number, already checked (Modulus 11).
     pub nhs_number: String,

@@ -35,8 +35,9 @@
 //!   ([`event_ndjson_line`], [`event_from_ndjson_line`]).
 //! - [`consent_import`]: the other direction, one R4 `Consent` → the
 //!   request that records it ([`consent_import::plan_consent_import`]), or
-//!   a rejection naming the element it cannot represent; the mapping table
-//!   is in its module docs.
+//!   a rejection naming the element it cannot represent, and a file of them
+//!   checked as a whole ([`consent_import::plan_consent_file`]); the
+//!   mapping table is in its module docs.
 //!
 //! [`pb::DecisionRecord`]: icr_proto::pb::DecisionRecord
 //! [`pb::RecordedEvent`]: icr_proto::pb::RecordedEvent

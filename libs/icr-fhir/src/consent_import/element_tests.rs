@@ -277,3 +277,112 @@ fn leaving_out_any_element_never_changes_what_is_recorded() {
         }
     }
 }
+
+#[test]
+fn a_modifier_anywhere_in_the_resource_is_rejected_at_its_path() {
+    use RejectionKind::*;
+    let x = json!([{"url": "https://example.org/fhir/StructureDefinition/not-really"}]);
+    let permission =
+        |pointer: &str, value: Value| set(fixture("nhs/permission-to-view.json"), pointer, value);
+    let cases = [
+        (
+            objection_with("/implicitRules", json!("https://example.org/rules")),
+            "implicitRules",
+            ImplicitRules,
+        ),
+        (
+            objection_with("/contained/0/modifierExtension", x.clone()),
+            "contained[0].modifierExtension",
+            ModifierExtension,
+        ),
+        (
+            objection_with("/contained/0/implicitRules", json!("https://example.org/r")),
+            "contained[0].implicitRules",
+            ImplicitRules,
+        ),
+        (
+            objection_with(
+                "/policy",
+                json!([{"uri": "https://example.org/policy", "modifierExtension": x}]),
+            ),
+            "policy[0].modifierExtension",
+            ModifierExtension,
+        ),
+        (
+            objection_with(
+                "/verification",
+                json!([{"verified": true, "modifierExtension": x}]),
+            ),
+            "verification[0].modifierExtension",
+            ModifierExtension,
+        ),
+        (
+            permission("/provision/actor/0/modifierExtension", x.clone()),
+            "provision.actor[0].modifierExtension",
+            ModifierExtension,
+        ),
+        (
+            permission("/provision/period/modifierExtension", x.clone()),
+            "provision.period.modifierExtension",
+            ModifierExtension,
+        ),
+    ];
+    for (resource, path, kind) in cases {
+        assert_eq!(
+            rejection_of(&resource),
+            (path.to_owned(), kind),
+            "{resource}"
+        );
+    }
+}
+
+#[test]
+fn the_purpose_at_fault_is_named() {
+    let code = |code: &str| json!({"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": code});
+    let permission = |purposes: Value| {
+        set(
+            fixture("nhs/permission-to-view.json"),
+            "/provision/purpose",
+            purposes,
+        )
+    };
+    let objection = |purposes: Value| objection_with("/provision/purpose", purposes);
+    let cases = [
+        // The first unsupported entry, wherever it is.
+        (
+            permission(json!([code("TREAT"), code("HRESCH")])),
+            "provision.purpose[1]",
+            "HRESCH",
+        ),
+        (
+            objection(json!([code("TREAT"), code("ETREAT")])),
+            "provision.purpose[1]",
+            "ETREAT",
+        ),
+        (
+            objection(json!([code("ETREAT"), code("TREAT")])),
+            "provision.purpose[0]",
+            "ETREAT",
+        ),
+        // Supported entries, but more than one.
+        (
+            permission(json!([code("TREAT"), code("TREAT")])),
+            "provision.purpose[1]",
+            "more than one purpose",
+        ),
+        (
+            objection(json!([code("TREAT"), code("HOPERAT")])),
+            "provision.purpose[1]",
+            "more than one purpose",
+        ),
+    ];
+    for (resource, path, named) in cases {
+        let rejection = plan(&resource).unwrap_err();
+        assert_eq!(
+            (rejection.path.as_str(), rejection.kind),
+            (path, RejectionKind::UnsupportedPurpose),
+            "{resource}"
+        );
+        assert!(rejection.detail.contains(named), "{rejection}");
+    }
+}

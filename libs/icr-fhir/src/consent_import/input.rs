@@ -1,5 +1,15 @@
 //! Reading the resources of an import file: one JSON resource, a `Bundle`
 //! of them, or NDJSON (one resource per line, as FHIR Bulk Data writes).
+//!
+//! A Bundle must be a set of current resources: `collection` (resources
+//! gathered for the purpose) or `searchset` (what a search of a FHIR
+//! server matched). Other types are refused, because their entries are not
+//! each the current state of a Consent: a `history` holds every version,
+//! newest first, so importing it in order would end with the oldest; a
+//! `transaction` or `batch` asks a server to make changes (`entry.request`,
+//! deletes included), which this import would not make the same way; and
+//! `document`, `message` and the `*-response` types are not lists of
+//! Consents at all.
 
 use serde_json::Value;
 
@@ -10,7 +20,8 @@ use super::rejection::{Rejection, RejectionKind};
 /// each is a `Consent` is for [`super::plan_consent_import`] to say.
 ///
 /// A file that is none of these is rejected whole, at the entry or line
-/// that could not be read, so that nothing is imported from half a file.
+/// that could not be read, so that nothing is imported from half a file;
+/// so is a Bundle of any `type` but `collection` and `searchset`.
 pub fn read_consents(text: &str) -> Result<Vec<Value>, Rejection> {
     match serde_json::from_str::<Value>(text) {
         Ok(value) if value.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
@@ -34,6 +45,7 @@ fn bundle_entries(bundle: Value) -> Result<Vec<Value>, Rejection> {
     let Value::Object(mut bundle) = bundle else {
         unreachable!("a value with a resourceType is an object")
     };
+    bundle_type(bundle.get("type"))?;
     let entries = match bundle.remove("entry") {
         None => return Ok(Vec::new()),
         Some(Value::Array(entries)) => entries,
@@ -62,6 +74,35 @@ fn bundle_entries(bundle: Value) -> Result<Vec<Value>, Rejection> {
                 })
         })
         .collect()
+}
+
+/// Accepts the Bundle types that hold a set of current resources.
+fn bundle_type(kind: Option<&Value>) -> Result<(), Rejection> {
+    let why = match kind.map(|kind| kind.as_str().ok_or(kind)) {
+        Some(Ok("collection" | "searchset")) => return Ok(()),
+        None => {
+            return Err(Rejection::new(
+                "type",
+                RejectionKind::Missing,
+                "a Bundle must say its type: collection or searchset",
+            ));
+        }
+        Some(Ok("history")) => {
+            "holds every version of each resource, newest first; export the current \
+             versions as a collection or searchset"
+        }
+        Some(Ok("transaction" | "batch")) => {
+            "asks a FHIR server to make changes (entry.request), which this import would \
+             not make the same way; export the current Consents as a collection"
+        }
+        Some(_) => "not a set of current Consents; export them as a collection or searchset",
+    };
+    let found = kind.map(Value::to_string).unwrap_or_default();
+    Err(Rejection::new(
+        "type",
+        RejectionKind::UnsupportedBundle,
+        format!("{found}: {why}"),
+    ))
 }
 
 /// Each non-blank line as one JSON value.
@@ -107,7 +148,44 @@ mod tests {
         let lines = "{\"resourceType\":\"Consent\"}\n{not json\n";
         assert_eq!(read_consents(lines).unwrap_err().path, "line 2");
         assert_eq!(read_consents("{oops").unwrap_err().path, "");
-        let entry = r#"{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:1"}]}"#;
+        let entry =
+            r#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1"}]}"#;
         assert_eq!(read_consents(entry).unwrap_err().path, "entry[0].resource");
+    }
+
+    #[test]
+    fn only_bundles_of_current_resources_are_read() {
+        let bundle = |kind: &str| {
+            format!(
+                r#"{{"resourceType":"Bundle",{kind}"entry":[
+                {{"resource":{{"resourceType":"Consent","id":"a"}}}}]}}"#
+            )
+        };
+        for accepted in ["collection", "searchset"] {
+            let text = bundle(&format!(r#""type":"{accepted}","#));
+            assert_eq!(read_consents(&text).unwrap().len(), 1, "{accepted}");
+        }
+        for refused in [
+            "history",
+            "transaction",
+            "batch",
+            "document",
+            "batch-response",
+        ] {
+            let rejection = read_consents(&bundle(&format!(r#""type":"{refused}","#))).unwrap_err();
+            assert_eq!(
+                (rejection.path.as_str(), rejection.kind),
+                ("type", RejectionKind::UnsupportedBundle),
+                "{refused}"
+            );
+            assert!(rejection.detail.contains(refused), "{rejection}");
+        }
+        let untyped = read_consents(&bundle("")).unwrap_err();
+        assert_eq!(
+            (untyped.path.as_str(), untyped.kind),
+            ("type", RejectionKind::Missing)
+        );
+        let numbered = read_consents(&bundle(r#""type":7,"#)).unwrap_err();
+        assert_eq!(numbered.kind, RejectionKind::UnsupportedBundle);
     }
 }

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::rejection::{Rejection, RejectionKind as Kind};
-use super::resource::{CodeableConcept, Consent, Provision};
-use super::{ConsentChange, ImportContext, ImportPlan, consent_request_id, people};
+use super::resource::{CodeableConcept, Coding, Consent, Provision};
+use super::{ConsentChange, ImportContext, ImportPlan, consent_request_id, modifiers, people};
 use crate::codes::{CONSENT_ACTION, CONSENT_SCOPE, LOINC, V3_ACT_CODE, V3_ACT_REASON};
 
 /// Whether the decision is in force or has ended (`status`).
@@ -26,7 +26,9 @@ enum ProvisionType {
 }
 
 /// Maps one resource (as read by [`super::read_consents`]) to the request
-/// that records it, or says why it cannot be recorded faithfully.
+/// that records it, or says why it cannot be recorded faithfully. The
+/// resources of one file are planned together with
+/// [`super::plan_consent_file`], which also refuses those that conflict.
 pub fn plan_consent_import(
     resource: &Value,
     context: &ImportContext,
@@ -39,10 +41,10 @@ pub fn plan_consent_import(
             format!("is {}, not Consent", resource_type.unwrap_or("absent")),
         ));
     }
+    modifiers::no_modifiers(resource)?;
     let consent = Consent::deserialize(resource).map_err(|error| {
         Rejection::new("", Kind::NotAConsent, format!("not an R4 Consent: {error}"))
     })?;
-    no_modifier_extension(&consent.modifier_extension, "modifierExtension")?;
     let status = status(consent.status.as_deref())?;
     scope(consent.scope.as_ref())?;
     categories(&consent.category)?;
@@ -53,7 +55,6 @@ pub fn plan_consent_import(
             "a Consent without a provision states no rule",
         )
     })?;
-    no_modifier_extension(&provision.modifier_extension, "provision.modifierExtension")?;
     whole_record(provision)?;
     let provision_type = provision_type(provision.kind.as_deref())?;
     let change = match provision_type {
@@ -66,22 +67,11 @@ pub fn plan_consent_import(
     let submitter = people::performer(&consent, &nhs_number, context)?;
     Ok(ImportPlan {
         resource_id: consent.id.clone(),
-        request_id: consent_request_id(resource),
+        request_id: consent_request_id(resource, &change),
         nhs_number,
         submitter,
         change,
     })
-}
-
-fn no_modifier_extension(found: &[Value], path: &str) -> Result<(), Rejection> {
-    if found.is_empty() {
-        return Ok(());
-    }
-    Err(Rejection::new(
-        path,
-        Kind::ModifierExtension,
-        "changes the meaning of the resource in a way this import cannot know",
-    ))
 }
 
 fn status(status: Option<&str>) -> Result<Status, Rejection> {
@@ -199,8 +189,17 @@ fn objection(provision: &Provision, status: Status) -> Result<ConsentChange, Rej
             "an objection holds until withdrawn; a time-limited one cannot be recorded",
         ));
     }
-    let scope = match provision.purpose.as_slice() {
-        [] => {
+    let supported = |purpose: &Coding| {
+        purpose.is(V3_ACT_REASON, "TREAT") || purpose.is(V3_ACT_REASON, "HOPERAT")
+    };
+    one_purpose(
+        &provision.purpose,
+        supported,
+        "not v3-ActReason TREAT (direct care) or HOPERAT (secondary use)",
+        "one purpose per objection: send one Consent for each scope",
+    )?;
+    let scope = match provision.purpose.first() {
+        None => {
             return Err(Rejection::new(
                 "provision.purpose",
                 Kind::Missing,
@@ -209,30 +208,39 @@ fn objection(provision: &Provision, status: Status) -> Result<ConsentChange, Rej
                 ),
             ));
         }
-        [purpose] if purpose.is(V3_ACT_REASON, "TREAT") => ObjectionScope::DirectCare,
-        [purpose] if purpose.is(V3_ACT_REASON, "HOPERAT") => ObjectionScope::SecondaryUse,
-        [purpose] => {
-            return Err(Rejection::new(
-                "provision.purpose[0]",
-                Kind::UnsupportedPurpose,
-                format!(
-                    "`{}` is neither v3-ActReason TREAT nor HOPERAT",
-                    purpose.token()
-                ),
-            ));
-        }
-        [_, ..] => {
-            return Err(Rejection::new(
-                "provision.purpose[1]",
-                Kind::UnsupportedPurpose,
-                "one purpose per objection: send one Consent for each scope",
-            ));
-        }
+        Some(purpose) if purpose.is(V3_ACT_REASON, "TREAT") => ObjectionScope::DirectCare,
+        Some(_) => ObjectionScope::SecondaryUse,
     };
     Ok(match status {
         Status::Active => ConsentChange::RecordObjection { scope },
         Status::Inactive => ConsentChange::WithdrawObjection { scope },
     })
+}
+
+/// At most one purpose, and that one `supported`. The first unsupported
+/// entry is named, wherever it is in the list; a list of supported ones
+/// only is refused at its second entry, for being a list.
+fn one_purpose(
+    purposes: &[Coding],
+    supported: impl Fn(&Coding) -> bool,
+    unsupported: &str,
+    several: &str,
+) -> Result<(), Rejection> {
+    if let Some(index) = purposes.iter().position(|purpose| !supported(purpose)) {
+        return Err(Rejection::new(
+            format!("provision.purpose[{index}]"),
+            Kind::UnsupportedPurpose,
+            format!("`{}`: {unsupported}", purposes[index].token()),
+        ));
+    }
+    if purposes.len() > 1 {
+        return Err(Rejection::new(
+            "provision.purpose[1]",
+            Kind::UnsupportedPurpose,
+            format!("more than one purpose: {several}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A permission to view: one receiving organisation, for direct care, and
@@ -243,20 +251,12 @@ fn permission(
     status: Status,
     now: Timestamp,
 ) -> Result<ConsentChange, Rejection> {
-    match provision.purpose.as_slice() {
-        [] => {}
-        [purpose] if purpose.is(V3_ACT_REASON, "TREAT") => {}
-        [purpose, ..] => {
-            return Err(Rejection::new(
-                "provision.purpose[0]",
-                Kind::UnsupportedPurpose,
-                format!(
-                    "`{}`: a permission to view is for direct care (v3-ActReason TREAT) alone",
-                    purpose.token()
-                ),
-            ));
-        }
-    }
+    one_purpose(
+        &provision.purpose,
+        |purpose| purpose.is(V3_ACT_REASON, "TREAT"),
+        "a permission to view is for direct care (v3-ActReason TREAT) alone",
+        "a permission to view has one purpose, direct care: list TREAT once",
+    )?;
     let organisation_ods = people::recipient(&provision.actor, &consent.contained)?;
     Ok(match status {
         Status::Inactive => ConsentChange::RevokePermissionToView { organisation_ods },

@@ -45,9 +45,13 @@ pub enum RejectionKind {
     NotAConsent,
     /// An element the mapping needs is absent.
     Missing,
-    /// A `modifierExtension`: by definition it may change the meaning of
-    /// the resource in a way this import cannot know.
+    /// A `modifierExtension`, anywhere in the resource: by definition it
+    /// may change the meaning of the resource in a way this import cannot
+    /// know.
     ModifierExtension,
+    /// `implicitRules`: the resource was written under rules this import
+    /// does not know, which may change what it means.
+    ImplicitRules,
     /// A status other than `active` (record or grant) and `inactive`
     /// (withdraw or revoke).
     UnsupportedStatus,
@@ -85,6 +89,17 @@ pub enum RejectionKind {
     /// The performer is neither the patient nor an attorney with an id in
     /// the configured attorney namespace, or there is not exactly one.
     UnsupportedPerformer,
+    /// A `Bundle` whose `type` is not a set of current resources
+    /// (`collection` or `searchset`).
+    UnsupportedBundle,
+    /// Another resource in the same file has the same `id`: two versions
+    /// of one Consent, of which only the current one can be imported.
+    RepeatedConsent,
+    /// Another resource in the same file changes the same objection (NHS
+    /// number and scope) or permission (NHS number and organisation): the
+    /// outcome would depend on the order of the file, not on which Consent
+    /// is current.
+    ConflictingConsents,
 }
 
 impl RejectionKind {
@@ -94,6 +109,7 @@ impl RejectionKind {
             Self::NotAConsent => "not_a_consent",
             Self::Missing => "missing",
             Self::ModifierExtension => "modifier_extension",
+            Self::ImplicitRules => "implicit_rules",
             Self::UnsupportedStatus => "unsupported_status",
             Self::NotPrivacyScope => "not_privacy_scope",
             Self::UnsupportedCategory => "unsupported_category",
@@ -109,6 +125,9 @@ impl RejectionKind {
             Self::InvalidNhsNumber => "invalid_nhs_number",
             Self::InvalidOdsCode => "invalid_ods_code",
             Self::UnsupportedPerformer => "unsupported_performer",
+            Self::UnsupportedBundle => "unsupported_bundle",
+            Self::RepeatedConsent => "repeated_consent",
+            Self::ConflictingConsents => "conflicting_consents",
         }
     }
 }

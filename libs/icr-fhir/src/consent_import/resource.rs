@@ -3,9 +3,11 @@
 //!
 //! Everything is optional here, even where R4 requires it, so that a
 //! missing element is reported by the mapping with its path instead of as
-//! a bare parse error. Elements the mapping must refuse when present
-//! (`modifierExtension`, the data restrictions of a provision) are kept as
-//! raw JSON: their presence is what counts, not their content.
+//! a bare parse error. Elements the mapping must refuse when present (the
+//! data restrictions of a provision) are kept as raw JSON: their presence
+//! is what counts, not their content. Modifier elements are not read here
+//! at all: they are searched for in the JSON value itself, wherever they
+//! are (see `modifiers`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,8 +19,6 @@ pub(crate) struct Consent {
     pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) contained: Vec<ContainedResource>,
-    #[serde(default)]
-    pub(crate) modifier_extension: Vec<Value>,
     pub(crate) status: Option<String>,
     pub(crate) scope: Option<CodeableConcept>,
     #[serde(default)]
@@ -44,8 +44,6 @@ pub(crate) struct ContainedResource {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Provision {
-    #[serde(default)]
-    pub(crate) modifier_extension: Vec<Value>,
     #[serde(rename = "type")]
     pub(crate) kind: Option<String>,
     pub(crate) period: Option<Period>,

@@ -10,7 +10,7 @@ use super::*;
 const NHS: &str = "9434765919";
 const ATTORNEY_SYSTEM: &str = "https://example.org/fhir/Id/attorney-id";
 
-fn context() -> ImportContext {
+pub(super) fn context() -> ImportContext {
     ImportContext {
         now: "2026-11-22T10:00:00Z".parse().unwrap(),
         attorney_id_system: Some(ATTORNEY_SYSTEM.to_owned()),
@@ -89,7 +89,12 @@ fn an_objection_by_the_patient_is_recorded() {
         plan,
         ImportPlan {
             resource_id: Some("objection-by-patient".to_owned()),
-            request_id: consent_request_id(&resource),
+            request_id: consent_request_id(
+                &resource,
+                &ConsentChange::RecordObjection {
+                    scope: ObjectionScope::DirectCare
+                }
+            ),
             nhs_number: NHS.to_owned(),
             submitter: ConsentSubmitter::Patient,
             change: ConsentChange::RecordObjection {
@@ -99,7 +104,7 @@ fn an_objection_by_the_patient_is_recorded() {
     );
     assert!(
         plan.request_id
-            .starts_with("fhir-consent-objection-by-patient-")
+            .starts_with("fhir-consent-record-objection-by-patient-")
     );
 }
 

@@ -1,13 +1,24 @@
 //! `consent import-fhir`: record the decisions held as FHIR R4 `Consent`
 //! resources (one resource, a `Bundle`, or NDJSON) through the service.
 //!
-//! Every resource is mapped first (`icr_fhir::consent_import`); if any one
-//! cannot be represented faithfully, nothing is sent and each rejection is
-//! printed with the element at fault. Otherwise the changes are sent in
-//! file order, each under a request id derived from its resource, so that
-//! importing the same file again is a replay that appends nothing.
+//! Every resource is mapped first (`icr_fhir::consent_import`), and the
+//! file checked as a whole (one Consent per objection or permission, each
+//! id once); if any one cannot be represented faithfully, nothing is sent
+//! and each rejection is printed with the element at fault. Otherwise the
+//! changes are sent in file order, each under a request id derived from
+//! its resource, so that importing the same file again is a replay that
+//! appends nothing.
+//!
+//! Each row's outcome is `written` (`replayed` when sent before and still
+//! current), `already_in_effect` (an objection already active),
+//! `not_in_effect` (an inactive Consent for something not in force:
+//! nothing to end), or `superseded`: a replay of a change a later change
+//! has undone, which is an error, because what the Consent says is not in
+//! effect (see `send`). Every row is sent even so, and the command then
+//! fails naming the superseded resources.
 
 mod send;
+mod state;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,10 +26,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use icr_fhir::consent_import::{
-    ConsentChange, ConsentSubmitter, ImportContext, ImportPlan, Rejection, plan_consent_import,
+    ConsentChange, ConsentSubmitter, ImportContext, ImportPlan, Rejection, plan_consent_file,
     read_consents,
 };
-use icr_proto::pb::ObjectionScope;
+use icr_proto::pb::{ObjectionScope, WriteResult};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
@@ -94,9 +105,15 @@ pub(crate) async fn run(
     }
     let plans = checked_plans(args, output)?;
     let mut rows = Vec::with_capacity(plans.len());
+    let mut superseded = Vec::new();
     for (name, plan) in &plans {
         match send::send(channel.clone(), caller, plan).await {
-            Ok(sent) => rows.push(sent_row(name, plan, sent)),
+            Ok(sent) => {
+                if matches!(sent, Sent::Superseded { .. }) {
+                    superseded.push(name.as_str());
+                }
+                rows.push(sent_row(name, plan, sent));
+            }
             Err(error) => {
                 // What was sent stays sent: show it, then the failure.
                 output.records(SENT_FIELDS, &rows)?;
@@ -110,6 +127,17 @@ pub(crate) async fn run(
         }
     }
     output.records(SENT_FIELDS, &rows)?;
+    if !superseded.is_empty() {
+        return Err(anyhow!(
+            "{} of {} resources were imported before and a later change has undone them, so \
+             what they say is not in effect: {}. Importing the same content again cannot \
+             change that; a Consent in force again needs a new meta.versionId or \
+             meta.lastUpdated (each row's reason says what holds instead)",
+            superseded.len(),
+            plans.len(),
+            superseded.join(", ")
+        ));
+    }
     Ok(())
 }
 
@@ -131,10 +159,8 @@ fn checked_plans(args: &ImportFhirArgs, output: Output) -> Result<Vec<(String, I
     let outcomes: Vec<(String, Result<ImportPlan, Rejection>)> = resources
         .iter()
         .enumerate()
-        .map(|(index, resource)| {
-            let plan = plan_consent_import(resource, &context);
-            (resource_name(resource, index), plan)
-        })
+        .map(|(index, resource)| resource_name(resource, index))
+        .zip(plan_consent_file(&resources, &context))
         .collect();
     let rejected = outcomes.iter().filter(|(_, plan)| plan.is_err()).count();
     if rejected == 0 {
@@ -233,21 +259,24 @@ fn planned_row(name: &str, plan: &ImportPlan, outcome: &str) -> Value {
 
 /// The row of a resource the service has answered for.
 fn sent_row(name: &str, plan: &ImportPlan, sent: Sent) -> Value {
+    let mut row = planned_row(name, plan, sent.name());
     match sent {
-        Sent::Written(result) => {
-            let mut row = planned_row(name, plan, "written");
-            row["event_id"] = json!(result.event_id);
-            row["log_position"] = json!(result.log_position);
-            row["stream_version"] = json!(result.stream_version);
-            row["replayed"] = json!(result.replayed);
-            row
-        }
-        Sent::AlreadyInEffect(message) => {
-            let mut row = planned_row(name, plan, "already_in_effect");
-            row["reason"] = json!(message);
-            row
+        Sent::Written(result) => written(&mut row, &result),
+        Sent::AlreadyInEffect(reason) | Sent::NotInEffect(reason) => row["reason"] = json!(reason),
+        Sent::Superseded { result, reason } => {
+            written(&mut row, &result);
+            row["reason"] = json!(reason);
         }
     }
+    row
+}
+
+/// The receipt of a write (or of the write a replay answered with).
+fn written(row: &mut Value, result: &WriteResult) {
+    row["event_id"] = json!(result.event_id);
+    row["log_position"] = json!(result.log_position);
+    row["stream_version"] = json!(result.stream_version);
+    row["replayed"] = json!(result.replayed);
 }
 
 /// The row of a resource that cannot be imported.
