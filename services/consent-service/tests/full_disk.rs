@@ -13,11 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Service, all_events, objection, patients};
-use icr_proto::pb::{
-    AuthorizeRequest, GetConsentStatusRequest, Outcome, Purpose, ReadDecisionsRequest,
-    RecordSection, Requester,
-};
+use common::{Service, all_events, clinician_asks, objection, patients};
+use icr_proto::pb::{GetConsentStatusRequest, Outcome, ReadDecisionsRequest, RecordSection};
 use tonic::Code;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -52,20 +49,6 @@ fn fill(path: &Path) {
             assert_eq!(error.raw_os_error(), Some(28), "ENOSPC: {error}");
             return;
         }
-    }
-}
-
-fn authorize(nhs: &str) -> AuthorizeRequest {
-    AuthorizeRequest {
-        nhs_number: nhs.into(),
-        requester: Some(Requester {
-            user_id: "dr-1".into(),
-            role_code: "R8000".into(),
-            organisation_ods: "RKB".into(),
-        }),
-        section: RecordSection::Allergies.into(),
-        purpose: Purpose::DirectCare.into(),
-        ..Default::default()
     }
 }
 
@@ -221,7 +204,7 @@ fn status_of(nhs: &str) -> GetConsentStatusRequest {
 /// Whether the service allows a clinician at the hospital to see the
 /// patient's allergies for direct care.
 async fn allows(service: &Service, nhs: &str) -> Result<bool, tonic::Status> {
-    let answer = service.decisions().authorize(authorize(nhs)).await?;
+    let answer = service.decisions().authorize(clinician_asks(nhs, RecordSection::Allergies)).await?;
     let decision = answer.into_inner().decision.expect("decision");
     Ok(decision.outcome == Outcome::Allow as i32)
 }

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use common::{
     Intercepted, Sent, Service, all_events, assert_status_matches, assert_stored_as_acknowledged,
-    by_request, objection, withdrawal,
+    by_request, clinician_asks, objection, withdrawal,
 };
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
-use icr_proto::pb::{AuthorizeRequest, Purpose, RecordSection, Requester, WriteResult};
+use icr_proto::pb::{RecordSection, WriteResult};
 use tonic::{Code, Status};
 
 const WRITERS: usize = 6;
@@ -154,17 +154,7 @@ async fn admit_and_decide(service: &Service) -> i32 {
 /// A clinician at the hospital asks to see the patient's medications.
 async fn decide(decisions: &mut AccessDecisionServiceClient<Intercepted>) -> Result<i32, Status> {
     let answer = decisions
-        .authorize(AuthorizeRequest {
-            nhs_number: VIEWED.into(),
-            requester: Some(Requester {
-                user_id: "dr-1".into(),
-                role_code: "R8000".into(),
-                organisation_ods: "RKB".into(),
-            }),
-            section: RecordSection::Medications.into(),
-            purpose: Purpose::DirectCare.into(),
-            ..Default::default()
-        })
+        .authorize(clinician_asks(VIEWED, RecordSection::Medications))
         .await?;
     Ok(answer.into_inner().decision.expect("a decision").outcome)
 }

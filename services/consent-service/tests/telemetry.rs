@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use collector::{int_attribute, string_attribute};
-use common::{Service, admit, objection, patients};
-use icr_proto::pb::{AuthorizeRequest, Outcome, Purpose, RecordSection, Requester};
+use common::{Service, admit, clinician_asks, objection, patients};
+use icr_proto::pb::{AuthorizeRequest, Outcome, RecordSection};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tonic::Code;
@@ -23,17 +23,7 @@ const AUTHORIZE: &str = "icr.consent.v1.AccessDecisionService/Authorize";
 const EXPORT_GIVE_UP: Duration = Duration::from_secs(60);
 
 fn question(nhs: &str) -> AuthorizeRequest {
-    AuthorizeRequest {
-        nhs_number: nhs.into(),
-        requester: Some(Requester {
-            user_id: "dr-1".into(),
-            role_code: "R8000".into(),
-            organisation_ods: "RKB".into(),
-        }),
-        section: RecordSection::Medications.into(),
-        purpose: Purpose::DirectCare.into(),
-        ..Default::default()
-    }
+    clinician_asks(nhs, RecordSection::Medications)
 }
 
 fn traced<T>(message: T) -> tonic::Request<T> {

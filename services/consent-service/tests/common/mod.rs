@@ -22,7 +22,7 @@ use tonic::service::interceptor::InterceptedService;
 mod requests;
 // Each test binary uses some of them.
 #[allow(unused_imports)]
-pub use requests::{admit, objection, patients, withdrawal};
+pub use requests::{admit, clinician_asks, objection, patients, withdrawal};
 use tonic::transport::Channel;
 
 /// How long a start may take before the test gives up and shows the

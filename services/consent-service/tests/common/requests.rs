@@ -1,12 +1,14 @@
-//! Requests the binary tests send: patients, objections, withdrawals and
-//! the care context that lets a clinician see a record.
+//! Requests the binary tests send: patients, objections, withdrawals, the
+//! care context that lets a clinician see a record, and the clinician's
+//! question.
 
 use icr_events::NhsNumber;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
-    CareRelationshipKind, ObjectionScope, RecordObjectionRequest, RegisterPatientRequest,
-    StartCareRelationshipRequest, Submitter, WithdrawObjectionRequest,
+    AuthorizeRequest, CareRelationshipKind, ObjectionScope, Purpose, RecordObjectionRequest,
+    RecordSection, RegisterPatientRequest, Requester, StartCareRelationshipRequest, Submitter,
+    WithdrawObjectionRequest,
 };
 
 use super::Intercepted;
@@ -70,4 +72,20 @@ pub async fn admit(care: &mut CareContextServiceClient<Intercepted>, nhs: &str) 
     })
     .await
     .expect("care relationship");
+}
+
+/// A clinician at the hospital (RKB) asks to see `section` of the patient's
+/// record for direct care: allowed once [`admit`]ted, unless they object.
+pub fn clinician_asks(nhs: &str, section: RecordSection) -> AuthorizeRequest {
+    AuthorizeRequest {
+        nhs_number: nhs.into(),
+        requester: Some(Requester {
+            user_id: "dr-1".into(),
+            role_code: "R8000".into(),
+            organisation_ods: "RKB".into(),
+        }),
+        section: section.into(),
+        purpose: Purpose::DirectCare.into(),
+        ..Default::default()
+    }
 }
