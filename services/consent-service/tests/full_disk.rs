@@ -204,7 +204,10 @@ fn status_of(nhs: &str) -> GetConsentStatusRequest {
 /// Whether the service allows a clinician at the hospital to see the
 /// patient's allergies for direct care.
 async fn allows(service: &Service, nhs: &str) -> Result<bool, tonic::Status> {
-    let answer = service.decisions().authorize(clinician_asks(nhs, RecordSection::Allergies)).await?;
+    let answer = service
+        .decisions()
+        .authorize(clinician_asks(nhs, RecordSection::Allergies))
+        .await?;
     let decision = answer.into_inner().decision.expect("decision");
     Ok(decision.outcome == Outcome::Allow as i32)
 }
