@@ -233,6 +233,10 @@ fn a_placeholder_a_pack_created_is_no_ones() {
     let earlier = given_by(&[("policy-apply/cw/region/QHL@0/ff", region("QHL", 18))]);
     let planned = plan_of("bham", &bham, &earlier);
     assert_eq!(taken(&planned), [("region/QHL", "set-region", "pack cw")]);
+    // Only apply's placeholder ids are no one's; a pack load's are its pack's.
+    let loaded = given_by(&[("policy-pack/cw/placeholder/1", region("QHL", 18))]);
+    let planned = plan_of("bham", &bham, &loaded);
+    assert_eq!(taken(&planned), [("region/QHL", "set-region", "pack cw")]);
 }
 
 #[test]

@@ -42,12 +42,18 @@ impl Writer {
     /// one's.
     pub(crate) fn of(event: &RecordedEvent) -> Option<Self> {
         let request_id = event.request_id.as_str();
-        let named = request_id
-            .strip_prefix("policy-pack/")
-            .or_else(|| request_id.strip_prefix("policy-apply/"))
+        let applied = request_id
+            .strip_prefix("policy-apply/")
             .and_then(|rest| rest.split_once('/'));
+        if applied.is_some_and(|(_, rest)| rest.starts_with(PLACEHOLDER)) {
+            return None;
+        }
+        let named = applied.or_else(|| {
+            request_id
+                .strip_prefix("policy-pack/")
+                .and_then(|rest| rest.split_once('/'))
+        });
         match named {
-            Some((_, rest)) if rest.starts_with(PLACEHOLDER) => None,
             Some((pack, _)) if !pack.is_empty() => Some(Self::Pack(pack.to_owned())),
             _ => Some(Self::Other {
                 user_id: event
