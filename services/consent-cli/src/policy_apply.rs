@@ -10,11 +10,14 @@
 //! [`plan`]), so re-running after a failure part-way makes each change at
 //! most once, and applying the same pack again plans nothing.
 //!
-//! A pack changes only the regions it owns, those its organisations are
-//! in; a neighbouring region it declares is created if the service does not
-//! know it, and otherwise left as it is and shown as skipped. Where another
-//! pack set an owned region's policy (bsw and bath-north-east-somerset both
-//! describe QOX), nothing is sent unless `--take-over` is given.
+//! A pack changes only the one region it owns, the one its organisations
+//! are in (a pack whose organisations span regions is refused); a
+//! neighbouring region it declares is created if the service does not
+//! know it, and otherwise left as it is and shown as skipped. Where the
+//! plan overwrites what this pack did not write last (the owned region's
+//! settings or an organisation's membership, written by another pack, as
+//! bsw and bath-north-east-somerset both describe QOX, or by an
+//! administrator), nothing is sent unless `--take-over` is given.
 //!
 //! Each change is sent with the version of its stream the plan was read
 //! at, so an administrator's change made between the read and the write is
@@ -22,6 +25,7 @@
 //! stops there and sends nothing further, and says to run it again.
 
 mod plan;
+mod writer;
 
 use std::path::PathBuf;
 
@@ -68,10 +72,12 @@ pub(crate) struct ApplyArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// Apply even where another pack set the policy of a region this pack
-    /// owns (bsw and bath-north-east-somerset both describe QOX): that
-    /// pack's settings for the region are replaced, and its organisations
-    /// there that this pack does not list leave.
+    /// Apply even where the pack overwrites what it did not write last:
+    /// the settings of the region it owns, or an organisation's membership,
+    /// last written by another pack (bsw and bath-north-east-somerset both
+    /// describe QOX), by an administrator's own command or by a writer that
+    /// is not a pack. Those settings are replaced, and organisations of the
+    /// region the pack does not list leave.
     #[arg(long)]
     pub(crate) take_over: bool,
     /// Under mutual TLS, the client certificate (PEM) of an auditor
@@ -114,7 +120,8 @@ pub(crate) async fn run(
         _ => channel.clone(),
     };
     let current = read_current(reader, caller).await?;
-    let plan = plan::plan(&files.pack_name, &desired, &current);
+    let plan = plan::plan(&files.pack_name, &desired, &current)
+        .with_context(|| format!("{} cannot be applied", pack_file.display()))?;
     if plan.changes.is_empty() {
         return print_nothing_to_change(output, &files.pack_name, &plan, args.dry_run);
     }
@@ -122,16 +129,16 @@ pub(crate) async fn run(
         return print_plan(output, &plan);
     }
     if !plan.taken_over.is_empty() && !args.take_over {
-        let regions: Vec<String> = plan
+        let taken: Vec<String> = plan
             .taken_over
             .iter()
-            .map(|(region, other)| format!("region {region} was set by pack {other}"))
+            .map(plan::TakeOver::sentence)
             .collect();
         anyhow::bail!(
-            "{}: applying pack {} would replace that pack's settings there, and its \
-             organisations there that this pack does not list would leave. Nothing was sent. \
+            "{}: applying pack {} would overwrite what it did not write last (a region's \
+             settings replaced, organisations made to leave or joined again). Nothing was sent. \
              Check the plan with --dry-run, then add --take-over to apply it",
-            regions.join(", "),
+            taken.join("; "),
             files.pack_name
         );
     }
@@ -286,19 +293,9 @@ fn skipped_records(plan: &Plan) -> Vec<Value> {
     plan.skipped.iter().map(plan::Skipped::record).collect()
 }
 
-/// The owned regions another pack set, as records of the plan.
+/// The changes that need --take-over, as records of the plan.
 fn take_over_records(plan: &Plan) -> Vec<Value> {
-    plan.taken_over
-        .iter()
-        .map(|(region, other)| {
-            json!({
-                "action": "take-over",
-                "stream": format!("region/{region}"),
-                "why": format!("set by pack {other}"),
-                "detail": "applying needs --take-over",
-            })
-        })
-        .collect()
+    plan.taken_over.iter().map(plan::TakeOver::record).collect()
 }
 
 /// ", 2 neighbouring regions left as they are", or nothing.

@@ -104,10 +104,24 @@ async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
     );
     assert_eq!(log(endpoint).await.len(), head);
 
-    // An organisation that left since is brought back, and only it.
+    // An organisation an administrator made leave since is not brought
+    // back unasked: the dry run names the take-over, and --take-over
+    // brings back that organisation only.
     succeeded(&cli(endpoint, &words("policy leave-org --ods RKB")).await);
     assert!(authorize(endpoint).await.contains("DENY"));
-    let rejoined = json(endpoint, &["policy", "apply", &pack]).await;
+    let head = log(endpoint).await.len();
+    let refused = failed(&cli(endpoint, &["policy", "apply", &pack]).await);
+    assert!(
+        refused.contains("organisation/RKB (join-org) was last written by"),
+        "{refused}"
+    );
+    assert!(refused.contains("directly, not a pack"), "{refused}");
+    assert_eq!(log(endpoint).await.len(), head, "nothing sent");
+    let plan = json(endpoint, &["policy", "apply", &pack, "--dry-run"]).await;
+    assert_eq!(plan[0]["action"], "take-over", "{plan:?}");
+    assert_eq!(plan[0]["stream"], "organisation/RKB");
+    assert_eq!(plan[0]["detail"], "join-org needs --take-over");
+    let rejoined = json(endpoint, &["policy", "apply", &pack, "--take-over"]).await;
     assert_eq!(rejoined.len(), 1, "{rejoined:?}");
     assert_eq!(rejoined[0]["action"], "join-org");
     assert_eq!(rejoined[0]["why"], "rejoins");
@@ -191,15 +205,25 @@ async fn a_second_pack_for_the_same_region_takes_it_over_only_when_asked() {
     let path = |pack: &str| policies_dir().join(pack).display().to_string();
     let (bsw, banes) = (path("bsw"), path("bath-north-east-somerset"));
     json(endpoint, &["policy", "apply", &bsw]).await;
+    // An administrator adjusts QOX once, directly: that does not make it
+    // anyone's to take over unasked.
+    let adjust = "policy set-region --code QOX --name BSW --model opt_out --minimum-age 16";
+    succeeded(&cli(endpoint, &words(adjust)).await);
     let before = log(endpoint).await;
 
     // bath-north-east-somerset also owns QOX: refused, nothing sent, so
-    // bsw's organisations are still joined and QOX is as bsw set it.
+    // bsw's organisations are still joined and QOX is as it was set.
     let refused = failed(&cli(endpoint, &["policy", "apply", &banes]).await);
     assert!(
-        refused.contains("region QOX was set by pack bsw"),
+        refused.contains("region/QOX (set-region) was last written by"),
         "{refused}"
     );
+    assert!(refused.contains("directly, not a pack"), "{refused}");
+    assert!(refused.contains("after pack bsw"), "{refused}");
+    for trust in ["RN3", "RNU", "RNZ"] {
+        let taken = format!("organisation/{trust} (leave-org) was last written by pack bsw");
+        assert!(refused.contains(&taken), "{refused}");
+    }
     assert!(refused.contains("--take-over"), "{refused}");
     assert_eq!(log(endpoint).await, before);
     for trust in ["RN3", "RNU", "RNZ"] {
@@ -207,10 +231,23 @@ async fn a_second_pack_for_the_same_region_takes_it_over_only_when_asked() {
         assert_eq!(joined["event_type"], "OrganisationJoined", "{joined}");
     }
 
-    // The plan says what taking over would do.
+    // The plan names each take-over, then says what taking over would do.
     let plan = json(endpoint, &["policy", "apply", &banes, "--dry-run"]).await;
-    assert_eq!(plan[0]["action"], "take-over", "{plan:?}");
-    assert_eq!(plan[0]["why"], "set by pack bsw");
+    let taken: Vec<(&str, &str)> = plan
+        .iter()
+        .filter(|c| c["action"] == "take-over")
+        .filter_map(|c| Some((c["stream"].as_str()?, c["detail"].as_str()?)))
+        .collect();
+    assert_eq!(
+        taken,
+        [
+            ("region/QOX", "set-region needs --take-over"),
+            ("organisation/RN3", "leave-org needs --take-over"),
+            ("organisation/RNU", "leave-org needs --take-over"),
+            ("organisation/RNZ", "leave-org needs --take-over"),
+        ]
+    );
+    assert_eq!(plan[1]["why"], "last written by pack bsw", "{plan:?}");
     let leaving: Vec<&Value> = plan
         .iter()
         .filter(|c| c["action"] == "leave-org")
@@ -236,7 +273,7 @@ async fn a_second_pack_for_the_same_region_takes_it_over_only_when_asked() {
     );
     let again = failed(&cli(endpoint, &["policy", "apply", &bsw]).await);
     assert!(
-        again.contains("region QOX was set by pack bath-north-east-somerset"),
+        again.contains("region/QOX (set-region) was last written by pack bath-north-east-somerset"),
         "{again}"
     );
 
@@ -262,7 +299,7 @@ async fn two_applies_at_once_record_the_pack_once() {
 }
 
 #[tokio::test]
-async fn a_broken_pack_is_refused_naming_the_file_and_key_and_nothing_is_appended() {
+async fn a_broken_or_region_spanning_pack_is_refused_naming_why_and_nothing_is_appended() {
     let dir = tempfile::tempdir().expect("tempdir");
     let service = service_without_policy(&dir.path().join("data")).await;
     let endpoint = service.endpoint.as_str();
@@ -282,6 +319,10 @@ async fn a_broken_pack_is_refused_naming_the_file_and_key_and_nothing_is_appende
         (
             pack.replacen("\"medications\"", "\"medicine\"", 1),
             "unknown section 'medicine'",
+        ),
+        (
+            pack.replacen("region = \"QWU\"", "region = \"QHL\"", 1),
+            "pack broken lists organisations in more than one region (RYG in QHL; RKB, ",
         ),
     ];
     for (text, named) in cases {

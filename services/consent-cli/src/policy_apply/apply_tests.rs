@@ -82,7 +82,7 @@ async fn a_stream_changed_after_the_plan_was_read_stops_apply_there() {
     let current = read_current(service.channel.clone(), &caller)
         .await
         .expect("read");
-    let planned = plan::plan(&files.pack_name, &desired, &current);
+    let planned = plan::plan(&files.pack_name, &desired, &current).expect("one region");
     let stale = planned
         .changes
         .iter()
@@ -151,7 +151,7 @@ async fn a_stream_changed_after_the_plan_was_read_stops_apply_there() {
     let current = read_current(service.channel.clone(), &caller)
         .await
         .expect("read");
-    let again = plan::plan(&files.pack_name, &desired, &current);
+    let again = plan::plan(&files.pack_name, &desired, &current).expect("one region");
     let change = again
         .changes
         .iter()

@@ -3,19 +3,25 @@
 //! request id it is submitted under and the stream version it was planned
 //! against.
 //!
-//! A pack *owns* the regions its organisations are in: every pack lists
+//! A pack *owns* the one region its organisations are in: every pack lists
 //! the organisations of its own region (QWU for coventry-warwickshire, QOX
-//! for bsw and bath-north-east-somerset, QM7 for my-care-record), and the
+//! for bsw and bath-north-east-somerset, QM7 for my-care-record), and a
+//! pack whose organisations are in more than one region is refused. The
 //! other regions it declares are neighbours, named so that their codes are
-//! known (as viewing regions), with placeholder settings. Only an owned
-//! region's settings are set from the pack, and only organisations of an
+//! known (as viewing regions), with placeholder settings. Only the owned
+//! region's settings are set from the pack, and only organisations of the
 //! owned region that the pack does not list leave. A neighbour the log
 //! does not know yet is created from the pack's placeholder; a neighbour it
-//! already holds is left as it is and shown as skipped. Two packs for the
-//! same region (bsw and bath-north-east-somerset both own QOX) are
-//! alternatives: where another pack set an owned region's policy, the plan
-//! names it, and applying replaces that pack's policy for the region only
-//! when asked to (`--take-over`).
+//! already holds is left as it is and shown as skipped.
+//!
+//! Applying overwrites only what this pack wrote last. Where the owned
+//! region's settings, an organisation to leave, or an organisation to join
+//! again or differently were last written by another pack (bsw and
+//! bath-north-east-somerset both own QOX), by an administrator's own
+//! command or by a writer the request id does not name, the plan names it
+//! as a take-over, and applying it needs `--take-over` (see [`writer`]).
+//! Roles are shared by every region and are set from any pack that lists
+//! them.
 //!
 //! A request id names the pack, the stream, the stream version the change
 //! was planned against and a digest of the change. Re-running after a
@@ -25,8 +31,12 @@
 //! The version is also sent as the request's expected stream version, so a
 //! change made to the stream since the plan was read is never overwritten:
 //! the service refuses the write (`Aborted`).
+//!
+//! [`writer`]: super::writer
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Result, bail};
 
 use icr_events::StreamId;
 use icr_proto::pb::event_payload::Kind;
@@ -35,17 +45,18 @@ use prost::Message;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::writer::{Writer, Written, placeholder_prefix};
 use crate::names;
 
 /// The policy the log holds: the latest event of each policy stream
-/// (`organisation/RKB`, `role/R8000`, `region/QWU`) and that stream's
-/// version.
+/// (`organisation/RKB`, `role/R8000`, `region/QWU`), that stream's version
+/// and who wrote it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CurrentPolicy {
     streams: BTreeMap<String, (u64, EventPayload)>,
-    /// The pack whose loading or applying wrote each stream's latest event,
-    /// where one did.
-    set_by: BTreeMap<String, String>,
+    /// Who wrote each stream, placeholders aside; a stream only
+    /// placeholders wrote has no entry.
+    written: BTreeMap<String, Written>,
 }
 
 impl CurrentPolicy {
@@ -56,10 +67,11 @@ impl CurrentPolicy {
                 event.stream.clone(),
                 (event.stream_version, payload.clone()),
             );
-            match pack_of(&event.request_id) {
-                Some(pack) => self.set_by.insert(event.stream.clone(), pack.to_owned()),
-                None => self.set_by.remove(&event.stream),
-            };
+            if let Some(writer) = Writer::of(event) {
+                let earlier = self.written.remove(&event.stream);
+                self.written
+                    .insert(event.stream.clone(), Written::by(earlier, writer));
+            }
         }
     }
 
@@ -67,15 +79,6 @@ impl CurrentPolicy {
     fn latest(&self, stream: &str) -> Option<&(u64, EventPayload)> {
         self.streams.get(stream)
     }
-}
-
-/// The pack a request id names: `policy-pack/<pack>/…` (loaded at first
-/// start) or `policy-apply/<pack>/…` (applied).
-fn pack_of(request_id: &str) -> Option<&str> {
-    let rest = request_id
-        .strip_prefix("policy-pack/")
-        .or_else(|| request_id.strip_prefix("policy-apply/"))?;
-    rest.split_once('/').map(|(pack, _)| pack)
 }
 
 /// Why a change is planned.
@@ -168,6 +171,38 @@ impl Skipped {
     }
 }
 
+/// A planned change that overwrites what someone other than this pack
+/// wrote last: made only when asked for (`--take-over`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TakeOver {
+    /// The stream the change overwrites.
+    pub(crate) stream: String,
+    /// The change, as the plan names it (`set-region`, `leave-org`, …).
+    pub(crate) action: &'static str,
+    /// Who wrote the stream last, as the plan names them.
+    pub(crate) written_by: String,
+}
+
+impl TakeOver {
+    /// The take-over as a record of the plan table.
+    pub(crate) fn record(&self) -> Value {
+        json!({
+            "action": "take-over",
+            "stream": self.stream,
+            "why": format!("last written by {}", self.written_by),
+            "detail": format!("{} needs --take-over", self.action),
+        })
+    }
+
+    /// The take-over as a clause of an error.
+    pub(crate) fn sentence(&self) -> String {
+        format!(
+            "{} ({}) was last written by {}",
+            self.stream, self.action, self.written_by
+        )
+    }
+}
+
 /// What applying a pack would do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Plan {
@@ -176,41 +211,50 @@ pub(crate) struct Plan {
     /// Neighbouring regions the pack declares differently from the
     /// service, left as the service has them.
     pub(crate) skipped: Vec<Skipped>,
-    /// Regions the pack owns whose policy another pack set, as
-    /// `(region, pack)`: applying takes them over from that pack (two packs
-    /// can describe one region, as bsw and bath-north-east-somerset do QOX),
-    /// so it is done only when asked for.
-    pub(crate) taken_over: Vec<(String, String)>,
+    /// The changes that overwrite what another pack, an administrator or
+    /// an unnamed writer wrote last, in plan order: applying them needs
+    /// `--take-over`.
+    pub(crate) taken_over: Vec<TakeOver>,
 }
 
-/// The regions `desired` owns: those its organisations are in.
-fn owned_regions(desired: &[EventPayload]) -> BTreeSet<String> {
-    desired
-        .iter()
-        .filter_map(|payload| match &payload.kind {
-            Some(Kind::OrganisationJoined(joined)) => Some(joined.region.clone()),
-            _ => None,
-        })
-        .collect()
+/// The region `desired` owns, the one its organisations are in, if it
+/// lists any; a pack whose organisations are in more than one region is
+/// refused, naming them.
+fn owned_regions(pack: &str, desired: &[EventPayload]) -> Result<BTreeSet<String>> {
+    let mut by_region: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for payload in desired {
+        if let Some(Kind::OrganisationJoined(joined)) = &payload.kind {
+            by_region
+                .entry(joined.region.as_str())
+                .or_default()
+                .push(joined.ods_code.as_str());
+        }
+    }
+    if by_region.len() > 1 {
+        let listed: Vec<String> = by_region
+            .iter()
+            .map(|(region, organisations)| format!("{} in {region}", organisations.join(", ")))
+            .collect();
+        bail!(
+            "pack {pack} lists organisations in more than one region ({}): a pack owns the one \
+             region its organisations are in, so list each region's organisations in that \
+             region's own pack",
+            listed.join("; ")
+        );
+    }
+    Ok(by_region.into_keys().map(str::to_owned).collect())
 }
 
 /// The changes that make the service's policy match the pack's `desired`
 /// events (regions, organisations, roles, as the pack loader gives them),
-/// in that order, then the organisations of the pack's owned regions that
-/// the pack no longer lists, to leave. A region the pack does not own is
-/// set only when the service does not know it yet. Roles the pack does not
-/// list are left alone: roles are shared by every region.
-pub(crate) fn plan(pack: &str, desired: &[EventPayload], current: &CurrentPolicy) -> Plan {
-    let owned = owned_regions(desired);
+/// in that order, then the organisations of the pack's owned region that
+/// the pack does not list, to leave, and the changes among them that take
+/// over what this pack did not write last. A region the pack does not own
+/// is set only when the service does not know it yet. Roles the pack does
+/// not list are left alone: roles are shared by every region.
+pub(crate) fn plan(pack: &str, desired: &[EventPayload], current: &CurrentPolicy) -> Result<Plan> {
+    let owned = owned_regions(pack, desired)?;
     let mut plan = Plan::default();
-    for region in &owned {
-        match current.set_by.get(&format!("region/{region}")) {
-            Some(other) if other != pack => {
-                plan.taken_over.push((region.clone(), other.clone()));
-            }
-            _ => {}
-        }
-    }
     let mut listed = BTreeSet::new();
     for payload in desired {
         let Some(stream) = StreamId::of(payload).map(|s| s.to_string()) else {
@@ -257,7 +301,28 @@ pub(crate) fn plan(pack: &str, desired: &[EventPayload], current: &CurrentPolicy
                 .push(change(pack, stream.clone(), *version, Why::NotInPack, left));
         }
     }
-    plan
+    plan.taken_over = plan
+        .changes
+        .iter()
+        .filter(|change| overwrites(change))
+        .filter_map(|change| {
+            let written = current.written.get(&change.stream)?;
+            (!written.is(pack)).then(|| TakeOver {
+                stream: change.stream.clone(),
+                action: change.action(),
+                written_by: written.describe(),
+            })
+        })
+        .collect();
+    Ok(plan)
+}
+
+/// Whether `change` overwrites something a pack owns: the owned region's
+/// settings, an organisation's membership. New streams and placeholders
+/// overwrite nothing; roles are shared by every region.
+fn overwrites(change: &Change) -> bool {
+    matches!(change.why, Why::Changed | Why::Rejoins | Why::NotInPack)
+        && !matches!(change.payload.kind, Some(Kind::RolePolicySet(_)))
 }
 
 fn change(pack: &str, stream: String, version: u64, why: Why, payload: EventPayload) -> Change {
@@ -266,8 +331,12 @@ fn change(pack: &str, stream: String, version: u64, why: Why, payload: EventPayl
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
+    let prefix = match why {
+        Why::Placeholder => placeholder_prefix(pack),
+        _ => format!("policy-apply/{pack}/"),
+    };
     Change {
-        request_id: format!("policy-apply/{pack}/{stream}@{version}/{short}"),
+        request_id: format!("{prefix}{stream}@{version}/{short}"),
         version,
         stream,
         why,
@@ -315,3 +384,7 @@ fn detail(payload: &EventPayload) -> String {
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "take_over_tests.rs"]
+mod take_over_tests;

@@ -4,7 +4,7 @@ use icr_proto::pb::{OrganisationJoined, RecordSection, RegionPolicySet, RolePoli
 
 use super::*;
 
-fn region(code: &str, minimum_age: u32) -> EventPayload {
+pub(super) fn region(code: &str, minimum_age: u32) -> EventPayload {
     EventPayload {
         kind: Some(Kind::RegionPolicySet(RegionPolicySet {
             region: code.to_owned(),
@@ -17,7 +17,7 @@ fn region(code: &str, minimum_age: u32) -> EventPayload {
     }
 }
 
-fn organisation(ods: &str, region: &str) -> EventPayload {
+pub(super) fn organisation(ods: &str, region: &str) -> EventPayload {
     EventPayload {
         kind: Some(Kind::OrganisationJoined(OrganisationJoined {
             ods_code: ods.to_owned(),
@@ -27,7 +27,7 @@ fn organisation(ods: &str, region: &str) -> EventPayload {
     }
 }
 
-fn role(code: &str, sections: &[RecordSection]) -> EventPayload {
+pub(super) fn role(code: &str, sections: &[RecordSection]) -> EventPayload {
     EventPayload {
         kind: Some(Kind::RolePolicySet(RolePolicySet {
             role_code: code.to_owned(),
@@ -39,7 +39,7 @@ fn role(code: &str, sections: &[RecordSection]) -> EventPayload {
     }
 }
 
-fn left(ods: &str) -> EventPayload {
+pub(super) fn left(ods: &str) -> EventPayload {
     EventPayload {
         kind: Some(Kind::OrganisationLeft(OrganisationLeft {
             ods_code: ods.to_owned(),
@@ -66,16 +66,22 @@ fn given(events: &[EventPayload]) -> CurrentPolicy {
     current
 }
 
-fn summary(changes: &[Change]) -> Vec<(String, &'static str, &'static str)> {
+/// The plan of a pack whose organisations are in one region.
+pub(super) fn plan_of(pack: &str, desired: &[EventPayload], current: &CurrentPolicy) -> Plan {
+    plan(pack, desired, current).expect("one region")
+}
+
+pub(super) fn summary(changes: &[Change]) -> Vec<(String, &'static str, &'static str)> {
     changes
         .iter()
         .map(|c| (c.stream.clone(), c.action(), c.why.as_str()))
         .collect()
 }
 
-const SECTIONS: [RecordSection; 2] = [RecordSection::Medications, RecordSection::Allergies];
+pub(super) const SECTIONS: [RecordSection; 2] =
+    [RecordSection::Medications, RecordSection::Allergies];
 
-fn pack() -> Vec<EventPayload> {
+pub(super) fn pack() -> Vec<EventPayload> {
     vec![
         region("QWU", 0),
         organisation("RKB", "QWU"),
@@ -85,7 +91,7 @@ fn pack() -> Vec<EventPayload> {
 
 #[test]
 fn an_empty_service_gets_every_entry_of_the_pack_in_pack_order() {
-    let changes = plan("cw", &pack(), &CurrentPolicy::default()).changes;
+    let changes = plan_of("cw", &pack(), &CurrentPolicy::default()).changes;
     assert_eq!(
         summary(&changes),
         [
@@ -108,7 +114,7 @@ fn a_service_that_has_the_pack_needs_nothing_whatever_the_list_order() {
         organisation("RKB", "QWU"),
         role("R8000", &[SECTIONS[1], SECTIONS[0]]),
     ];
-    assert_eq!(plan("cw", &pack(), &given(&reordered)), Plan::default());
+    assert_eq!(plan_of("cw", &pack(), &given(&reordered)), Plan::default());
 }
 
 #[test]
@@ -118,7 +124,7 @@ fn a_changed_entry_is_set_again_under_an_id_for_its_version_and_content() {
         organisation("RKB", "QWU"),
         role("R8000", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current).changes;
+    let changes = plan_of("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [("region/QWU".to_owned(), "set-region", "changed")]
@@ -129,9 +135,9 @@ fn a_changed_entry_is_set_again_under_an_id_for_its_version_and_content() {
             .starts_with("policy-apply/cw/region/QWU@1/")
     );
     // The same plan twice: the same ids, so a retry is applied at most once.
-    assert_eq!(plan("cw", &pack(), &current).changes, changes);
+    assert_eq!(plan_of("cw", &pack(), &current).changes, changes);
     // A different change to the same stream at the same version: another id.
-    let other = plan(
+    let other = plan_of(
         "cw",
         &[region("QWU", 5), organisation("RKB", "QWU")],
         &current,
@@ -148,7 +154,7 @@ fn an_organisation_that_left_rejoins_under_a_new_id() {
         left("RKB"),
         role("R8000", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current).changes;
+    let changes = plan_of("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [("organisation/RKB".to_owned(), "join-org", "rejoins")]
@@ -166,7 +172,7 @@ fn organisations_of_the_packs_regions_it_no_longer_lists_leave_others_stay() {
         role("R8000", &SECTIONS),
         role("R8001", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current).changes;
+    let changes = plan_of("cw", &pack(), &current).changes;
     assert_eq!(
         summary(&changes),
         [(
@@ -180,7 +186,7 @@ fn organisations_of_the_packs_regions_it_no_longer_lists_leave_others_stay() {
 
 #[test]
 fn the_plan_reads_as_a_table_row() {
-    let changes = plan("cw", &pack(), &CurrentPolicy::default()).changes;
+    let changes = plan_of("cw", &pack(), &CurrentPolicy::default()).changes;
     let record = changes[1].record();
     assert_eq!(record["action"], "join-org");
     assert_eq!(record["detail"], "Trust RKB (region QWU)");
@@ -192,7 +198,7 @@ fn the_plan_reads_as_a_table_row() {
 
 /// The region's own settings, as its administrators set them: unlike the
 /// placeholders a neighbouring pack declares.
-fn birmingham() -> EventPayload {
+pub(super) fn birmingham() -> EventPayload {
     EventPayload {
         kind: Some(Kind::RegionPolicySet(RegionPolicySet {
             region: "QHL".to_owned(),
@@ -208,7 +214,7 @@ fn birmingham() -> EventPayload {
 }
 
 /// The pack with a neighbouring region it declares only as a placeholder.
-fn pack_with_neighbour() -> Vec<EventPayload> {
+pub(super) fn pack_with_neighbour() -> Vec<EventPayload> {
     let mut pack = pack();
     pack.insert(1, region("QHL", 18));
     pack
@@ -217,7 +223,7 @@ fn pack_with_neighbour() -> Vec<EventPayload> {
 #[test]
 fn a_neighbour_the_service_does_not_know_is_created_from_the_placeholder() {
     let current = given(&pack());
-    let changes = plan("cw", &pack_with_neighbour(), &current).changes;
+    let changes = plan_of("cw", &pack_with_neighbour(), &current).changes;
     assert_eq!(
         summary(&changes),
         [(
@@ -239,7 +245,7 @@ fn a_neighbour_that_holds_organisations_and_its_own_settings_is_left_alone() {
         organisation("RRK", "QHL"),
         organisation("RQ3", "QHL"),
     ]);
-    let planned = plan("cw", &pack_with_neighbour(), &current);
+    let planned = plan_of("cw", &pack_with_neighbour(), &current);
     assert_eq!(
         planned.changes,
         [],
@@ -270,7 +276,7 @@ fn a_neighbour_that_holds_organisations_and_its_own_settings_is_left_alone() {
         organisation("RRK", "QHL"),
         role("R8000", &SECTIONS),
     ]);
-    let planned = plan("cw", &pack_with_neighbour(), &drifted);
+    let planned = plan_of("cw", &pack_with_neighbour(), &drifted);
     assert_eq!(
         summary(&planned.changes),
         [
@@ -289,7 +295,7 @@ fn a_neighbour_that_holds_organisations_and_its_own_settings_is_left_alone() {
 fn a_neighbour_already_as_the_pack_declares_it_is_neither_changed_nor_skipped() {
     let current = given(&pack_with_neighbour());
     assert_eq!(
-        plan("cw", &pack_with_neighbour(), &current),
+        plan_of("cw", &pack_with_neighbour(), &current),
         Plan::default()
     );
 }
@@ -303,7 +309,7 @@ fn each_change_carries_the_version_it_was_planned_against() {
         left("RKB"),
         role("R8000", &SECTIONS),
     ]);
-    let changes = plan("cw", &pack(), &current).changes;
+    let changes = plan_of("cw", &pack(), &current).changes;
     let versions: Vec<_> = changes
         .iter()
         .map(|c| (c.stream.as_str(), c.version))
@@ -316,7 +322,7 @@ fn every_shipped_pack_owns_exactly_its_own_region() {
     let policies = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"));
     let owns = |pack: &str| {
         let files = consent_service::PolicyFiles::from_dir(policies, pack).expect("read");
-        owned_regions(&files.pack_events().expect("parse"))
+        owned_regions(pack, &files.pack_events().expect("parse")).expect("one region")
     };
     for (pack, region) in [
         ("coventry-warwickshire", "QWU"),
@@ -326,49 +332,4 @@ fn every_shipped_pack_owns_exactly_its_own_region() {
     ] {
         assert_eq!(owns(pack), BTreeSet::from([region.to_owned()]), "{pack}");
     }
-}
-
-/// The policy after these `(request id, event)`s, in log order.
-fn given_by(events: &[(&str, EventPayload)]) -> CurrentPolicy {
-    let mut current = CurrentPolicy::default();
-    for (position, (request_id, payload)) in (1..).zip(events) {
-        current.apply(&RecordedEvent {
-            position,
-            stream: StreamId::of(payload).expect("stream").to_string(),
-            stream_version: 1,
-            request_id: (*request_id).to_owned(),
-            payload: Some(payload.clone()),
-            ..RecordedEvent::default()
-        });
-    }
-    current
-}
-
-#[test]
-fn an_owned_region_another_pack_set_is_named_as_taken_over() {
-    let by = |region_id: &str| {
-        given_by(&[
-            (region_id, region("QWU", 16)),
-            ("01JADMIN", organisation("RKB", "QWU")),
-        ])
-    };
-    let taken = |current: &CurrentPolicy| plan("cw", &pack(), current).taken_over;
-    assert_eq!(
-        taken(&by("policy-pack/other/0")),
-        [("QWU".to_owned(), "other".to_owned())]
-    );
-    assert_eq!(
-        taken(&by("policy-apply/other/region/QWU@0/0011223344556677")),
-        [("QWU".to_owned(), "other".to_owned())]
-    );
-    // Set by this pack, or by an administrator: nothing to take over.
-    assert_eq!(taken(&by("policy-pack/cw/0")), []);
-    assert_eq!(taken(&by("policy-apply/cw/region/QWU@0/00")), []);
-    assert_eq!(taken(&by("01JADMIN")), []);
-    // A neighbour another pack set is not taken over: it is not owned.
-    let neighbour = given_by(&[("policy-pack/bham/0", birmingham())]);
-    assert_eq!(
-        plan("cw", &pack_with_neighbour(), &neighbour).taken_over,
-        []
-    );
 }
