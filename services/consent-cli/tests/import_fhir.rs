@@ -306,13 +306,16 @@ async fn ending_what_is_not_in_effect(endpoint: &str) {
         ["not_in_effect", "not_in_effect", "written"],
         "{rows:?}"
     );
+    // Each reason keeps the service's own refusal.
     assert_eq!(
         rows[0]["reason"],
-        "no direct_care objection is active: nothing to end"
+        "no direct_care objection is active: nothing to end (the service answered: there \
+         is no active objection with this scope)"
     );
     assert_eq!(
         rows[1]["reason"],
-        "RKB holds no permission to view: nothing to end"
+        "RKB holds no permission to view: nothing to end (the service answered: this \
+         organisation holds no active permission to view)"
     );
     assert_eq!(
         event_count(endpoint).await,
@@ -341,6 +344,51 @@ async fn ending_what_is_not_in_effect(endpoint: &str) {
         objections(endpoint).await,
         serde_json::json!(["secondary_use"])
     );
+    ending_nothing_as_an_attorney(endpoint).await;
+}
+
+/// An attorney's withdrawal of an objection that is not active is nothing
+/// to end only once the attorney holds a power that lets them decide:
+/// before, the service refuses the attorney, and that stays an error.
+async fn ending_nothing_as_an_attorney(endpoint: &str) {
+    let mut by_attorney = read_fixture("nhs/objection-by-attorney.json");
+    by_attorney["status"] = Value::from("inactive");
+    let withdraw = || {
+        import_values(
+            endpoint,
+            std::slice::from_ref(&by_attorney),
+            &["--attorney-id-system", ATTORNEY_SYSTEM],
+        )
+    };
+    let events = event_count(endpoint).await;
+    let unregistered = withdraw().await;
+    let reason = failed(&unregistered);
+    assert!(
+        reason.contains("FailedPrecondition") && reason.contains("no power of attorney"),
+        "{reason}"
+    );
+    assert!(!stdout(&unregistered).contains("not_in_effect"));
+
+    let attorney = "consent attorney register --nhs 9434765919 --attorney LPA-7001 \
+                    --kind health_and_welfare_lpa --verified-by opg-check-1 --valid-from 2020-01-01";
+    write(endpoint, &words(attorney)).await;
+    let events = events + 1;
+    let rows = json_lines(&withdraw().await);
+    assert_eq!(
+        (&rows[0]["outcome"], &rows[0]["submitter"]),
+        (
+            &Value::from("not_in_effect"),
+            &Value::from("attorney LPA-7001")
+        ),
+        "{rows:?}"
+    );
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("there is no active objection with this scope")),
+        "{rows:?}"
+    );
+    assert_eq!(event_count(endpoint).await, events, "nothing was appended");
 }
 
 #[test]

@@ -11,8 +11,9 @@
 //!
 //! Each row's outcome is `written` (`replayed` when sent before and still
 //! current), `already_in_effect` (an objection already active),
-//! `not_in_effect` (an inactive Consent for something not in force:
-//! nothing to end), or `superseded`: a replay of a change a later change
+//! `not_in_effect` (an inactive Consent for something not in force, from
+//! the patient or an attorney whose power is in date: nothing to end; the
+//! reason quotes the service's refusal), or `superseded`: a replay of a change a later change
 //! has undone, which is an error, because what the Consent says is not in
 //! effect (see `send`). Every row is sent even so, and the command then
 //! fails naming the superseded resources.
