@@ -82,6 +82,21 @@ async fn fhir_consents_are_recorded_replayed_and_refused_whole() {
     assert_eq!(again["log_position"], recorded["log_position"]);
     assert_eq!(event_count(endpoint).await, events);
 
+    // The user is part of the request: imported by someone else, the same
+    // file is refused, not replayed, and the error says why.
+    let other_user = import(
+        endpoint,
+        &fixture("nhs/objection-by-patient.json"),
+        &["--user", "another-clerk"],
+    )
+    .await;
+    let reason = failed(&other_user);
+    assert!(
+        reason.contains("another user") && reason.contains("InvalidArgument: request_id"),
+        "{reason}"
+    );
+    assert_eq!(event_count(endpoint).await, events);
+
     refused_whole(endpoint, events).await;
     withdrawn_then_objected_by_an_attorney(endpoint).await;
     service.stop().await;

@@ -19,7 +19,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use icr_fhir::consent_import::{ConsentChange, ConsentSubmitter, ImportPlan};
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::{
@@ -114,6 +114,18 @@ pub(super) async fn send(channel: Channel, caller: &Caller, plan: &ImportPlan) -
                 refused.message()
             )));
         }
+    }
+    if refused.code() == Code::InvalidArgument && refused.message().starts_with("request_id") {
+        // The id comes from the resource, so only what is not in it can
+        // differ: the user the request is made for. The usual hint (a new
+        // request id) is not one the import can take.
+        return Err(anyhow!(
+            "{:?}: {}\nhint: the request id comes from the resource, so it was imported before \
+             as a different request, most likely by another user (--user, ICR_USER), which is \
+             part of each request; import the file again as that user to replay it",
+            refused.code(),
+            refused.message()
+        ));
     }
     let call = CallContext::patient_write(&plan.request_id, &plan.nhs_number);
     Err(call.rejected(refused))
