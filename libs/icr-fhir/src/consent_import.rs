@@ -28,12 +28,13 @@
 //! | `provision.actor` | deny: none (an objection covers everyone) | |
 //! | | permit: exactly one, role v3-ParticipationType `PRCP`, an Organization with an ODS code | `organisation_ods` |
 //! | `provision.period` | deny: none | |
-//! | | permit: `end` an instant with offset, later than now; `start`, if any, an instant not later than now | `until` = `end`, to the whole second |
+//! | | permit: `end` an instant with offset, later than now; `start`, if any, an instant not later than now | `until` = `end`, to the nanosecond |
 //!
-//! `provision.period.end` becomes `until` cut to whole seconds: FHIR reads
-//! `2030-03-31T23:59:59.999+00:00` as lasting to the end of that instant,
-//! and the permission lapses up to a second earlier. That only ever
-//! narrows access, never widens it.
+//! `provision.period.end` becomes `until` as written, fraction of a second
+//! included: the instant is sent and stored to the nanosecond. FHIR reads
+//! `2030-03-31T23:59:59.999+00:00` as lasting to the end of that
+//! millisecond, and the permission lapses at its start, a millisecond at
+//! most sooner; that only ever narrows access, never widens it.
 //!
 //! Rejected whenever present: `implicitRules`, and `modifierExtension`
 //! anywhere in the resource (on the resource, the provision, an actor, a
@@ -54,7 +55,9 @@
 //!
 //! [`read_consents`] reads one resource, NDJSON, or a `Bundle` of type
 //! `collection` or `searchset`; a `history` (every version, newest first),
-//! `transaction`, `batch` or any other type is refused. [`plan_consent_file`]
+//! `transaction`, `batch` or any other type is refused, and so is a Bundle
+//! with `implicitRules` or a `modifierExtension` on itself or on an entry
+//! (outside the entry's resource), at that path. [`plan_consent_file`]
 //! then refuses every resource whose `id` another one in the file has (two
 //! versions of one Consent), and every one that changes the same objection
 //! (NHS number and scope) or permission (NHS number and organisation) as

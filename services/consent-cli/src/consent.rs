@@ -43,6 +43,14 @@ pub(crate) enum ConsentCommand {
     /// Import FHIR R4 Consent resources (one, a Bundle, or NDJSON) as
     /// objections and permissions to view; nothing is sent if any one
     /// cannot be represented faithfully.
+    ///
+    /// Importing the same file again is safe: each change's request id
+    /// comes from its resource, and the service answers a request it has
+    /// seen as a replay, appending nothing. The request includes the user
+    /// (--user, ICR_USER), so a re-import replays only as the same user. As
+    /// another, the service refuses the first change already recorded
+    /// (InvalidArgument on request_id) and the import stops there, that
+    /// change and the rest unsent; import it again as the first user.
     ImportFhir(import_fhir::ImportFhirArgs),
 }
 

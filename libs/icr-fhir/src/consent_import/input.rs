@@ -10,9 +10,16 @@
 //! deletes included), which this import would not make the same way; and
 //! `document`, `message` and the `*-response` types are not lists of
 //! Consents at all.
+//!
+//! The Bundle and each entry are searched for modifier elements too, as
+//! each resource is: an `implicitRules` on the Bundle, or a
+//! `modifierExtension` on the Bundle or an entry (or anywhere in an
+//! entry's `search`, say), may change what the entries mean, so the whole
+//! file is refused at its path (`implicitRules`, `entry[1].modifierExtension`).
 
 use serde_json::Value;
 
+use super::modifiers::no_modifiers_at;
 use super::rejection::{Rejection, RejectionKind};
 
 /// The resources in `text`, in order: the resource itself, the `resource`
@@ -40,7 +47,9 @@ pub fn read_consents(text: &str) -> Result<Vec<Value>, Rejection> {
     }
 }
 
-/// The `resource` of each entry of a `Bundle`.
+/// The `resource` of each entry of a `Bundle`, once neither the Bundle
+/// nor any entry (its `resource` aside, which is checked with the rest of
+/// the resource) holds a modifier element.
 fn bundle_entries(bundle: Value) -> Result<Vec<Value>, Rejection> {
     let Value::Object(mut bundle) = bundle else {
         unreachable!("a value with a resourceType is an object")
@@ -57,11 +66,12 @@ fn bundle_entries(bundle: Value) -> Result<Vec<Value>, Rejection> {
             ));
         }
     };
+    no_modifiers_at(&Value::Object(bundle), "")?;
     entries
         .into_iter()
         .enumerate()
         .map(|(index, mut entry)| {
-            entry
+            let resource = entry
                 .get_mut("resource")
                 .map(Value::take)
                 .filter(Value::is_object)
@@ -71,7 +81,9 @@ fn bundle_entries(bundle: Value) -> Result<Vec<Value>, Rejection> {
                         RejectionKind::Missing,
                         "every entry of the Bundle must carry its resource",
                     )
-                })
+                })?;
+            no_modifiers_at(&entry, &format!("entry[{index}]"))?;
+            Ok(resource)
         })
         .collect()
 }
@@ -187,5 +199,58 @@ mod tests {
         );
         let numbered = read_consents(&bundle(r#""type":7,"#)).unwrap_err();
         assert_eq!(numbered.kind, RejectionKind::UnsupportedBundle);
+    }
+
+    #[test]
+    fn a_modifier_on_the_bundle_or_an_entry_refuses_the_file_at_its_path() {
+        let x = r#"[{"url":"https://example.org/x"}]"#;
+        let consent = r#"{"resourceType":"Consent","id":"a"}"#;
+        let refused = |bundle: String| {
+            let rejection = read_consents(&bundle).unwrap_err();
+            (rejection.path, rejection.kind)
+        };
+        let rules = format!(
+            r#"{{"resourceType":"Bundle","type":"collection","implicitRules":"https://example.org/r",
+            "entry":[{{"resource":{consent}}}]}}"#
+        );
+        assert_eq!(
+            refused(rules),
+            ("implicitRules".to_owned(), RejectionKind::ImplicitRules)
+        );
+        let on_bundle = format!(
+            r#"{{"resourceType":"Bundle","type":"searchset","modifierExtension":{x},
+            "entry":[{{"resource":{consent}}}]}}"#
+        );
+        assert_eq!(
+            refused(on_bundle),
+            (
+                "modifierExtension".to_owned(),
+                RejectionKind::ModifierExtension
+            )
+        );
+        let on_entry = format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[
+            {{"resource":{consent}}},
+            {{"fullUrl":"urn:uuid:2","modifierExtension":{x},"resource":{consent}}}]}}"#
+        );
+        assert_eq!(
+            refused(on_entry),
+            (
+                "entry[1].modifierExtension".to_owned(),
+                RejectionKind::ModifierExtension
+            )
+        );
+        let in_search = format!(
+            r#"{{"resourceType":"Bundle","type":"searchset","entry":[
+            {{"search":{{"mode":"match","modifierExtension":{x}}},"resource":{consent}}}]}}"#
+        );
+        assert_eq!(refused(in_search).0, "entry[0].search.modifierExtension");
+        // A modifier inside the resource is left to the resource's own
+        // check, which names its path within the resource.
+        let inside = format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[
+            {{"resource":{{"resourceType":"Consent","modifierExtension":{x}}}}}]}}"#
+        );
+        assert_eq!(read_consents(&inside).unwrap().len(), 1);
     }
 }

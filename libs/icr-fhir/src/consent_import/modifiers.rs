@@ -16,7 +16,14 @@ use super::rejection::{Rejection, RejectionKind};
 /// `resource`, naming its path (such as
 /// `provision.actor[0].modifierExtension` or `contained[0].implicitRules`).
 pub(crate) fn no_modifiers(resource: &Value) -> Result<(), Rejection> {
-    match first_modifier(resource, "") {
+    no_modifiers_at(resource, "")
+}
+
+/// Rejects a modifier element found anywhere in `value`, which is at path
+/// `at` of the file (such as `entry[2]` of a Bundle; empty for the top),
+/// naming the path from there.
+pub(crate) fn no_modifiers_at(value: &Value, at: &str) -> Result<(), Rejection> {
+    match first_modifier(value, at) {
         None => Ok(()),
         Some((path, "implicitRules")) => Err(Rejection::new(
             path,
@@ -94,5 +101,7 @@ mod tests {
                 RejectionKind::ModifierExtension
             ))
         );
+        let at = no_modifiers_at(&json!({"search": {"modifierExtension": x}}), "entry[3]");
+        assert_eq!(at.unwrap_err().path, "entry[3].search.modifierExtension");
     }
 }

@@ -7,12 +7,15 @@
 //! and each rejection is printed with the element at fault. Otherwise the
 //! changes are sent in file order, each under a request id derived from
 //! its resource, so that importing the same file again is a replay that
-//! appends nothing.
+//! appends nothing; as the same user only, since the service's fingerprint
+//! of a request covers its `user_id` (another user's re-import is refused
+//! as a reused request id, and the import stops there).
 //!
 //! Each row's outcome is `written` (`replayed` when sent before and still
 //! current), `already_in_effect` (an objection already active),
-//! `not_in_effect` (an inactive Consent for something not in force:
-//! nothing to end), or `superseded`: a replay of a change a later change
+//! `not_in_effect` (an inactive Consent for something not in force, from
+//! the patient or an attorney whose power is in date: nothing to end; the
+//! reason quotes the service's refusal), or `superseded`: a replay of a change a later change
 //! has undone, which is an error, because what the Consent says is not in
 //! effect (see `send`). Every row is sent even so, and the command then
 //! fails naming the superseded resources.
@@ -119,7 +122,8 @@ pub(crate) async fn run(
                 output.records(SENT_FIELDS, &rows)?;
                 return Err(error.context(format!(
                     "importing {name} failed after {} of {} resources; importing the file \
-                     again is safe (what was sent replays)",
+                     again as the same user is safe (what was sent replays: the user is part \
+                     of each request)",
                     rows.len(),
                     plans.len()
                 )));

@@ -9,13 +9,17 @@
 //!   state it stands for still holds, and else reports it superseded.
 //! - `FailedPrecondition` to a withdrawal or revocation may mean there is
 //!   nothing to end, or something else (an attorney whose power does not
-//!   cover it). The service gives no structured reason, and its messages
-//!   are for people, so the state is read instead: nothing to end is
-//!   `not_in_effect`; anything else is the service's refusal, as sent.
+//!   cover it, checked first). The service gives no structured reason,
+//!   and its messages are for people, so the state is read instead: only
+//!   when it shows both that nothing is in effect and that the submitter
+//!   may decide (the patient, or an attorney with a power in date) is the
+//!   refusal `not_in_effect`, its message kept in the reason. Anything
+//!   else, an unregistered attorney's withdrawal of nothing included, is
+//!   the service's refusal, as sent: an error.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use icr_fhir::consent_import::{ConsentChange, ConsentSubmitter, ImportPlan};
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::{
@@ -100,10 +104,28 @@ pub(super) async fn send(channel: Channel, caller: &Caller, plan: &ImportPlan) -
     );
     if ends && refused.code() == Code::FailedPrecondition {
         let current = status(channel, caller, plan, 0).await?;
-        if state::holds(&plan.change, &current, now()) {
+        let now = now();
+        if state::holds(&plan.change, &current, now)
+            && state::may_decide(&plan.submitter, &current, now)
+        {
             let what = state::describe(&plan.change, &current);
-            return Ok(Sent::NotInEffect(format!("{what}: nothing to end")));
+            return Ok(Sent::NotInEffect(format!(
+                "{what}: nothing to end (the service answered: {})",
+                refused.message()
+            )));
         }
+    }
+    if refused.code() == Code::InvalidArgument && refused.message().starts_with("request_id") {
+        // The id comes from the resource, so only what is not in it can
+        // differ: the user the request is made for. The usual hint (a new
+        // request id) is not one the import can take.
+        return Err(anyhow!(
+            "{:?}: {}\nhint: the request id comes from the resource, so it was imported before \
+             as a different request, most likely by another user (--user, ICR_USER), which is \
+             part of each request; import the file again as that user to replay it",
+            refused.code(),
+            refused.message()
+        ));
     }
     let call = CallContext::patient_write(&plan.request_id, &plan.nhs_number);
     Err(call.rejected(refused))

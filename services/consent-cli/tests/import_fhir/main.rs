@@ -3,7 +3,10 @@
 //! the CLI binary, re-imported as replays, and refused whole when any
 //! resource cannot be represented.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod outcomes;
 
 use serde_json::Value;
 use support::{NHS, Service, cli, cli_offline, failed, json, json_lines, stdout, words, write};
@@ -80,6 +83,21 @@ async fn fhir_consents_are_recorded_replayed_and_refused_whole() {
     assert_eq!(again["replayed"], true, "{again}");
     assert_eq!(again["request_id"], recorded["request_id"]);
     assert_eq!(again["log_position"], recorded["log_position"]);
+    assert_eq!(event_count(endpoint).await, events);
+
+    // The user is part of the request: imported by someone else, the same
+    // file is refused, not replayed, and the error says why.
+    let other_user = import(
+        endpoint,
+        &fixture("nhs/objection-by-patient.json"),
+        &["--user", "another-clerk"],
+    )
+    .await;
+    let reason = failed(&other_user);
+    assert!(
+        reason.contains("another user") && reason.contains("InvalidArgument: request_id"),
+        "{reason}"
+    );
     assert_eq!(event_count(endpoint).await, events);
 
     refused_whole(endpoint, events).await;
@@ -196,151 +214,6 @@ fn a_dry_run_needs_no_service_and_sends_nothing() {
     let reason = failed(&output);
     assert!(reason.contains("provision.provision[0]"), "{reason}");
     assert!(stdout(&output).contains("nested_provision"));
-}
-
-/// `consent import-fhir --json` of `resources`, written as NDJSON.
-async fn import_values(endpoint: &str, resources: &[Value], more: &[&str]) -> std::process::Output {
-    let lines: Vec<String> = resources.iter().map(Value::to_string).collect();
-    let file = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(file.path(), lines.join("\n")).expect("write NDJSON");
-    import(endpoint, file.path().to_str().expect("UTF-8"), more).await
-}
-
-/// The patient's active objections, by short name.
-async fn objections(endpoint: &str) -> Value {
-    let status = json(endpoint, &["consent", "status", "--nhs", NHS]).await;
-    status[0]["active_objections"].clone()
-}
-
-#[tokio::test]
-async fn only_what_the_consents_say_is_reported_as_in_effect() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options =
-        consent_service::Options::new(dir.path(), consent_service::PolicyFiles::built_in());
-    let service = Service::start_options(options).await;
-    let endpoint = service.endpoint.as_str();
-    let register = "care register-patient --nhs 9434765919 --practice M86003 --dob 1970-01-01";
-    write(endpoint, &words(register)).await;
-    let start = "care start --nhs 9434765919 --relationship ae-2026-001 --org RKB \
-                 --kind inpatient_episode";
-    write(endpoint, &words(start)).await;
-
-    returning_to_an_earlier_state(endpoint).await;
-    ending_what_is_not_in_effect(endpoint).await;
-    service.stop().await;
-}
-
-/// Active → inactive → active, the same JSON each time without a version:
-/// the third import is a replay of the first, which the later withdrawal
-/// has undone, so the CLI fails instead of claiming it; a new version is
-/// then recorded.
-async fn returning_to_an_earlier_state(endpoint: &str) {
-    let active = read_fixture("nhs/objection-by-patient.json");
-    let mut inactive = active.clone();
-    inactive["status"] = Value::from("inactive");
-    let recorded = json_lines(&import_values(endpoint, std::slice::from_ref(&active), &[]).await);
-    assert_eq!(recorded[0]["outcome"], "written", "{recorded:?}");
-    let withdrawn = json_lines(&import_values(endpoint, &[inactive], &[]).await);
-    assert_eq!(
-        withdrawn[0]["change"], "withdraw_objection",
-        "{withdrawn:?}"
-    );
-    assert_eq!(decision(endpoint).await["outcome"], "ALLOW");
-
-    let events = event_count(endpoint).await;
-    let again = import_values(endpoint, std::slice::from_ref(&active), &[]).await;
-    let reason = failed(&again);
-    assert!(
-        reason.contains("Consent/objection-by-patient") && reason.contains("meta.versionId"),
-        "{reason}"
-    );
-    let row: Value = serde_json::from_str(stdout(&again).trim()).expect("JSON row");
-    assert_eq!(row["outcome"], "superseded", "{row}");
-    assert_eq!(row["replayed"], true);
-    assert!(
-        row["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("no direct_care objection is active")),
-        "{row}"
-    );
-    assert_eq!(event_count(endpoint).await, events, "nothing was appended");
-    assert_eq!(objections(endpoint).await, serde_json::json!([]));
-
-    // A new version of the Consent is a new request, and is recorded.
-    let mut versioned = active;
-    versioned["meta"] = serde_json::json!({"versionId": "3"});
-    let rows = json_lines(&import_values(endpoint, &[versioned], &[]).await);
-    assert_eq!(
-        (&rows[0]["outcome"], &rows[0]["replayed"]),
-        (&Value::from("written"), &Value::from(false)),
-        "{rows:?}"
-    );
-    assert!(
-        rows[0]["request_id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("fhir-consent-record-objection-by-patient-")),
-        "{rows:?}"
-    );
-    assert_eq!(decision(endpoint).await["reason"], "objection_active");
-}
-
-/// Inactive Consents for an objection and a permission that are not in
-/// effect are each nothing to end, and the import goes on past them; a
-/// refusal for any other reason stays an error.
-async fn ending_what_is_not_in_effect(endpoint: &str) {
-    // The direct-care objection is active; end it under a new version.
-    let mut withdrawn = read_fixture("nhs/objection-withdrawn.json");
-    let ended = json_lines(&import_values(endpoint, &[withdrawn.clone()], &[]).await);
-    assert_eq!(ended[0]["outcome"], "written", "{ended:?}");
-    withdrawn["meta"] = serde_json::json!({"versionId": "2"});
-    let mut lapsed = read_fixture("nhs/permission-to-view.json");
-    lapsed["status"] = Value::from("inactive");
-    lapsed["provision"]["period"] =
-        serde_json::json!({"start": "2019-06-01T09:00:00Z", "end": "2020-01-01T00:00:00Z"});
-    let secondary = read_fixture("nhs/objection-secondary-use.json");
-    let events = event_count(endpoint).await;
-    let rows = json_lines(&import_values(endpoint, &[withdrawn, lapsed, secondary], &[]).await);
-    let outcomes: Vec<&Value> = rows.iter().map(|row| &row["outcome"]).collect();
-    assert_eq!(
-        outcomes,
-        ["not_in_effect", "not_in_effect", "written"],
-        "{rows:?}"
-    );
-    assert_eq!(
-        rows[0]["reason"],
-        "no direct_care objection is active: nothing to end"
-    );
-    assert_eq!(
-        rows[1]["reason"],
-        "RKB holds no permission to view: nothing to end"
-    );
-    assert_eq!(
-        event_count(endpoint).await,
-        events + 1,
-        "only the objection"
-    );
-    assert_eq!(
-        objections(endpoint).await,
-        serde_json::json!(["secondary_use"])
-    );
-
-    // An attorney with no registered power may not withdraw the objection
-    // that is active: the refusal is not taken for "nothing to end".
-    let mut by_attorney = read_fixture("nhs/objection-by-attorney.json");
-    by_attorney["status"] = Value::from("inactive");
-    by_attorney["provision"]["purpose"][0]["code"] = Value::from("HOPERAT");
-    let refused = import_values(
-        endpoint,
-        &[by_attorney],
-        &["--attorney-id-system", ATTORNEY_SYSTEM],
-    )
-    .await;
-    let reason = failed(&refused);
-    assert!(reason.contains("no power of attorney"), "{reason}");
-    assert_eq!(
-        objections(endpoint).await,
-        serde_json::json!(["secondary_use"])
-    );
 }
 
 #[test]
