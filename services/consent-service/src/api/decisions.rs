@@ -1,7 +1,6 @@
 //! AccessDecisionService: Authorize and AuthorizeBatch.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
 
 use crate::Storage;
 use crate::faults::Faults;
@@ -354,15 +353,12 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         &self,
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
-        let started = Instant::now();
         let (metadata, extensions, req) = request.into_parts();
-        let answer = match speaks_for(&extensions, req.requester.as_ref()) {
-            Ok(()) => self.0.authorize(&metadata, req).await.map_err(Status::from),
-            Err(refused) => Err(refused),
+        let answer = async {
+            speaks_for(&extensions, req.requester.as_ref())?;
+            Ok(self.0.authorize(&metadata, req).await?)
         };
-        self.0
-            .metrics
-            .authorized("Authorize", started, code(&answer));
+        let answer = self.0.metrics.authorize_timed("Authorize", answer).await;
         Ok(Response::new(answer?))
     }
 
@@ -370,22 +366,16 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         &self,
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
-        let started = Instant::now();
         let (metadata, extensions, req) = request.into_parts();
-        let answer = match speaks_for(&extensions, req.requester.as_ref()) {
-            Ok(()) => (self.0.authorize_batch(&metadata, req).await).map_err(Status::from),
-            Err(refused) => Err(refused),
+        let answer = async {
+            speaks_for(&extensions, req.requester.as_ref())?;
+            Ok(self.0.authorize_batch(&metadata, req).await?)
         };
-        self.0
+        let answer = self
+            .0
             .metrics
-            .authorized("AuthorizeBatch", started, code(&answer));
+            .authorize_timed("AuthorizeBatch", answer)
+            .await;
         Ok(Response::new(answer?))
     }
-}
-
-/// The status code an answer goes out with.
-fn code<T>(answer: &Result<T, Status>) -> tonic::Code {
-    answer
-        .as_ref()
-        .map_or_else(Status::code, |_| tonic::Code::Ok)
 }

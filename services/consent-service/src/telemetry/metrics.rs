@@ -77,8 +77,18 @@ impl Metrics {
         }
     }
 
-    /// Records how long `method`, begun at `started`, took to end with `code`.
-    pub(crate) fn authorized(&self, method: &'static str, started: Instant, code: tonic::Code) {
+    /// Runs `answer`, the handling of one `method` call, and records how
+    /// long it took and the status code it ends with.
+    pub(crate) async fn authorize_timed<T>(
+        &self,
+        method: &'static str,
+        answer: impl Future<Output = Result<T, tonic::Status>>,
+    ) -> Result<T, tonic::Status> {
+        let started = Instant::now();
+        let answer = answer.await;
+        let code = answer
+            .as_ref()
+            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
         self.authorize.record(
             started.elapsed().as_secs_f64(),
             &[
@@ -86,6 +96,7 @@ impl Metrics {
                 KeyValue::new("rpc.grpc.status_code", code as i64),
             ],
         );
+        answer
     }
 }
 
