@@ -10,6 +10,8 @@
 
 #[path = "differential/history.rs"]
 mod history;
+#[path = "differential/recorded.rs"]
+mod recorded;
 #[path = "differential/reference.rs"]
 mod reference;
 
@@ -29,6 +31,7 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 use history::*;
+use recorded::{events, now_of, resolve_org};
 use reference::{Answer, Question, RULE_ORDER, World};
 
 const MODEL: &str = include_str!("../../policies/model.conf");

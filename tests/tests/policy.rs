@@ -3,96 +3,13 @@
 //! which regions may view. Refused policy changes and the audit trail:
 //! `policy_and_audit.rs`.
 
+#[path = "policy/requests.rs"]
+mod requests;
+
 use icr_integration_tests::*;
 use icr_proto::pb::submitter::Who;
 use icr_proto::pb::*;
-
-const UHCW: &str = "University Hospitals Coventry and Warwickshire NHS Trust";
-const ALL_SECTIONS: [RecordSection; 3] = [
-    RecordSection::Demographics,
-    RecordSection::Medications,
-    RecordSection::MentalHealth,
-];
-
-fn staff(role: &str, org: &str) -> Requester {
-    Requester {
-        user_id: format!("{role}-at-{org}"),
-        role_code: role.into(),
-        organisation_ods: org.into(),
-    }
-}
-
-fn join(ods: &str, name: &str, region: &str) -> JoinOrganisationRequest {
-    JoinOrganisationRequest {
-        request_id: request_id(),
-        ods_code: ods.into(),
-        name: name.into(),
-        region: region.into(),
-        user_id: "ig-lead".into(),
-        expected_stream_version: None,
-    }
-}
-
-fn leave(ods: &str) -> LeaveOrganisationRequest {
-    LeaveOrganisationRequest {
-        request_id: request_id(),
-        ods_code: ods.into(),
-        user_id: "ig-lead".into(),
-        expected_stream_version: None,
-    }
-}
-
-fn qwu(model: ConsentModel, viewing_regions: &[&str]) -> SetRegionPolicyRequest {
-    SetRegionPolicyRequest {
-        request_id: request_id(),
-        region: "QWU".into(),
-        name: "Coventry and Warwickshire".into(),
-        consent_model: model.into(),
-        minimum_age: 18,
-        viewing_regions: viewing_regions.iter().map(|r| (*r).to_owned()).collect(),
-        user_id: "ig-lead".into(),
-        ..Default::default()
-    }
-}
-
-async fn start_care(server: &mut Server, nhs: &str, organisation: &str) -> u64 {
-    let request = StartCareRelationshipRequest {
-        request_id: request_id(),
-        nhs_number: nhs.into(),
-        relationship_id: format!("case-{organisation}-{nhs}"),
-        organisation_ods: organisation.into(),
-        kind: CareRelationshipKind::OutpatientEpisode.into(),
-        user_id: "pas-feed".into(),
-        expected_stream_version: None,
-    };
-    write_position(
-        server
-            .care
-            .start_care_relationship(request)
-            .await
-            .expect("start care")
-            .into_inner()
-            .result,
-    )
-}
-
-/// Decision for `requester` on `section`, asserting its outcome and reason.
-async fn expect(
-    server: &mut Server,
-    requester: Requester,
-    section: RecordSection,
-    allow: bool,
-    reason: &str,
-) -> Decision {
-    let who = format!("{} at {}", requester.role_code, requester.organisation_ods);
-    let d = server.authorize(PATIENT, requester, section).await;
-    assert_eq!(
-        (allowed(&d), d.reason.as_str()),
-        (allow, reason),
-        "{who} on {section:?}: {d:?}"
-    );
-    d
-}
+use requests::*;
 
 #[tokio::test]
 async fn leaving_the_agreement_denies_and_rejoining_restores() {

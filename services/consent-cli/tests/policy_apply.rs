@@ -1,55 +1,16 @@
 //! `consent-cli policy apply <PACK_DIR>` with the real binary against the
 //! real service, started with no policy at all.
 
+#[path = "policy_apply/setup.rs"]
+mod setup;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use consent_service::{Options, PolicyFiles};
 use icr_integration_tests::pki::Pki;
 use serde_json::Value;
+use setup::*;
 use support::{NHS, Service, cli, failed, json, stdout, succeeded, with, words};
-
-const PACK: &str = "coventry-warwickshire";
-
-fn policies_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).to_owned()
-}
-
-fn pack_dir() -> String {
-    policies_dir().join(PACK).display().to_string()
-}
-
-/// Options of a service with the shared model and rules and an empty pack:
-/// its log starts with no event.
-fn options_without_policy(data_dir: &Path) -> Options {
-    let mut files = PolicyFiles::built_in();
-    files.pack_name = "empty".to_owned();
-    files.pack = "[pack]\nname = \"empty\"\ndescription = \"no policy yet\"\n".to_owned();
-    Options::new(data_dir, files)
-}
-
-/// The service without policy, in plain text.
-async fn service_without_policy(data_dir: &Path) -> Service {
-    Service::start_options(options_without_policy(data_dir)).await
-}
-
-/// Every event in the log, as `events --json` prints them.
-async fn log(endpoint: &str) -> Vec<Value> {
-    json(endpoint, &["events"]).await
-}
-
-/// The medications of the README's patient, asked as R8000 at RKB.
-async fn authorize(endpoint: &str) -> String {
-    let question = "authorize --nhs 9434765919 --role R8000 --org RKB --section medications --purpose direct_care";
-    succeeded(&cli(endpoint, &words(question)).await)
-}
-
-/// The pack's own entries, counted from its file.
-fn pack_entries() -> usize {
-    let files = PolicyFiles::from_dir(&policies_dir(), PACK).expect("read the pack");
-    files.pack_events().expect("parse the pack").len()
-}
 
 #[tokio::test]
 async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
@@ -129,14 +90,6 @@ async fn a_pack_is_applied_once_and_then_has_nothing_to_change() {
     assert!(authorize(endpoint).await.contains("ALLOW"));
 
     service.stop().await;
-}
-
-/// The latest event of `stream` in `events`.
-fn latest<'a>(events: &'a [Value], stream: &str) -> &'a Value {
-    events
-        .iter()
-        .rfind(|event| event["stream"] == stream)
-        .unwrap_or_else(|| panic!("no event on {stream}"))
 }
 
 #[tokio::test]
