@@ -45,13 +45,9 @@ async fn decision(endpoint: &str) -> Value {
     json(endpoint, &words(AUTHORIZE)).await.remove(0)
 }
 
-/// How many events the log holds.
-async fn event_count(endpoint: &str) -> usize {
-    json(endpoint, &["events"]).await.len()
-}
-
-#[tokio::test]
-async fn fhir_consents_are_recorded_replayed_and_refused_whole() {
+/// The service on a new data directory (kept alive by the returned
+/// directory), with the patient registered and in hospital at RKB.
+async fn admitted() -> (tempfile::TempDir, Service) {
     let dir = tempfile::tempdir().expect("tempdir");
     let options =
         consent_service::Options::new(dir.path(), consent_service::PolicyFiles::built_in());
@@ -62,6 +58,18 @@ async fn fhir_consents_are_recorded_replayed_and_refused_whole() {
     let start = "care start --nhs 9434765919 --relationship ae-2026-001 --org RKB \
                  --kind inpatient_episode";
     write(endpoint, &words(start)).await;
+    (dir, service)
+}
+
+/// How many events the log holds.
+async fn event_count(endpoint: &str) -> usize {
+    json(endpoint, &["events"]).await.len()
+}
+
+#[tokio::test]
+async fn fhir_consents_are_recorded_replayed_and_refused_whole() {
+    let (_dir, service) = admitted().await;
+    let endpoint = service.endpoint.as_str();
     assert_eq!(decision(endpoint).await["outcome"], "ALLOW");
 
     // The patient's objection: recorded, and the clinician is refused.

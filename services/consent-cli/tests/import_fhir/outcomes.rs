@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::support::{NHS, Service, failed, json, json_lines, stdout, words, write};
-use super::{ATTORNEY_SYSTEM, decision, event_count, import, read_fixture};
+use super::support::{NHS, failed, json, json_lines, stdout, words, write};
+use super::{ATTORNEY_SYSTEM, admitted, decision, event_count, import, read_fixture};
 
 /// `consent import-fhir --json` of `resources`, written as NDJSON.
 async fn import_values(endpoint: &str, resources: &[Value], more: &[&str]) -> std::process::Output {
@@ -24,16 +24,8 @@ async fn objections(endpoint: &str) -> Value {
 
 #[tokio::test]
 async fn only_what_the_consents_say_is_reported_as_in_effect() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options =
-        consent_service::Options::new(dir.path(), consent_service::PolicyFiles::built_in());
-    let service = Service::start_options(options).await;
+    let (_dir, service) = admitted().await;
     let endpoint = service.endpoint.as_str();
-    let register = "care register-patient --nhs 9434765919 --practice M86003 --dob 1970-01-01";
-    write(endpoint, &words(register)).await;
-    let start = "care start --nhs 9434765919 --relationship ae-2026-001 --org RKB \
-                 --kind inpatient_episode";
-    write(endpoint, &words(start)).await;
 
     returning_to_an_earlier_state(endpoint).await;
     ending_what_is_not_in_effect(endpoint).await;
