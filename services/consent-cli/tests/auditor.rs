@@ -298,7 +298,9 @@ async fn export_and_checkpoints(endpoint: &str, keys: &KeyPair, dir: &std::path:
     );
     for checkpoint in &checkpoints {
         assert_eq!(checkpoint["public_key"], keys.public_hex.as_str());
+        assert_eq!(checkpoint["fingerprint"], keys.fingerprint.as_str());
     }
     let table = succeeded(&cli(endpoint, &words("audit checkpoints")).await);
     assert!(table.starts_with("SEQUENCE  SIGNED AT"), "{table}");
+    assert!(table.contains(&keys.fingerprint), "{table}");
 }
