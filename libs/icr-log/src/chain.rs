@@ -17,6 +17,8 @@ use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use crate::signer::key_fingerprint;
+
 /// A chain hash.
 pub type ChainHash = [u8; 32];
 
@@ -111,15 +113,45 @@ pub fn sign_checkpoint(key: &SigningKey, checkpoint: &mut Checkpoint) {
     checkpoint.signature = key.sign(&checkpoint_message(checkpoint)).to_vec();
 }
 
-/// Checks that `checkpoint` was signed by `key`.
+/// Checks that `checkpoint` was signed by `key` and names no other signer.
+/// The reason given on failure says whether the checkpoint was altered or
+/// only signed by another key ([`crate::key_mismatch`] finds the latter
+/// first, so that a wrong key is not reported as tampering).
 pub fn verify_checkpoint(key: &VerifyingKey, checkpoint: &Checkpoint) -> Result<(), String> {
-    if checkpoint.public_key != key.as_bytes() {
-        return Err("signed by a different key".into());
+    let named = checkpoint.public_key.as_slice();
+    let given = || key_fingerprint(key.as_bytes());
+    if !matches!(named.len(), 0 | 32) {
+        return Err("the key it names as its signer is not 32 bytes: it was altered".into());
     }
     let signature = Signature::from_slice(&checkpoint.signature)
-        .map_err(|_| "signature is not 64 bytes".to_string())?;
-    key.verify(&checkpoint_message(checkpoint), &signature)
-        .map_err(|_| "signature does not verify".to_string())
+        .map_err(|_| "its signature is not 64 bytes: it was altered".to_string())?;
+    let verifies = key
+        .verify(&checkpoint_message(checkpoint), &signature)
+        .is_ok();
+    match (verifies, named) {
+        (true, []) => Ok(()),
+        (true, named) if named == key.as_bytes() => Ok(()),
+        (true, named) => Err(format!(
+            "it names key {} as its signer but was signed by key {}: the checkpoint was altered",
+            key_fingerprint(named),
+            given()
+        )),
+        (false, named) if named == key.as_bytes() => Err(format!(
+            "its signature does not verify under key {}, which signed it: the checkpoint was \
+             altered",
+            given()
+        )),
+        (false, []) => Err(format!(
+            "it does not verify under key {}; either the key is not the one that signed, or \
+             the checkpoint was altered (it does not record which key signed it)",
+            given()
+        )),
+        (false, named) => Err(format!(
+            "signed by key {}, not by key {}",
+            key_fingerprint(named),
+            given()
+        )),
+    }
 }
 
 /// Where and why a chain or checkpoint breaks.

@@ -24,6 +24,7 @@ mod error;
 mod integrity;
 mod keys;
 mod metrics;
+mod signer;
 mod sled_log;
 mod tamper;
 mod tip;
@@ -41,6 +42,7 @@ pub use chain::Break;
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
+pub use signer::{KeyMismatch, key_fingerprint, key_mismatch};
 /// The storage engine, whose errors [`LogError::Storage`] carries.
 pub use sled;
 pub use sled_log::SledLog;

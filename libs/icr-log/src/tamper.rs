@@ -14,7 +14,7 @@ use crate::chain::{Break, Chain, ChainHash, link, sign_checkpoint};
 use crate::integrity::Failure;
 use crate::keys::{self, decode_u64};
 use crate::verify::Verification;
-use crate::{LogError, SledLog};
+use crate::{KeyMismatch, LogError, SledLog};
 
 /// Publishing and reading signed checkpoints of the hash chains.
 pub trait TamperEvidence: Send + Sync + 'static {
@@ -94,6 +94,20 @@ impl SledLog {
             return broken(expected, "missing");
         }
         Ok(Ok(head))
+    }
+
+    /// Whether the stored checkpoints were signed by another key than
+    /// `key` ([`crate::key_mismatch`]): to be asked before
+    /// [`SledLog::verify`], so that a wrong key is reported as such and not
+    /// as tampering. A checkpoint that cannot be decoded is left to
+    /// `verify`.
+    pub fn key_mismatch(&self, key: &VerifyingKey) -> Result<Option<KeyMismatch>, LogError> {
+        let mut checkpoints = Vec::new();
+        for entry in self.inner.checkpoints.iter() {
+            let (_, value) = entry?;
+            checkpoints.extend(Checkpoint::decode(value.as_ref()).ok());
+        }
+        Ok(crate::key_mismatch(key, &checkpoints))
     }
 
     /// [`SledLog::verify`], ending early with [`LogError::Stopped`] once

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args};
 use icr_log::chain::{decision_bytes, event_bytes};
 use icr_log::ed25519_dalek::VerifyingKey;
-use icr_log::{Break, SledLog, Verification, Verifier};
+use icr_log::{Break, KeyMismatch, SledLog, Verification, Verifier};
 use icr_proto::pb::ReadEventsRequest;
 use serde_json::json;
 use tonic::transport::Channel;
@@ -55,6 +55,12 @@ pub(crate) fn run_offline(args: &VerifyArgs, dir: &Path, output: Output) -> Resu
             dir.display()
         )
     })?;
+    let mismatch = log
+        .key_mismatch(&key)
+        .with_context(|| format!("the checkpoints in {} could not be read", dir.display()))?;
+    if let Some(mismatch) = mismatch {
+        return Err(other_key(&mismatch, &args.public_key, output));
+    }
     let outcome = log.verify(Some(&key)).with_context(|| {
         format!(
             "the log in {} could not be read to the end; it is damaged: restore it from a \
@@ -97,6 +103,9 @@ pub(crate) async fn run_server(
 ) -> Result<()> {
     let key = audit::read_public_key(&args.public_key)?;
     let checkpoints = audit::list_checkpoints(channel.clone(), caller, 1).await?;
+    if let Some(mismatch) = icr_log::key_mismatch(&key, &checkpoints) {
+        return Err(other_key(&mismatch, &args.public_key, output));
+    }
     let mut verifier = match Verifier::new(Some(&key), &checkpoints) {
         Ok(verifier) => verifier,
         Err(broken) => return report(Err(broken), &key, output),
@@ -143,9 +152,40 @@ pub(crate) async fn run_server(
     report(verifier.finish(), &key, output)
 }
 
+/// The failure (exit status 1) when the checkpoints were signed by another
+/// key than `path`'s: said as such, not as tampering.
+fn other_key(mismatch: &KeyMismatch, path: &Path, output: Output) -> anyhow::Error {
+    if output.is_json() {
+        let line = json!({
+            "verified": false,
+            "key_mismatch": true,
+            "sequence": mismatch.sequence,
+            "signed_by": mismatch.signed_by,
+            "public_key": mismatch.given,
+        });
+        if let Err(error) = output::json_line(&line) {
+            return error.into();
+        }
+    }
+    let path = path.display();
+    match &mismatch.signed_by {
+        Some(signer) => anyhow!(
+            "{path} is not the key that signed the checkpoints: {mismatch}\nhint: verify with \
+             the public key whose fingerprint is {signer} (`consent-cli audit keygen` printed \
+             it); nothing was checked yet, so this says nothing about whether the log was \
+             altered"
+        ),
+        None => anyhow!(
+            "{mismatch}\nhint: verify with the public key of the service that signed the \
+             checkpoints; if {path} is that key, the checkpoints were altered: restore the log \
+             from a copy that verifies"
+        ),
+    }
+}
+
 /// Prints a verification, or fails (exit status 1) naming the break.
 fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Output) -> Result<()> {
-    let key_hex = output::hex(key.as_bytes());
+    let fingerprint = icr_log::key_fingerprint(key.as_bytes());
     let verified = match outcome {
         Ok(verified) => verified,
         Err(broken) => {
@@ -169,12 +209,13 @@ fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Outp
             "event_position": verified.events,
             "decision_position": verified.decisions,
             "checkpoints": verified.checkpoints,
-            "public_key": key_hex,
+            "public_key": output::hex(key.as_bytes()),
+            "fingerprint": fingerprint,
             "signed_event_position": verified.signed_events,
             "signed_decision_position": verified.signed_decisions,
         }))?;
     } else {
-        output::write_text(&format!("{}\n", summary(&verified, &key_hex)))?;
+        output::write_text(&format!("{}\n", summary(&verified, &fingerprint)))?;
     }
     if let Some(unsigned) = unsigned(&verified) {
         if verified.checkpoints == 0 {
@@ -194,7 +235,7 @@ fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Outp
 }
 
 /// One sentence: how far both chains verify and what the checkpoints cover.
-fn summary(verified: &Verification, key_hex: &str) -> String {
+fn summary(verified: &Verification, fingerprint: &str) -> String {
     let heads = format!(
         "verified up to event position {} and decision position {}",
         verified.events, verified.decisions
@@ -202,8 +243,8 @@ fn summary(verified: &Verification, key_hex: &str) -> String {
     match verified.checkpoints {
         0 => format!("{heads}; no checkpoints: nothing is signed yet"),
         count => format!(
-            "{heads}; {count} checkpoint{} signed by {key_hex}, the last vouching for event {} \
-             and decision {}",
+            "{heads}; {count} checkpoint{} signed by key {fingerprint}, the last vouching for \
+             event {} and decision {}",
             if count == 1 { "" } else { "s" },
             verified.signed_events,
             verified.signed_decisions
@@ -247,7 +288,7 @@ mod tests {
         assert_eq!(
             summary(&verified, "ab12"),
             "verified up to event position 40 and decision position 7; 2 checkpoints signed \
-             by ab12, the last vouching for event 38 and decision 7"
+             by key ab12, the last vouching for event 38 and decision 7"
         );
         assert_eq!(
             unsigned(&verified).as_deref(),

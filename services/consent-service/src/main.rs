@@ -90,8 +90,9 @@ struct Args {
     #[arg(long, env = "ICR_REQUEST_TIMEOUT_SECS", default_value_t = Limits::default().request_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     request_timeout_secs: u64,
     /// ed25519 private key (PKCS#8 PEM) that signs checkpoints of the hash
-    /// chains; make one with `consent-cli audit keygen`. Without it the
-    /// chains are kept but nothing is signed.
+    /// chains; make one with `consent-cli audit keygen`. On a directory
+    /// that has checkpoints it must be the key that signed them. Without it
+    /// the chains are kept but nothing is signed.
     #[arg(long, env = "ICR_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
     /// Seconds between checkpoints while the log grows.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use icr_log::ed25519_dalek::SigningKey;
 use icr_log::ed25519_dalek::pkcs8::DecodePrivateKey;
-use icr_log::{SledLog, TamperEvidence};
+use icr_log::{KeyMismatch, SledLog, TamperEvidence, Verification};
 
 use crate::view::View;
 
@@ -27,7 +27,8 @@ pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 /// Recomputes both hash chains and checks every checkpoint; refuses to go
-/// on from a log that does not verify, saying where it breaks.
+/// on from a log that does not verify, saying where it breaks, or whose
+/// checkpoints another key signed, naming both keys.
 /// Ends early, with an error, once `stop` is set.
 pub(crate) async fn verify_at_start(
     log: &SledLog,
@@ -38,34 +39,117 @@ pub(crate) async fn verify_at_start(
     let verifying = key.map(SigningKey::verifying_key);
     let log = log.clone();
     let started = std::time::Instant::now();
-    let outcome =
-        tokio::task::spawn_blocking(move || log.verify_until_stopped(verifying.as_ref(), &stop))
-            .await
-            .context("verification task failed")?
-            .context("reading the log to verify it")?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        if let Some(mismatch) = verifying
+            .map(|k| log.key_mismatch(&k))
+            .transpose()?
+            .flatten()
+        {
+            return Ok(Err(Refusal::OtherKey(mismatch)));
+        }
+        let verified = log.verify_until_stopped(verifying.as_ref(), &stop)?;
+        Ok::<_, icr_log::LogError>(verified.map_err(Refusal::Broken))
+    })
+    .await
+    .context("verification task failed")?
+    .context("reading the log to verify it")?;
     match outcome {
         Ok(verified) => {
             let elapsed_ms = started.elapsed().as_millis();
             tracing::info!(%verified, elapsed_ms, "hash chains verified");
-            let unsigned = verified.events > verified.signed_events
-                || verified.decisions > verified.signed_decisions;
-            if unsigned {
-                tracing::warn!(
-                    events_after = verified.signed_events,
-                    decisions_after = verified.signed_decisions,
-                    "records after the last checkpoint are chained but unsigned: expected after \
-                     a crash; otherwise compare with checkpoints kept off this host before \
-                     trusting them (the next checkpoint will vouch for them)"
-                );
-            }
+            warn_of_unsigned(&verified, key.is_some());
             Ok(())
         }
-        Err(broken) => bail!(
+        Err(Refusal::Broken(broken)) => bail!(
             "refusing to serve from {}: {broken}. The log was altered or damaged; restore it \
              from a verified copy (consent-cli verify shows where copies break)",
             data_dir.display()
         ),
+        Err(Refusal::OtherKey(mismatch)) => bail!("{}", other_key(data_dir, &mismatch)),
     }
+}
+
+/// Why the log at start cannot be served.
+enum Refusal {
+    /// It does not verify.
+    Broken(icr_log::Break),
+    /// Its checkpoints were signed by another key than the signing key.
+    OtherKey(KeyMismatch),
+}
+
+/// The refusal to start with a signing key other than the one that signed
+/// the checkpoints: a mistake in the configuration, not tampering.
+fn other_key(data_dir: &Path, mismatch: &KeyMismatch) -> String {
+    let dir = data_dir.display();
+    match &mismatch.signed_by {
+        Some(signer) => format!(
+            "refusing to serve from {dir}: the signing key is not the key that signed its \
+             checkpoints: {mismatch}. Start the service with the private key whose public key \
+             has fingerprint {signer} (`consent-cli audit keygen` printed it); the log itself \
+             was not found altered"
+        ),
+        None => format!(
+            "refusing to serve from {dir}: {mismatch}. Start the service with the private key \
+             that signed the checkpoints; if it is this one, the log was altered: restore it \
+             from a verified copy"
+        ),
+    }
+}
+
+/// Warns, once, of records that no checkpoint vouches for. Without a
+/// signing key and without checkpoints there is nothing to say beyond the
+/// start-up warning that nothing is signed.
+fn warn_of_unsigned(verified: &Verification, signing: bool) {
+    let unsigned_events = verified.events.saturating_sub(verified.signed_events);
+    let unsigned_decisions = verified.decisions.saturating_sub(verified.signed_decisions);
+    let unsigned = unsigned_events + unsigned_decisions;
+    if unsigned == 0 || (!signing && verified.checkpoints == 0) {
+        return;
+    }
+    let tail = unsigned_tail(verified);
+    let (are, them) = if unsigned == 1 {
+        ("is", "it")
+    } else {
+        ("are", "them")
+    };
+    let what = match (signing, verified.checkpoints) {
+        (true, 0) => format!(
+            "no checkpoint vouches for {tail}: none was signed before; the next checkpoint will \
+             vouch for {them} as {they} stand",
+            they = if unsigned == 1 { "it" } else { "they" }
+        ),
+        (true, _) => format!(
+            "{tail} after the last checkpoint {are} chained but unsigned: expected after a \
+             crash; otherwise compare with checkpoints kept off this host before trusting \
+             {them} (the next checkpoint will vouch for {them})"
+        ),
+        (false, _) => format!(
+            "{tail} after the last checkpoint {are} chained but unsigned, and without a signing \
+             key no checkpoint will vouch for {them}"
+        ),
+    };
+    tracing::warn!(unsigned_events, unsigned_decisions, "{what}");
+}
+
+/// The records past the last checkpoint, counted and by position: "22
+/// events (positions 9 to 30) and 3 decisions (positions 1 to 3)".
+fn unsigned_tail(verified: &Verification) -> String {
+    let part = |signed: u64, head: u64, noun: &str| match head.saturating_sub(signed) {
+        0 => None,
+        1 => Some(format!("1 {noun} (position {head})")),
+        count => Some(format!(
+            "{count} {noun}s (positions {} to {head})",
+            signed + 1
+        )),
+    };
+    [
+        part(verified.signed_events, verified.events, "event"),
+        part(verified.signed_decisions, verified.decisions, "decision"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ")
 }
 
 /// Verifies the whole log while the service serves (it started from a
@@ -122,5 +206,31 @@ pub(crate) async fn sign<L: TamperEvidence>(log: &L, key: &SigningKey) {
         ),
         Ok(None) => {}
         Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unsigned_tail_is_counted_not_named_by_the_signed_heads() {
+        let verified = Verification {
+            events: 30,
+            decisions: 3,
+            checkpoints: 1,
+            signed_events: 8,
+            signed_decisions: 0,
+        };
+        assert_eq!(
+            unsigned_tail(&verified),
+            "22 events (positions 9 to 30) and 3 decisions (positions 1 to 3)"
+        );
+        let one = Verification {
+            signed_decisions: 3,
+            events: 9,
+            ..verified
+        };
+        assert_eq!(unsigned_tail(&one), "1 event (position 9)");
     }
 }

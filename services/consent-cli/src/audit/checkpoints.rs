@@ -34,7 +34,7 @@ const CHECKPOINT_FIELDS: &[&str] = &[
     "audit_position",
     "event_hash",
     "audit_hash",
-    "public_key",
+    "signed_by",
 ];
 
 /// Reads every checkpoint from `from_sequence` on, oldest first.
@@ -86,8 +86,9 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// A checkpoint for the table: hashes cut short, the key whole (it is what
-/// a reader compares with the key they were given).
+/// A checkpoint for the table: hashes cut short, the signer by its whole
+/// fingerprint (what a reader compares with the key they were given, as
+/// keygen and verify show it).
 fn checkpoint_row(checkpoint: &Checkpoint) -> Value {
     json!({
         "sequence": checkpoint.sequence,
@@ -96,7 +97,7 @@ fn checkpoint_row(checkpoint: &Checkpoint) -> Value {
         "audit_position": checkpoint.audit_position,
         "event_hash": output::short_hex(&checkpoint.event_hash),
         "audit_hash": output::short_hex(&checkpoint.audit_hash),
-        "public_key": output::hex(&checkpoint.public_key),
+        "signed_by": signer(checkpoint),
     })
 }
 
@@ -110,8 +111,18 @@ fn checkpoint_json(checkpoint: &Checkpoint) -> Value {
         "event_hash": output::hex(&checkpoint.event_hash),
         "audit_hash": output::hex(&checkpoint.audit_hash),
         "public_key": output::hex(&checkpoint.public_key),
+        "fingerprint": signer(checkpoint),
         "signature": output::hex(&checkpoint.signature),
     })
+}
+
+/// The fingerprint of the key a checkpoint names as its signer; empty when
+/// it names none.
+fn signer(checkpoint: &Checkpoint) -> String {
+    match checkpoint.public_key.as_slice() {
+        [] => String::new(),
+        key => icr_log::key_fingerprint(key),
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +146,14 @@ mod tests {
             Some(64)
         );
         assert_eq!(checkpoint_row(&checkpoint)["audit_hash"], "");
+        let fingerprint = icr_log::key_fingerprint(&[0x01; 32]);
+        assert_eq!(
+            checkpoint_row(&checkpoint)["signed_by"],
+            fingerprint.as_str()
+        );
+        assert_eq!(
+            checkpoint_json(&checkpoint)["fingerprint"],
+            fingerprint.as_str()
+        );
     }
 }

@@ -90,6 +90,8 @@ pub(crate) struct KeyPair {
     pub(crate) public: PathBuf,
     /// The public key as hex, as keygen printed it.
     pub(crate) public_hex: String,
+    /// The key's fingerprint, as keygen printed it.
+    pub(crate) fingerprint: String,
 }
 
 impl KeyPair {
@@ -105,6 +107,10 @@ impl KeyPair {
             public_hex: printed["public_key_hex"]
                 .as_str()
                 .expect("public_key_hex")
+                .to_owned(),
+            fingerprint: printed["fingerprint"]
+                .as_str()
+                .expect("fingerprint")
                 .to_owned(),
         }
     }
