@@ -1,7 +1,7 @@
 //! AuditService: the event log and the decision audit replayed (filtered,
 //! resumable, optionally live), one patient's access report, and the signed
-//! checkpoints. Reviews and point-in-time decisions are in `review` and
-//! `history`.
+//! checkpoints. The log heads are in `heads`, reviews and point-in-time
+//! decisions in `review` and `history`.
 
 use std::sync::Arc;
 
@@ -11,10 +11,11 @@ use icr_proto::Timestamp;
 use icr_proto::pb::audit_service_server::AuditService;
 use icr_proto::pb::{
     AccessMode, AuthorizeAtRequest, AuthorizeAtResponse, CaughtUp, DecisionRecord,
-    GetAccessReportRequest, GetAccessReportResponse, ListCheckpointsRequest,
-    ListCheckpointsResponse, ListReviewQueueRequest, ListReviewQueueResponse, ReadDecisionsRequest,
-    ReadDecisionsResponse, ReadEventsRequest, ReadEventsResponse, RecheckDecisionRequest,
-    RecheckDecisionResponse, RecordAccessReviewRequest, RecordAccessReviewResponse, RecordedEvent,
+    GetAccessReportRequest, GetAccessReportResponse, GetLogHeadsRequest, GetLogHeadsResponse,
+    ListCheckpointsRequest, ListCheckpointsResponse, ListReviewQueueRequest,
+    ListReviewQueueResponse, ReadDecisionsRequest, ReadDecisionsResponse, ReadEventsRequest,
+    ReadEventsResponse, RecheckDecisionRequest, RecheckDecisionResponse, RecordAccessReviewRequest,
+    RecordAccessReviewResponse, RecordedEvent,
 };
 use tonic::{Request, Response, Status};
 
@@ -356,5 +357,12 @@ impl<L: Storage> AuditService for Handle<L> {
         Ok(Response::new(
             self.list_checkpoints_page(request.into_inner()).await?,
         ))
+    }
+
+    async fn get_log_heads(
+        &self,
+        _request: Request<GetLogHeadsRequest>,
+    ) -> Result<Response<GetLogHeadsResponse>, Status> {
+        Ok(Response::new(self.0.log_heads().await?))
     }
 }

@@ -18,6 +18,7 @@ mod audit;
 mod care;
 mod consent;
 mod decisions;
+mod heads;
 mod history;
 mod policy;
 mod replay;
