@@ -31,7 +31,7 @@ pub(crate) enum AuditCommand {
     /// the order recorded.
     Trail(trail::TrailArgs),
     /// One patient's access report: who viewed which part of their record,
-    /// when, from which organisation, why and how.
+    /// and who was refused, when, from which organisation, why and how.
     Report(report::ReportArgs),
     /// Exceptional accesses (break glass, self-claimed relationships)
     /// awaiting a privacy officer's review.

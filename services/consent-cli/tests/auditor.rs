@@ -182,6 +182,14 @@ async fn replay_with_filters(endpoint: &str, decision_ids: &[Value]) {
         4,
         "header and three accesses:\n{report}"
     );
+    let views = succeeded(&cli(endpoint, &words("audit report 9434765919 --views-only")).await);
+    assert!(!views.contains("refused"), "{views}");
+    assert_eq!(
+        views.lines().filter(|l| l.ends_with("viewed")).count(),
+        2,
+        "the care relationship's view and the emergency access:\n{views}"
+    );
+    assert_eq!(views.lines().count(), 3, "header and two views:\n{views}");
 }
 
 /// The review queue, a review, and the queue afterwards.

@@ -1,7 +1,7 @@
 //! AuditService: the event log and the decision audit replayed (filtered,
-//! resumable, optionally live), one patient's access report, and the signed
-//! checkpoints. The log heads are in `heads`, reviews and point-in-time
-//! decisions in `review` and `history`.
+//! resumable, optionally live) and the signed checkpoints. One patient's
+//! access report is in `report`, the log heads in `heads`, reviews and
+//! point-in-time decisions in `review` and `history`.
 
 use std::sync::Arc;
 
@@ -219,34 +219,6 @@ impl<L: Storage> Handle<L> {
         ))
     }
 
-    async fn access_report(
-        &self,
-        req: GetAccessReportRequest,
-    ) -> ServiceResult<GetAccessReportResponse> {
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
-        let limit = page_size("page_size", req.page_size)?;
-        let from = page_token("page_token", &req.page_token)?;
-        // One more than asked tells whether another page exists.
-        let mut records = self
-            .0
-            .log
-            .patient_decisions(&req.nhs_number, from, limit + 1)
-            .await?;
-        let next_page_token = if records.len() > limit {
-            records.truncate(limit);
-            records
-                .last()
-                .map(|r| (r.audit_position + 1).to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok(GetAccessReportResponse {
-            records,
-            next_page_token,
-        })
-    }
-
     async fn list_checkpoints_page(
         &self,
         req: ListCheckpointsRequest,
@@ -314,7 +286,7 @@ impl<L: Storage> AuditService for Handle<L> {
         request: Request<GetAccessReportRequest>,
     ) -> Result<Response<GetAccessReportResponse>, Status> {
         Ok(Response::new(
-            self.access_report(request.into_inner()).await?,
+            self.0.access_report(request.into_inner()).await?,
         ))
     }
 

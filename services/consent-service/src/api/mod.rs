@@ -22,6 +22,7 @@ mod heads;
 mod history;
 mod policy;
 mod replay;
+mod report;
 mod review;
 
 pub(crate) use policy::validate_policy_event;
