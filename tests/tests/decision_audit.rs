@@ -1,5 +1,6 @@
 //! The decision audit: every answer, allow and deny, is in the trail before
-//! it is given; a patient's access report holds exactly their record's views.
+//! it is given; a patient's access report holds exactly their record's
+//! decisions, each marked a view or a refused attempt, or the views alone.
 
 use icr_integration_tests::*;
 use icr_proto::pb::*;
@@ -25,13 +26,25 @@ async fn decisions(server: &mut Server, from: u64, limit: u64) -> Vec<DecisionRe
 }
 
 async fn report(server: &mut Server, nhs: &str, page_size: u32) -> Vec<DecisionRecord> {
-    let mut records = Vec::new();
+    let entries = report_entries(server, nhs, page_size, false).await;
+    entries.into_iter().filter_map(|e| e.decision).collect()
+}
+
+/// Every page of a report; each page's records are its entries' decisions.
+async fn report_entries(
+    server: &mut Server,
+    nhs: &str,
+    page_size: u32,
+    views_only: bool,
+) -> Vec<AccessReportEntry> {
+    let mut entries = Vec::new();
     let mut page_token = String::new();
     loop {
         let request = GetAccessReportRequest {
             nhs_number: nhs.into(),
             page_size,
             page_token,
+            views_only,
         };
         let page = server
             .audit
@@ -39,10 +52,16 @@ async fn report(server: &mut Server, nhs: &str, page_size: u32) -> Vec<DecisionR
             .await
             .expect("report")
             .into_inner();
-        assert!(page.records.len() <= page_size as usize);
-        records.extend(page.records);
+        assert!(page.entries.len() <= page_size as usize);
+        let decisions: Vec<_> = page
+            .entries
+            .iter()
+            .filter_map(|e| e.decision.clone())
+            .collect();
+        assert_eq!(page.records, decisions, "records and entries agree");
+        entries.extend(page.entries);
         if page.next_page_token.is_empty() {
-            return records;
+            return entries;
         }
         page_token = page.next_page_token;
     }
@@ -171,6 +190,92 @@ async fn a_patients_report_holds_exactly_their_views_in_time_order_paged() {
 }
 
 #[tokio::test]
+async fn the_report_marks_views_and_refused_attempts_and_can_list_the_views_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path()).await;
+    server.admit(PATIENT).await;
+    // A clinician at a trust with no care relationship with the patient.
+    let stranger = Requester {
+        organisation_ods: "RLT".into(),
+        ..clinician()
+    };
+    let mut views = Vec::new();
+    let mut everything = Vec::new();
+    for section in [
+        RecordSection::Medications,
+        RecordSection::Allergies,
+        RecordSection::Conditions,
+    ] {
+        let view = server.authorize(PATIENT, clinician(), section).await;
+        assert!(allowed(&view), "{}", view.reason);
+        let attempt = server.authorize(PATIENT, stranger.clone(), section).await;
+        assert!(!allowed(&attempt), "{}", attempt.reason);
+        views.push(view.decision_id.clone());
+        everything.extend([(view.decision_id, true), (attempt.decision_id, false)]);
+    }
+    server
+        .consent
+        .record_objection(Server::objection(PATIENT))
+        .await
+        .expect("object");
+    let after = server
+        .authorize(PATIENT, clinician(), RecordSection::Medications)
+        .await;
+    assert_eq!(after.reason, "objection_active");
+    everything.push((after.decision_id, false));
+
+    // By default: views and refused attempts, each marked.
+    let entries = report_entries(&mut server, PATIENT, 2, false).await;
+    let marked: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let decision = e.decision.as_ref().expect("decision");
+            (decision.decision_id.clone(), e.mark())
+        })
+        .collect();
+    let expected: Vec<_> = everything
+        .iter()
+        .map(|(id, viewed)| {
+            let mark = if *viewed {
+                AccessReportMark::Viewed
+            } else {
+                AccessReportMark::Refused
+            };
+            (id.clone(), mark)
+        })
+        .collect();
+    assert_eq!(marked, expected);
+
+    // Views only: everyone who has seen the record, paged across the
+    // refused attempts between them.
+    for page_size in [1, 2, 100] {
+        let seen = report_entries(&mut server, PATIENT, page_size, true).await;
+        assert!(seen.iter().all(|e| e.mark() == AccessReportMark::Viewed));
+        let ids: Vec<_> = seen
+            .iter()
+            .filter_map(|e| e.decision.as_ref())
+            .map(|d| d.decision_id.clone())
+            .collect();
+        assert_eq!(ids, views, "page size {page_size}");
+    }
+    // A patient with refused attempts only has seen no one.
+    server
+        .authorize(OTHER_PATIENT, clinician(), RecordSection::Allergies)
+        .await;
+    assert!(
+        report_entries(&mut server, OTHER_PATIENT, 10, true)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        report_entries(&mut server, OTHER_PATIENT, 10, false)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn the_trail_survives_a_restart_and_bad_report_requests_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = Server::start(dir.path()).await;
@@ -201,6 +306,7 @@ async fn the_trail_survives_a_restart_and_bad_report_requests_are_refused() {
         nhs_number: PATIENT.into(),
         page_size: 10,
         page_token: "x".into(),
+        views_only: false,
     };
     let error = server.audit.get_access_report(bad_token).await.unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument);
@@ -209,6 +315,7 @@ async fn the_trail_survives_a_restart_and_bad_report_requests_are_refused() {
         nhs_number: PATIENT.into(),
         page_size: 5000,
         page_token: String::new(),
+        views_only: true,
     };
     assert!(
         server
@@ -223,6 +330,7 @@ async fn the_trail_survives_a_restart_and_bad_report_requests_are_refused() {
         nhs_number: "9434765918".into(),
         page_size: 10,
         page_token: String::new(),
+        views_only: false,
     };
     assert!(
         server

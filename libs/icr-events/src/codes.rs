@@ -2,7 +2,8 @@
 //! scopes, kinds) shared by every crate.
 
 use icr_proto::pb::{
-    CareRelationshipKind, ConsentModel, ObjectionScope, PowerOfAttorneyKind, Purpose, RecordSection,
+    AccessReportMark, CareRelationshipKind, ConsentModel, DecisionRecord, ObjectionScope,
+    PowerOfAttorneyKind, Purpose, RecordSection,
 };
 use jiff::civil::Date;
 
@@ -163,6 +164,17 @@ pub fn purpose_from_name(name: &str) -> Option<Purpose> {
 pub fn consent_model_from_name(name: &str) -> Option<ConsentModel> {
     ConsentModel::from_str_name(&format!("CONSENT_MODEL_{}", name.to_ascii_uppercase()))
         .filter(|m| *m != ConsentModel::Unspecified)
+}
+
+/// How a patient's access report marks a recorded decision: an allow
+/// released the section, so the requester has seen it (a view); a deny
+/// showed nothing (a refused attempt).
+pub fn access_report_mark(record: &DecisionRecord) -> AccessReportMark {
+    if record.allowed {
+        AccessReportMark::Viewed
+    } else {
+        AccessReportMark::Refused
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `decision_id` | `id` |
 //! | `recorded_at` | `recorded` (RFC 3339, UTC) |
-//! | `allowed`, `reason` | `outcome` (`0` allow, `4` deny, `8` could not decide), `outcomeDesc` = reason code |
+//! | `allowed`, `reason` | `outcome` (`0` allow, `4` deny, `8` could not decide), `outcomeDesc` = a view or a refused attempt, in words, and the reason code (`outcome_description`) |
 //! | `purpose` | `purposeOfEvent` ActReason `TREAT` or `HOPERAT` |
 //! | `access_mode` break glass | `purposeOfEvent` ActReason `BTG` as well |
 //! | `calling_system` | agent: client application |
@@ -18,8 +18,9 @@
 //! the section asked for and the decision's own facts are entity details
 //! (named in [`detail`]) rather than entities of their own.
 
+use icr_events::codes::access_report_mark;
 use icr_proto::Timestamp;
-use icr_proto::pb::{AccessMode, DecisionRecord, Purpose, RecordSection};
+use icr_proto::pb::{AccessMode, AccessReportMark, DecisionRecord, Purpose, RecordSection};
 
 use crate::ExportError;
 use crate::codes::{self, outcome};
@@ -121,7 +122,7 @@ pub fn audit_event(
         action: Some(codes::ACTION_EXECUTE.to_owned()),
         recorded,
         outcome: Some(outcome_code(record).to_owned()),
-        outcome_desc: non_empty(&record.reason),
+        outcome_desc: Some(outcome_description(record)),
         purpose_of_event: purposes(record),
         agent: vec![
             client(record),
@@ -157,6 +158,24 @@ fn outcome_code(record: &DecisionRecord) -> &'static str {
         outcome::SERIOUS_FAILURE
     } else {
         outcome::MINOR_FAILURE
+    }
+}
+
+/// What happened, for the people who read an audit repository: an allow is
+/// a view (the section was released to the requester, who has seen it), a
+/// deny is a refused attempt (nothing was shown); then the reason code in
+/// brackets, e.g. `refused attempt: nothing was shown (objection_active)`.
+fn outcome_description(record: &DecisionRecord) -> String {
+    let what = match access_report_mark(record) {
+        AccessReportMark::Viewed => "viewed: the record section was released to the requester",
+        _ if outcome_code(record) == outcome::SERIOUS_FAILURE => {
+            "refused attempt: the service could not decide, so nothing was shown"
+        }
+        _ => "refused attempt: nothing was shown",
+    };
+    match record.reason.as_str() {
+        "" => what.to_owned(),
+        reason => format!("{what} ({reason})"),
     }
 }
 

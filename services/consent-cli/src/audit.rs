@@ -1,10 +1,12 @@
 //! `audit`: the decision trail and what auditors and privacy officers do
 //! with it: replay it, report one patient's accesses, review exceptional
 //! accesses, re-ask a question as at a past point, export it as FHIR, list
-//! the signed checkpoints, and make the key that signs them.
+//! the signed checkpoints and the log heads, and make the key that signs
+//! them.
 
 mod checkpoints;
 mod export;
+mod heads;
 mod history;
 mod keygen;
 mod report;
@@ -29,7 +31,7 @@ pub(crate) enum AuditCommand {
     /// the order recorded.
     Trail(trail::TrailArgs),
     /// One patient's access report: who viewed which part of their record,
-    /// when, from which organisation, why and how.
+    /// and who was refused, when, from which organisation, why and how.
     Report(report::ReportArgs),
     /// Exceptional accesses (break glass, self-claimed relationships)
     /// awaiting a privacy officer's review.
@@ -44,6 +46,9 @@ pub(crate) enum AuditCommand {
     Recheck(history::RecheckArgs),
     /// The signed checkpoints of the hash chains over events and decisions.
     Checkpoints(checkpoints::CheckpointsArgs),
+    /// How far the event log and the decision trail are durable now, with
+    /// the chain hash at each head.
+    Heads(heads::HeadsArgs),
     /// Export the decision trail as FHIR R4 AuditEvents.
     Export(export::ExportArgs),
     /// Make the ed25519 key pair that signs checkpoints (no service needed).
@@ -71,6 +76,7 @@ pub(crate) async fn run(
         AuditCommand::At(args) => history::run_at(channel, caller, args, output).await,
         AuditCommand::Recheck(args) => history::run_recheck(channel, caller, args, output).await,
         AuditCommand::Checkpoints(args) => checkpoints::run(channel, caller, args, output).await,
+        AuditCommand::Heads(_) => heads::run(channel, caller, output).await,
         AuditCommand::Export(args) => export::run(channel, caller, args, endpoint).await,
         AuditCommand::Keygen(args) => keygen::run(args, output),
     }

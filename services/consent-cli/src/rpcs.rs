@@ -16,7 +16,7 @@ pub(crate) const PACKAGE: &str = "icr.consent.v1";
 
 /// Each RPC (`Service/Method`, in the API's package) and the command path
 /// that calls it.
-pub(crate) const RPC_COMMANDS: [(&str, &str); 24] = [
+pub(crate) const RPC_COMMANDS: [(&str, &str); 25] = [
     ("AccessDecisionService/Authorize", "authorize"),
     // One `--section` asks Authorize; several ask them in one batch.
     ("AccessDecisionService/AuthorizeBatch", "authorize"),
@@ -57,6 +57,7 @@ pub(crate) const RPC_COMMANDS: [(&str, &str); 24] = [
     ("AuditService/AuthorizeAt", "audit at"),
     ("AuditService/RecheckDecision", "audit recheck"),
     ("AuditService/ListCheckpoints", "audit checkpoints"),
+    ("AuditService/GetLogHeads", "audit heads"),
 ];
 
 /// Columns of the `rpcs` table.

@@ -184,6 +184,14 @@ async fn replay_with_filters(endpoint: &str, decision_ids: &[Value]) {
         4,
         "header and three accesses:\n{report}"
     );
+    let views = succeeded(&cli(endpoint, &words("audit report 9434765919 --views-only")).await);
+    assert!(!views.contains("refused"), "{views}");
+    assert_eq!(
+        views.lines().filter(|l| l.ends_with("viewed")).count(),
+        2,
+        "the care relationship's view and the emergency access:\n{views}"
+    );
+    assert_eq!(views.lines().count(), 3, "header and two views:\n{views}");
 }
 
 /// The review queue, a review, and the queue afterwards.
@@ -303,4 +311,25 @@ async fn export_and_checkpoints(endpoint: &str, keys: &KeyPair, dir: &std::path:
     let table = succeeded(&cli(endpoint, &words("audit checkpoints")).await);
     assert!(table.starts_with("SEQUENCE  SIGNED AT"), "{table}");
     assert!(table.contains(&keys.fingerprint), "{table}");
+    log_heads(endpoint).await;
+}
+
+/// `audit heads`: each log's head is its last item, hash and all.
+async fn log_heads(endpoint: &str) {
+    let heads = json(endpoint, &words("audit heads")).await;
+    let events = json(endpoint, &["events"]).await;
+    let trail = json(endpoint, &["audit", "trail"]).await;
+    let last_event = events.last().expect("events");
+    let last_record = trail.last().expect("decisions");
+    assert_eq!(heads[0]["log"], "events");
+    assert_eq!(heads[0]["position"], last_event["position"]);
+    assert_eq!(heads[0]["chain_hash"], last_event["chain_hash"]);
+    assert_eq!(heads[1]["log"], "decisions");
+    assert_eq!(heads[1]["position"], last_record["audit_position"]);
+    assert_eq!(heads[1]["chain_hash"], last_record["chain_hash"]);
+    let table = succeeded(&cli(endpoint, &words("audit heads")).await);
+    assert!(
+        table.starts_with("LOG        POSITION  RECORDED AT"),
+        "{table}"
+    );
 }

@@ -44,7 +44,7 @@ pub(crate) struct State {
 /// The RPCs in an order where each one's preconditions hold, with the
 /// service that serves them. `setup_break_glass` runs before the audit
 /// RPCs.
-pub(crate) const RPCS: [(&str, &str); 24] = [
+pub(crate) const RPCS: [(&str, &str); 25] = [
     ("SetRegionPolicy", "PolicyAdminService"),
     ("JoinOrganisation", "PolicyAdminService"),
     ("LeaveOrganisation", "PolicyAdminService"),
@@ -69,6 +69,7 @@ pub(crate) const RPCS: [(&str, &str); 24] = [
     ("AuthorizeAt", "AuditService"),
     ("RecheckDecision", "AuditService"),
     ("ListCheckpoints", "AuditService"),
+    ("GetLogHeads", "AuditService"),
 ];
 
 fn question(nhs: &str, requester: Requester, mode: AccessMode) -> AuthorizeRequest {
@@ -375,6 +376,7 @@ pub(crate) async fn call(rpc: &str, c: &mut Clients, state: &mut State) -> Resul
             .list_checkpoints(ListCheckpointsRequest::default())
             .await
             .map(drop),
+        "GetLogHeads" => c.audit.get_log_heads(GetLogHeadsRequest {}).await.map(drop),
         other => panic!("no request for {other}"),
     }
 }

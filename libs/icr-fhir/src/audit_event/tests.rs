@@ -156,7 +156,26 @@ fn allow_and_deny_have_different_outcomes() {
     let deny = json(&denied());
     assert_eq!(allow["outcome"], "0");
     assert_eq!(deny["outcome"], "4");
-    assert_eq!(deny["outcomeDesc"], "objection_active");
+}
+
+#[test]
+fn the_description_tells_a_view_from_a_refused_attempt() {
+    assert_eq!(
+        json(&allowed())["outcomeDesc"],
+        "viewed: the record section was released to the requester (role_permits_section)"
+    );
+    assert_eq!(
+        json(&denied())["outcomeDesc"],
+        "refused attempt: nothing was shown (objection_active)"
+    );
+    let undecided = DecisionRecord {
+        reason: "policy_unavailable".to_owned(),
+        ..denied()
+    };
+    assert_eq!(
+        json(&undecided)["outcomeDesc"],
+        "refused attempt: the service could not decide, so nothing was shown (policy_unavailable)"
+    );
 }
 
 #[test]

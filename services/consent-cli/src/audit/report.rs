@@ -1,13 +1,16 @@
 //! `audit report <NHS_NUMBER>`: one patient's access report, written for
 //! the patient: who looked at which part of their record, when, from which
-//! organisation, why and how, oldest first.
+//! organisation, why and how, oldest first; each line says whether the
+//! section was viewed or the attempt refused, and `--views-only` leaves the
+//! refused attempts out.
 
 use anyhow::Result;
 use clap::Args;
+use icr_events::codes::access_report_mark;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::{
-    AccessMode, DecisionRecord, GetAccessReportRequest, GetAccessReportResponse, Purpose,
-    RecordSection,
+    AccessMode, AccessReportEntry, AccessReportMark, DecisionRecord, GetAccessReportRequest,
+    GetAccessReportResponse, Purpose, RecordSection,
 };
 use serde_json::{Value, json};
 use tonic::transport::Channel;
@@ -34,6 +37,10 @@ pub(crate) struct ReportArgs {
     /// The page to print, as given by an earlier page.
     #[arg(long, value_name = "TOKEN", requires = "page_size")]
     pub(crate) page_token: Option<String>,
+    /// Only the views (sections released to the person who asked), leaving
+    /// out refused attempts: everyone who has seen the record.
+    #[arg(long)]
+    pub(crate) views_only: bool,
 }
 
 /// Columns of the report, in the order a patient reads a line.
@@ -52,14 +59,16 @@ const REPORT_FIELDS: &[&str] = &[
 pub(crate) async fn access_report_page(
     channel: Channel,
     caller: &Caller,
-    nhs_number: &str,
+    args: &ReportArgs,
     page_size: u32,
     page_token: String,
 ) -> Result<GetAccessReportResponse> {
+    let nhs_number = args.nhs_number.as_str();
     let request = GetAccessReportRequest {
         nhs_number: nhs_number.to_owned(),
         page_size,
         page_token,
+        views_only: args.views_only,
     };
     let response = AuditServiceClient::new(channel)
         .get_access_report(caller.request(request))
@@ -78,39 +87,60 @@ pub(crate) async fn run(
     let mut records = Vec::new();
     if let Some(page_size) = args.page_size {
         let token = args.page_token.clone().unwrap_or_default();
-        let page = access_report_page(channel, caller, &args.nhs_number, page_size, token).await?;
-        records.extend(page.records.iter().map(report_line));
+        let page = access_report_page(channel, caller, args, page_size, token).await?;
+        let next_page_token = page.next_page_token.clone();
+        records.extend(entries(page, args.views_only).iter().map(report_line));
         output.records(REPORT_FIELDS, &records)?;
-        if !page.next_page_token.is_empty() {
-            eprintln!(
-                "more: --page-size {page_size} --page-token {}",
-                page.next_page_token
-            );
+        if !next_page_token.is_empty() {
+            eprintln!("more: --page-size {page_size} --page-token {next_page_token}");
         }
         return Ok(());
     }
     let mut token = String::new();
     loop {
-        let page =
-            access_report_page(channel.clone(), caller, &args.nhs_number, FULL_PAGE, token).await?;
-        records.extend(page.records.iter().map(report_line));
-        if page.next_page_token.is_empty() {
+        let page = access_report_page(channel.clone(), caller, args, FULL_PAGE, token).await?;
+        token = page.next_page_token.clone();
+        records.extend(entries(page, args.views_only).iter().map(report_line));
+        if token.is_empty() {
             break;
         }
-        token = page.next_page_token;
     }
     output.records(REPORT_FIELDS, &records)?;
     Ok(())
 }
 
+/// The page's marked entries. A service older than the mark sends bare
+/// records and ignores `views_only`: they are marked and filtered here, so
+/// the report never shows a refused attempt as a view.
+fn entries(page: GetAccessReportResponse, views_only: bool) -> Vec<AccessReportEntry> {
+    if !page.entries.is_empty() || page.records.is_empty() {
+        return page.entries;
+    }
+    page.records
+        .into_iter()
+        .map(|record| AccessReportEntry {
+            mark: access_report_mark(&record).into(),
+            decision: Some(record),
+        })
+        .filter(|entry| !views_only || entry.mark() == AccessReportMark::Viewed)
+        .collect()
+}
+
 /// One access in the patient's words. Codes stay codes (the report is
 /// printed for the patient by someone who can explain them), but the way in
-/// and the result are said in words.
-fn report_line(record: &DecisionRecord) -> Value {
-    let result = if record.allowed {
-        "shown".to_owned()
-    } else {
-        format!("refused ({})", record.reason)
+/// and the result, viewed or refused, are said in words.
+fn report_line(entry: &AccessReportEntry) -> Value {
+    let default = DecisionRecord::default();
+    let record = entry.decision.as_ref().unwrap_or(&default);
+    // A mark this build does not know (a newer service) is never a view.
+    let mark = match entry.mark() {
+        AccessReportMark::Viewed => "viewed",
+        AccessReportMark::Refused => "refused",
+        AccessReportMark::Unspecified => "unknown",
+    };
+    let result = match entry.mark() {
+        AccessReportMark::Viewed => mark.to_owned(),
+        _ => format!("{mark} ({})", record.reason),
     };
     json!({
         "when": dates::format_timestamp(record.recorded_at.as_ref()),
@@ -121,6 +151,7 @@ fn report_line(record: &DecisionRecord) -> Value {
         "why": words(&names::short_name_of::<Purpose>(record.purpose)),
         "how": how(record),
         "result": result,
+        "mark": mark,
         "calling_system": record.calling_system,
         "decision_id": record.decision_id,
         "audit_position": record.audit_position,
@@ -152,6 +183,13 @@ fn words(short_name: &str) -> String {
 mod tests {
     use super::*;
 
+    fn marked(record: DecisionRecord) -> AccessReportEntry {
+        AccessReportEntry {
+            mark: access_report_mark(&record).into(),
+            decision: Some(record),
+        }
+    }
+
     #[test]
     fn an_emergency_access_reads_in_words() {
         let record = DecisionRecord {
@@ -164,19 +202,42 @@ mod tests {
             allowed: true,
             ..DecisionRecord::default()
         };
-        let line = report_line(&record);
+        let line = report_line(&marked(record));
         assert_eq!(line["section"], "test results pathology");
         assert_eq!(line["why"], "direct care");
         assert_eq!(line["how"], "emergency access: unconscious at the roadside");
-        assert_eq!(line["result"], "shown");
-        let refused = DecisionRecord {
+        assert_eq!(line["result"], "viewed");
+        assert_eq!(line["mark"], "viewed");
+        let refused = marked(DecisionRecord {
             reason: "objection_active".to_owned(),
             ..DecisionRecord::default()
-        };
+        });
         assert_eq!(
             report_line(&refused)["result"],
             "refused (objection_active)"
         );
+        assert_eq!(report_line(&refused)["mark"], "refused");
         assert_eq!(report_line(&refused)["how"], "care relationship");
+    }
+
+    #[test]
+    fn bare_records_from_an_older_service_are_marked_and_filtered_here() {
+        let view = DecisionRecord {
+            allowed: true,
+            audit_position: 1,
+            ..DecisionRecord::default()
+        };
+        let attempt = DecisionRecord {
+            audit_position: 2,
+            ..DecisionRecord::default()
+        };
+        let page = GetAccessReportResponse {
+            records: vec![view.clone(), attempt],
+            ..GetAccessReportResponse::default()
+        };
+        let all = entries(page.clone(), false);
+        let marks: Vec<_> = all.iter().map(AccessReportEntry::mark).collect();
+        assert_eq!(marks, [AccessReportMark::Viewed, AccessReportMark::Refused]);
+        assert_eq!(entries(page, true), [marked(view)]);
     }
 }

@@ -1,7 +1,7 @@
 //! AuditService: the event log and the decision audit replayed (filtered,
-//! resumable, optionally live), one patient's access report, and the signed
-//! checkpoints. Reviews and point-in-time decisions are in `review` and
-//! `history`.
+//! resumable, optionally live) and the signed checkpoints. One patient's
+//! access report is in `report`, the log heads in `heads`, reviews and
+//! point-in-time decisions in `review` and `history`.
 
 use std::sync::Arc;
 
@@ -11,10 +11,11 @@ use icr_proto::Timestamp;
 use icr_proto::pb::audit_service_server::AuditService;
 use icr_proto::pb::{
     AccessMode, AuthorizeAtRequest, AuthorizeAtResponse, CaughtUp, DecisionRecord,
-    GetAccessReportRequest, GetAccessReportResponse, ListCheckpointsRequest,
-    ListCheckpointsResponse, ListReviewQueueRequest, ListReviewQueueResponse, ReadDecisionsRequest,
-    ReadDecisionsResponse, ReadEventsRequest, ReadEventsResponse, RecheckDecisionRequest,
-    RecheckDecisionResponse, RecordAccessReviewRequest, RecordAccessReviewResponse, RecordedEvent,
+    GetAccessReportRequest, GetAccessReportResponse, GetLogHeadsRequest, GetLogHeadsResponse,
+    ListCheckpointsRequest, ListCheckpointsResponse, ListReviewQueueRequest,
+    ListReviewQueueResponse, ReadDecisionsRequest, ReadDecisionsResponse, ReadEventsRequest,
+    ReadEventsResponse, RecheckDecisionRequest, RecheckDecisionResponse, RecordAccessReviewRequest,
+    RecordAccessReviewResponse, RecordedEvent,
 };
 use tonic::{Request, Response, Status};
 
@@ -218,34 +219,6 @@ impl<L: Storage> Handle<L> {
         ))
     }
 
-    async fn access_report(
-        &self,
-        req: GetAccessReportRequest,
-    ) -> ServiceResult<GetAccessReportResponse> {
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
-        let limit = page_size("page_size", req.page_size)?;
-        let from = page_token("page_token", &req.page_token)?;
-        // One more than asked tells whether another page exists.
-        let mut records = self
-            .0
-            .log
-            .patient_decisions(&req.nhs_number, from, limit + 1)
-            .await?;
-        let next_page_token = if records.len() > limit {
-            records.truncate(limit);
-            records
-                .last()
-                .map(|r| (r.audit_position + 1).to_string())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok(GetAccessReportResponse {
-            records,
-            next_page_token,
-        })
-    }
-
     async fn list_checkpoints_page(
         &self,
         req: ListCheckpointsRequest,
@@ -313,7 +286,7 @@ impl<L: Storage> AuditService for Handle<L> {
         request: Request<GetAccessReportRequest>,
     ) -> Result<Response<GetAccessReportResponse>, Status> {
         Ok(Response::new(
-            self.access_report(request.into_inner()).await?,
+            self.0.access_report(request.into_inner()).await?,
         ))
     }
 
@@ -356,5 +329,12 @@ impl<L: Storage> AuditService for Handle<L> {
         Ok(Response::new(
             self.list_checkpoints_page(request.into_inner()).await?,
         ))
+    }
+
+    async fn get_log_heads(
+        &self,
+        _request: Request<GetLogHeadsRequest>,
+    ) -> Result<Response<GetLogHeadsResponse>, Status> {
+        Ok(Response::new(self.0.log_heads().await?))
     }
 }

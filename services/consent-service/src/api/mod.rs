@@ -18,9 +18,11 @@ mod audit;
 mod care;
 mod consent;
 mod decisions;
+mod heads;
 mod history;
 mod policy;
 mod replay;
+mod report;
 mod review;
 
 pub(crate) use policy::validate_policy_event;

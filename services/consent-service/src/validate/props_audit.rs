@@ -139,7 +139,9 @@ proptest! {
         let h = &fixture().handle;
         match which {
             0 => {
-                let req = GetAccessReportRequest { nhs_number, page_size, page_token };
+                let req = GetAccessReportRequest {
+                    nhs_number, page_size, page_token, views_only: include_reviewed,
+                };
                 let fields = ["nhs_number", "page_size", "page_token"];
                 judged(call(h.get_access_report(Request::new(req))), &fields)?;
             }

@@ -20,6 +20,7 @@ pub(crate) struct Question<'a> {
     pub(crate) purpose: Purpose,
     pub(crate) source_organisation_ods: &'a str,
     pub(crate) access_mode: AccessMode,
+    /// The reason given; empty when none was, or it was blank.
     pub(crate) access_reason: &'a str,
     pub(crate) min_log_position: u64,
     pub(crate) calling_system: String,
@@ -59,16 +60,21 @@ pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
             .into());
         }
     };
-    if !asked.access_reason.is_empty() {
+    // A blank reason is no reason: the decision, not validation, refuses
+    // exceptional access without one, so the refusal is recorded.
+    let access_reason = if asked.access_reason.trim().is_empty() {
+        ""
+    } else {
         identifier("access_reason", asked.access_reason, MAX_REASON)?;
-    }
+        asked.access_reason
+    };
     Ok(Question {
         nhs_number,
         requester,
         purpose,
         source_organisation_ods: asked.source_organisation_ods,
         access_mode,
-        access_reason: asked.access_reason,
+        access_reason,
         min_log_position: asked.min_log_position,
         calling_system,
     })
