@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 const PACKAGE_DIR: &str = "icr/consent/v1";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = package_files(&root.join(PACKAGE_DIR))?;
     let descriptors = protox::compile(&files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
     let files = ["icr/bench/v1/noop.proto"].map(|f| root.join(f));
     let descriptors = protox::compile(&files, [&root])?;
     tonic_prost_build::configure()
