@@ -108,7 +108,10 @@ fn every_leaflet_a_pack_implements_has_its_promises_proved() {
                 .iter()
                 .filter(|s| s.promise.as_ref().is_some_and(|p| p.seed == *seed))
                 .count();
-            assert!(proved > 0, "{pack}: no scenario proves a promise of seed {seed}");
+            assert!(
+                proved > 0,
+                "{pack}: no scenario proves a promise of seed {seed}"
+            );
         }
         let other = scenarios.scenarios.iter().find_map(|s| {
             let seed = &s.promise.as_ref()?.seed;

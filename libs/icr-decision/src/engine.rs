@@ -220,7 +220,11 @@ impl Engine {
             enforcer.add_grouping_policies(groups).await?;
         }
         let roles = policy.roles.iter().map(|r| r.role_code.clone()).collect();
-        let members = policy.organisations.iter().map(|(o, _)| o.clone()).collect();
+        let members = policy
+            .organisations
+            .iter()
+            .map(|(o, _)| o.clone())
+            .collect();
         let engine = Self {
             enforcer,
             roles,
@@ -371,7 +375,12 @@ impl Engine {
     /// patient is, then the patient's population, then whether the
     /// organisation's region views the patient's region, then the rule.
     /// This only words the reason; the decision was casbin's.
-    fn deny_reason(&self, request: &AccessRequest<'_>, facts: &Facts, rule: Option<&str>) -> String {
+    fn deny_reason(
+        &self,
+        request: &AccessRequest<'_>,
+        facts: &Facts,
+        rule: Option<&str>,
+    ) -> String {
         let engine_reason = if !self.roles.contains(request.role_code) {
             Some(Reason::UnknownRole)
         } else if !self.members.contains(request.organisation_ods) {

@@ -84,7 +84,10 @@ async fn a_member_whose_region_does_not_view_the_patients_region_is_told_so() {
     let e = engine().await;
     // RKB is in the agreement: what it lacks is QHL naming QWU as a viewer.
     let request = ask("R8000", "medications", "RKB", "QHL");
-    assert_eq!(reason_of(&e, &request, &Facts::default()), "region_may_not_view");
+    assert_eq!(
+        reason_of(&e, &request, &Facts::default()),
+        "region_may_not_view"
+    );
     // Recording a care relationship would not help; the objection is the
     // patient's business, not this organisation's.
     assert_eq!(reason_of(&e, &request, &OBJECTED), "region_may_not_view");
@@ -118,7 +121,10 @@ async fn a_reason_named_before_the_rule_keeps_the_rule_line_that_decided() {
     let v = e.decide(&ask("R8000", "medications", "XYZ", "QWU"), &OBJECTED);
     assert_eq!(v.reason, "organisation_not_in_agreement");
     assert_eq!(v.policy_lines.len(), 1, "{v:?}");
-    assert!(v.policy_lines[0].contains("deny, objection_active"), "{v:?}");
+    assert!(
+        v.policy_lines[0].contains("deny, objection_active"),
+        "{v:?}"
+    );
 }
 
 /// Every reason a decision can carry: the engine's own, and the `when`
@@ -129,7 +135,11 @@ fn every_reason() -> Vec<String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let when = line.split(',').map(str::trim).nth(5).expect("a when column");
+        let when = line
+            .split(',')
+            .map(str::trim)
+            .nth(5)
+            .expect("a when column");
         if !reasons.iter().any(|r| r == when) {
             reasons.push(when.to_owned());
         }

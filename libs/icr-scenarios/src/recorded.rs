@@ -36,7 +36,10 @@ pub(crate) async fn check(
             .await
             .map_err(|s| {
                 let code = code_name(s.code());
-                format!("then recorded: GetAccessReport failed: {code}: {}", s.message())
+                format!(
+                    "then recorded: GetAccessReport failed: {code}: {}",
+                    s.message()
+                )
             })?
             .into_inner();
         let found = page
@@ -68,8 +71,16 @@ fn as_decided(
     let checks: [(&str, String, String); 6] = [
         ("user_id", record.user_id.clone(), user.to_owned()),
         ("role_code", record.role_code.clone(), when.role.clone()),
-        ("organisation_ods", record.organisation_ods.clone(), when.org.clone()),
-        ("section", record.section.to_string(), decision.section.to_string()),
+        (
+            "organisation_ods",
+            record.organisation_ods.clone(),
+            when.org.clone(),
+        ),
+        (
+            "section",
+            record.section.to_string(),
+            decision.section.to_string(),
+        ),
         ("allowed", record.allowed.to_string(), allowed.to_string()),
         ("reason", record.reason.clone(), decision.reason.clone()),
     ];
