@@ -71,9 +71,18 @@ async fn an_organisation_outside_the_agreement_learns_nothing_about_the_patient(
     let e = engine().await;
     for facts in [OBJECTED, OUTSIDE, Facts::default()] {
         let request = ask("R8000", "medications", "XYZ", "QWU");
+        let verdict = e.decide(&request, &facts);
         assert_eq!(
-            reason_of(&e, &request, &facts),
-            "organisation_not_in_agreement",
+            (
+                verdict.allowed,
+                verdict.reason.as_str(),
+                verdict.explanation.as_str()
+            ),
+            (
+                false,
+                "organisation_not_in_agreement",
+                "the requester's organisation is not in the sharing agreement"
+            ),
             "{facts:?}"
         );
     }
@@ -84,9 +93,19 @@ async fn a_member_whose_region_does_not_view_the_patients_region_is_told_so() {
     let e = engine().await;
     // RKB is in the agreement: what it lacks is QHL naming QWU as a viewer.
     let request = ask("R8000", "medications", "RKB", "QHL");
+    let verdict = e.decide(&request, &Facts::default());
     assert_eq!(
-        reason_of(&e, &request, &Facts::default()),
-        "region_may_not_view"
+        (
+            verdict.allowed,
+            verdict.reason.as_str(),
+            verdict.explanation.as_str()
+        ),
+        (
+            false,
+            "region_may_not_view",
+            "the requester's organisation is in the agreement, but its region may not view \
+             patients of the patient's region"
+        )
     );
     // Recording a care relationship would not help; the objection is the
     // patient's business, not this organisation's.
