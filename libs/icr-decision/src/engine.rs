@@ -319,8 +319,8 @@ impl Engine {
                     .into_iter()
                     .find(|rule| rule.get(3).is_some_and(|e| e == "deny"));
                 let reason = match deny.as_ref().map(|rule| rule.get(4)) {
-                    // A deny line without a `when` column cannot be built;
-                    // should one appear, nothing is named but a failure.
+                    // The rules parser refuses a deny line without a `when`
+                    // column; were one to get here, it is named a failure.
                     Some(None) => Reason::EvaluationFailed.as_str().to_owned(),
                     Some(Some(fact)) => self.deny_reason(request, facts, Some(fact)),
                     None => self.deny_reason(request, facts, None),
@@ -367,45 +367,9 @@ impl Engine {
         }));
         self.verdict(request, facts, outcome)
     }
-
-    /// Names the reason for a deny casbin gave, `rule` being the `when`
-    /// fact of the deny rule that matched, if one did. When several facts
-    /// fail, the reason is the one a support desk acts on first (the order
-    /// is in [`crate::reason`]): what the requester lacks whoever the
-    /// patient is, then the patient's population, then whether the
-    /// organisation's region views the patient's region, then the rule.
-    /// This only words the reason; the decision was casbin's.
-    fn deny_reason(
-        &self,
-        request: &AccessRequest<'_>,
-        facts: &Facts,
-        rule: Option<&str>,
-    ) -> String {
-        let engine_reason = if !self.roles.contains(request.role_code) {
-            Some(Reason::UnknownRole)
-        } else if !self.members.contains(request.organisation_ods) {
-            Some(Reason::OrganisationNotInAgreement)
-        } else if !facts.outside_population && !self.region_views(request) {
-            Some(Reason::RegionMayNotView)
-        } else {
-            None
-        };
-        match (engine_reason, rule) {
-            (Some(reason), _) => reason.as_str().to_owned(),
-            (None, Some(fact)) => fact.to_owned(),
-            (None, None) => Reason::RoleNotPermitted.as_str().to_owned(),
-        }
-    }
-
-    /// Whether the requester's organisation is in a region that may view
-    /// the patient's region, as the `g` lines casbin decided with say.
-    fn region_views(&self, request: &AccessRequest<'_>) -> bool {
-        let org = format!("{ORG}{}", request.organisation_ods);
-        let viewers = format!("{VIEWERS_OF}{}", request.patient_region);
-        let rm = self.enforcer.get_role_manager();
-        rm.read().has_link(&org, &viewers, None)
-    }
 }
+
+mod deny_reason;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]
