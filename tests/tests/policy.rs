@@ -328,12 +328,13 @@ async fn only_regions_named_as_viewers_may_view() {
         "role_permits_section",
     )
     .await;
+    // Bristol is in the agreement, but QWU does not name its region.
     expect(
         &mut server,
         bristol(),
         RecordSection::Medications,
         false,
-        "organisation_not_in_agreement",
+        "region_may_not_view",
     )
     .await;
 
@@ -348,7 +349,7 @@ async fn only_regions_named_as_viewers_may_view() {
         birmingham(),
         RecordSection::Medications,
         false,
-        "organisation_not_in_agreement",
+        "region_may_not_view",
     )
     .await;
     expect(

@@ -136,6 +136,8 @@ pub enum InjectedFault {
 pub struct Engine {
     enforcer: Enforcer,
     roles: HashSet<String>,
+    /// ODS codes of the organisations in the agreement, in any region.
+    members: HashSet<String>,
     /// Verdicts already reached, by request and facts. The engine is built
     /// for one version of the policy and replaced when it changes, so the
     /// cache never outlives the policy its verdicts came from.
@@ -218,9 +220,15 @@ impl Engine {
             enforcer.add_grouping_policies(groups).await?;
         }
         let roles = policy.roles.iter().map(|r| r.role_code.clone()).collect();
+        let members = policy
+            .organisations
+            .iter()
+            .map(|(o, _)| o.clone())
+            .collect();
         let engine = Self {
             enforcer,
             roles,
+            members,
             verdicts: RwLock::default(),
         };
         engine.probe(policy)?;
@@ -294,12 +302,11 @@ impl Engine {
     fn evaluate(&self, request: &AccessRequest<'_>, facts: &Facts) -> Verdict {
         let args = Self::args(request, facts);
         let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
-        self.verdict(request, outcome)
+        self.verdict(request, facts, outcome)
     }
 
     /// Reads casbin's answer, its error or its panic as a verdict.
-    fn verdict(&self, request: &AccessRequest<'_>, outcome: Outcome) -> Verdict {
-        let org = format!("{ORG}{}", request.organisation_ods);
+    fn verdict(&self, request: &AccessRequest<'_>, facts: &Facts, outcome: Outcome) -> Verdict {
         let failed = |reason: Reason| (false, reason.as_str().to_owned(), Vec::new());
         let (allowed, reason, lines) = match outcome {
             Ok(Ok((true, matched))) => (
@@ -311,19 +318,14 @@ impl Engine {
                 let deny = matched
                     .into_iter()
                     .find(|rule| rule.get(3).is_some_and(|e| e == "deny"));
-                match deny {
-                    Some(rule) => {
-                        let fact = rule.get(4).cloned();
-                        let reason =
-                            fact.unwrap_or_else(|| Reason::EvaluationFailed.as_str().to_owned());
-                        (false, reason, vec![rule])
-                    }
-                    None => (
-                        false,
-                        self.default_deny_reason(request, &org).as_str().to_owned(),
-                        Vec::new(),
-                    ),
-                }
+                let reason = match deny.as_ref().map(|rule| rule.get(4)) {
+                    // The rules parser refuses a deny line without a `when`
+                    // column; were one to get here, it is named a failure.
+                    Some(None) => Reason::EvaluationFailed.as_str().to_owned(),
+                    Some(Some(fact)) => self.deny_reason(request, facts, Some(fact)),
+                    None => self.deny_reason(request, facts, None),
+                };
+                (false, reason, deny.into_iter().collect())
             }
             Ok(Err(error)) => {
                 tracing::error!(%error, "casbin evaluation failed; denying");
@@ -363,24 +365,16 @@ impl Engine {
             }
             InjectedFault::CasbinPanic => panic!("injected fault: panic inside casbin evaluation"),
         }));
-        self.verdict(request, outcome)
-    }
-
-    /// Names what was missing when no rule allowed the request. This only
-    /// words the reason; the decision was casbin's.
-    fn default_deny_reason(&self, request: &AccessRequest<'_>, org: &str) -> Reason {
-        if !self.roles.contains(request.role_code) {
-            return Reason::UnknownRole;
-        }
-        let viewers = format!("{VIEWERS_OF}{}", request.patient_region);
-        let rm = self.enforcer.get_role_manager();
-        if !rm.read().has_link(org, &viewers, None) {
-            return Reason::OrganisationNotInAgreement;
-        }
-        Reason::RoleNotPermitted
+        self.verdict(request, facts, outcome)
     }
 }
+
+mod deny_reason;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "precedence_tests.rs"]
+mod precedence_tests;

@@ -92,10 +92,7 @@ async fn organisations_view_only_regions_that_admit_them() {
         &ask("R8000", "medications", "RKB", "QHL"),
         &Facts::default(),
     );
-    assert_eq!(
-        (v.allowed, reason(&v)),
-        (false, "organisation_not_in_agreement")
-    );
+    assert_eq!((v.allowed, reason(&v)), (false, "region_may_not_view"));
     let v = e.decide(
         &ask("R8000", "medications", "XYZ", "QWU"),
         &Facts::default(),

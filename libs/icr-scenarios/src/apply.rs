@@ -5,6 +5,7 @@
 use consent_service::CALLING_SYSTEM_HEADER;
 use icr_events::{timestamp_to_proto, uk_date};
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
+use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::policy_admin_service_client::PolicyAdminServiceClient;
@@ -22,6 +23,7 @@ const CALLING_SYSTEM: &str = "icr-scenarios";
 /// Clients of one running service.
 pub(crate) struct Clients {
     pub(crate) decisions: AccessDecisionServiceClient<Channel>,
+    pub(crate) audit: AuditServiceClient<Channel>,
     consent: ConsentServiceClient<Channel>,
     care: CareContextServiceClient<Channel>,
     policy: PolicyAdminServiceClient<Channel>,
@@ -32,6 +34,7 @@ impl Clients {
     pub(crate) fn new(channel: Channel) -> Self {
         Self {
             decisions: AccessDecisionServiceClient::new(channel.clone()),
+            audit: AuditServiceClient::new(channel.clone()),
             consent: ConsentServiceClient::new(channel.clone()),
             care: CareContextServiceClient::new(channel.clone()),
             policy: PolicyAdminServiceClient::new(channel),

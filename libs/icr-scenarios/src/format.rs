@@ -45,6 +45,14 @@ pub enum LoadError {
         /// File of the second use.
         second: PathBuf,
     },
+    /// A scenario's promise names no leaflet or quotes nothing.
+    #[error("{}: scenario `{name}` has a promise without a seed or a quote", file.display())]
+    BlankPromise {
+        /// The scenario.
+        name: String,
+        /// Its file.
+        file: PathBuf,
+    },
     /// A scenario expects a deny without saying why: it would pass for any
     /// deny, including one for the wrong reason.
     #[error("{}: scenario `{name}` expects a deny without a reason", file.display())]
@@ -73,10 +81,25 @@ pub struct Scenario {
     /// The file the scenario came from.
     #[serde(skip)]
     pub file: PathBuf,
+    /// The sentence of a patient leaflet the scenario proves, if it proves
+    /// one.
+    #[serde(default)]
+    pub promise: Option<Promise>,
     #[serde(default)]
     pub(crate) given: Vec<Step>,
     pub(crate) when: When,
     pub(crate) then: Then,
+}
+
+/// A promise a patient leaflet makes, quoted, that a scenario proves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promise {
+    /// The leaflet: its number among the project's source documents
+    /// (`000` to `004`).
+    pub seed: String,
+    /// The sentence, word for word.
+    pub quote: String,
 }
 
 /// The access request a scenario asks about.
@@ -109,6 +132,10 @@ pub(crate) struct Then {
     /// The obligation kinds the decision carries, exactly (none if empty).
     #[serde(default)]
     pub(crate) obligations: Vec<String>,
+    /// The decision must be in the patient's access report, saying who
+    /// asked for which section and what they were told.
+    #[serde(default)]
+    pub(crate) recorded: bool,
 }
 
 /// The top level of a scenario file.
@@ -148,6 +175,15 @@ impl ScenarioFile {
         for scenario in &self.scenarios {
             if scenario.then.outcome.0 != pb::Outcome::Allow && scenario.then.reason.is_none() {
                 return Err(LoadError::DenyWithoutReason {
+                    name: scenario.name.clone(),
+                    file: scenario.file.clone(),
+                });
+            }
+            let blank = |text: &str| text.trim().is_empty();
+            if let Some(promise) = &scenario.promise
+                && (blank(&promise.seed) || blank(&promise.quote))
+            {
+                return Err(LoadError::BlankPromise {
                     name: scenario.name.clone(),
                     file: scenario.file.clone(),
                 });
@@ -257,6 +293,33 @@ then = { outcome = "deny", reason = "objection_active" }
         let date = EXAMPLE.replace("today-40y", "today-40");
         assert!(parse(&date).is_err());
         assert!(parse("").expect_err("empty").contains("no [[scenario]]"));
+    }
+
+    #[test]
+    fn a_promise_is_quoted_and_the_record_can_be_asked_for() {
+        let quoted = EXAMPLE.replace(
+            "given = [",
+            "promise = { seed = \"000\", quote = \"You can change your mind at any time.\" }\ngiven = [",
+        );
+        let quoted = quoted.replace(
+            "reason = \"objection_active\" }",
+            "reason = \"objection_active\", recorded = true }",
+        );
+        let file = parse(&quoted).expect("parses");
+        let scenario = &file.scenarios[0];
+        let promise = scenario.promise.as_ref().expect("a promise");
+        assert_eq!(promise.seed, "000");
+        assert_eq!(promise.quote, "You can change your mind at any time.");
+        assert!(scenario.then.recorded);
+        assert!(!parse(EXAMPLE).expect("parses").scenarios[0].then.recorded);
+        let blank = quoted.replace("You can change your mind at any time.", " ");
+        assert_eq!(
+            parse(&blank).expect_err("blank quote"),
+            "example.toml: scenario `objection blocks another organisation's data` \
+             has a promise without a seed or a quote"
+        );
+        let typo = quoted.replace("quote =", "qoute =");
+        assert!(parse(&typo).expect_err("unknown key").contains("qoute"));
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //! - `dates`: `today-18y`, `now+2s`, `1500ms`; `names`: enum values and gRPC
 //!   codes by their short names.
 //! - `run`: a service per scenario, the steps, the `when` request, the
-//!   comparison with `then`; [`report`](mod@report): the results.
+//!   comparison with `then`; `recorded`: finding the decision in the
+//!   patient's access report; [`report`](mod@report): the results.
 //!
 //! This crate holds no decision rules: a scenario only states what the
 //! service must answer. It must not reach into the service's storage.
@@ -37,10 +38,11 @@ mod dates;
 pub mod format;
 mod given;
 pub mod names;
+mod recorded;
 pub mod report;
 mod run;
 
 pub use consent_service::PolicyFiles;
-pub use format::{LoadError, Scenario, ScenarioFile, load};
+pub use format::{LoadError, Promise, Scenario, ScenarioFile, load};
 pub use report::{Report, ScenarioResult};
 pub use run::run;

@@ -147,7 +147,11 @@ async fn check(clients: &mut Clients, scenario: &Scenario) -> Result<(), String>
         .into_inner()
         .decision
         .ok_or("when: Authorize answered without a decision")?;
-    compare(&scenario.then, &decision)
+    compare(&scenario.then, &decision)?;
+    if scenario.then.recorded {
+        crate::recorded::check(clients, &scenario.when, &decision).await?;
+    }
+    Ok(())
 }
 
 /// Compares a decision with what `then` expects.

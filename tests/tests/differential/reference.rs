@@ -62,10 +62,11 @@ const SOCIAL_CARE: [&str; 3] = [
 pub(crate) enum Answer {
     /// A role policy allows and no rule denies.
     Allow,
-    /// The first deny rule (file order) that fires, by its `when` fact.
+    /// Denied, for this reason: the first that holds in the order
+    /// `policies/README.md` gives (the requester's role and organisation,
+    /// the population, the organisation's region, the deny rules in file
+    /// order, the role's sections).
     DeniedBy(&'static str),
-    /// No rule denies and nothing allows: default deny.
-    NothingAllows,
 }
 
 /// One access request, in policy-file vocabulary.
@@ -197,10 +198,17 @@ impl World {
         }
     }
 
-    /// The decision: deny rules in `rules.csv` order, the first that fires
-    /// names the reason; otherwise allow if a role policy and the agreement
-    /// allow; otherwise default deny.
+    /// The decision: a role with no policy, then an organisation outside
+    /// the agreement; then the population, then whether the organisation's
+    /// region views the patient's; then the deny rules in `rules.csv` order;
+    /// then allow if the role may see the section for the purpose.
     pub(crate) fn decide(&self, q: &Question<'_>) -> Answer {
+        let Some(role) = self.roles.get(q.role_code) else {
+            return Answer::DeniedBy("unknown_role");
+        };
+        let Some(member_of) = self.members.get(q.organisation_ods) else {
+            return Answer::DeniedBy("organisation_not_in_agreement");
+        };
         let patient = self.patients.get(q.nhs_number);
         let registration = patient.and_then(|p| p.registration.as_ref());
         let home = registration.and_then(|(practice, dob)| {
@@ -214,6 +222,10 @@ impl World {
         if age < i64::from(region.minimum_age) {
             return Answer::DeniedBy("outside_population");
         }
+        let views = member_of == region_code || region.viewing_regions.contains(member_of);
+        if !views {
+            return Answer::DeniedBy("region_may_not_view");
+        }
         let direct = q.purpose == "direct_care";
         let secondary = q.purpose == "secondary_use";
         let own = !q.source_organisation_ods.is_empty()
@@ -223,7 +235,7 @@ impl World {
             .permissions
             .get(q.organisation_ods)
             .is_some_and(|&until| q.now < until);
-        let clinical = self.roles.get(q.role_code).is_some_and(|r| r.clinical);
+        let clinical = role.clinical;
         let reason_missing = q.access_reason.trim().is_empty();
         let children_gated = match region.children_social_care_from.as_str() {
             "" => false,
@@ -246,18 +258,10 @@ impl World {
         if let Some(index) = fires.iter().position(|&f| f) {
             return Answer::DeniedBy(RULE_ORDER[index]);
         }
-        let role_allows = self
-            .roles
-            .get(q.role_code)
-            .is_some_and(|r| r.sections.contains(q.section) && r.purposes.contains(q.purpose));
-        let in_agreement = self
-            .members
-            .get(q.organisation_ods)
-            .is_some_and(|r| r == region_code || region.viewing_regions.iter().any(|v| v == r));
-        if role_allows && in_agreement {
+        if role.sections.contains(q.section) && role.purposes.contains(q.purpose) {
             Answer::Allow
         } else {
-            Answer::NothingAllows
+            Answer::DeniedBy("role_not_permitted")
         }
     }
 }
