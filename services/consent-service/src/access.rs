@@ -230,9 +230,10 @@ pub fn certificate_identity(der: &CertificateDer<'_>) -> Option<String> {
 }
 
 /// Services every identified caller may call.
-const OPEN_TO_CALLERS: [&str; 2] = [
+const OPEN_TO_CALLERS: [&str; 3] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
 ];
 
 /// What a caller may do.
