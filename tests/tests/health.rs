@@ -79,8 +79,10 @@ async fn health_is_serving_once_started_and_not_serving_while_shutting_down() {
     );
     let answered = in_flight.await.expect("task");
     assert_eq!(
-        answered.expect_err("nothing to read").code(),
-        tonic::Code::Unavailable
+        answered
+            .expect_err("nothing will reach that position")
+            .code(),
+        tonic::Code::OutOfRange
     );
     stopped.await.expect("task").expect("clean stop");
 }

@@ -127,6 +127,10 @@ fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
              and retry with the new --expected-version"
         ),
         Code::AlreadyExists => "nothing to do: already in effect".to_owned(),
+        Code::OutOfRange => "give --min-position a position the log has reached: the log \
+             position a write printed, or 0 for no minimum (`consent-cli events` lists \
+             positions)"
+            .to_owned(),
         Code::Unavailable | Code::DeadlineExceeded => match call.request_id {
             Some(request_id) => format!("retry with the same --request-id {request_id}"),
             None => "retry; reading is safe to repeat".to_owned(),
@@ -206,6 +210,22 @@ mod tests {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    #[test]
+    fn a_position_past_the_head_says_which_positions_will_do() {
+        let error = CallContext::patient_read("9434765919").rejected(Status::out_of_range(
+            "min_log_position 99 is past the log's head 7: nothing will reach it unless \
+             written; pass a log_position a write returned",
+        ));
+        assert!(
+            error.to_string().ends_with(
+                "hint: give --min-position a position the log has reached: the log \
+                     position a write printed, or 0 for no minimum (`consent-cli events` lists \
+                     positions)"
+            ),
+            "{error}"
+        );
     }
 
     #[test]
