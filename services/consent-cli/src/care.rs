@@ -32,10 +32,10 @@ pub(crate) enum CareCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RegisterPatientArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// ODS code of the GP practice the patient is registered with.
-    #[arg(long = "practice", value_name = "ODS")]
+    #[arg(long = "practice", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) gp_practice_ods: String,
     /// Date of birth (YYYY-MM-DD); a region's minimum age is checked against it.
     #[arg(long = "dob", value_name = "DATE", value_parser = dates::parse_date)]
@@ -48,13 +48,13 @@ pub(crate) struct RegisterPatientArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct StartArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// The feed's own reference for the relationship (episode, case, referral).
     #[arg(long = "relationship", value_name = "ID")]
     pub(crate) relationship_id: String,
     /// ODS code of the organisation now involved.
-    #[arg(long = "org", value_name = "ODS")]
+    #[arg(long = "org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) organisation_ods: String,
     /// How the organisation is involved.
     #[arg(long, value_name = "KIND", value_parser = names::parser::<CareRelationshipKind>())]
@@ -67,7 +67,7 @@ pub(crate) struct StartArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct EndArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// Reference the relationship was started with.
     #[arg(long = "relationship", value_name = "ID")]

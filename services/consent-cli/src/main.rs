@@ -26,7 +26,8 @@
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
 //!   [`replay`] (time windows, caught-up markers and follow mode),
-//!   [`progress`] (the replay's progress line on stderr) and
+//!   [`progress`] (the replay's progress line on stderr), [`codes`] (NHS
+//!   numbers and ODS codes read into the form the log holds) and
 //!   [`failure`] (errors phrased as what to do next).
 //!
 //! A command flows: parse → connect → build the request (with
@@ -38,6 +39,7 @@ mod audit;
 mod authorize;
 mod caller;
 mod care;
+mod codes;
 mod consent;
 mod dates;
 mod events;

@@ -2,7 +2,7 @@
 
 use crate::Storage;
 use icr_events::FieldError;
-use icr_events::codes::{care_relationship_kind, iso_date, ods_code};
+use icr_events::codes::{care_relationship_kind, iso_date};
 use icr_proto::pb::care_context_service_server::CareContextService;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::*;
@@ -24,8 +24,8 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
-        ods_code("gp_practice_ods", &req.gp_practice_ods)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
+        validate::ods("gp_practice_ods", &mut req.gp_practice_ods)?;
         let dob = iso_date("date_of_birth", &req.date_of_birth)?;
         if dob > icr_events::uk_date(jiff::Timestamp::now()) {
             return Err(FieldError::new("date_of_birth", "must not be in the future").into());
@@ -62,9 +62,9 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
-        ods_code("organisation_ods", &req.organisation_ods)?;
+        validate::ods("organisation_ods", &mut req.organisation_ods)?;
         let kind = care_relationship_kind("kind", req.kind)?;
         let event = CareRelationshipStarted {
             nhs_number: req.nhs_number.clone(),
@@ -99,7 +99,7 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         validate::id("relationship_id", &req.relationship_id)?;
         let event = CareRelationshipEnded {
             nhs_number: req.nhs_number.clone(),
