@@ -1,6 +1,8 @@
 //! `care`: the care context GP and hospital systems feed in: which practice
 //! a patient is registered with, and which organisations are caring for them.
 
+mod population;
+
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
@@ -83,15 +85,25 @@ pub(crate) async fn run(
     command: &CareCommand,
     output: Output,
 ) -> Result<()> {
+    let mut warning = None;
     let (result, request_id) = match command {
-        CareCommand::RegisterPatient(args) => (
-            register_patient(channel, caller, args).await?,
-            args.write.request_id(),
-        ),
+        CareCommand::RegisterPatient(args) => {
+            let result = register_patient(channel.clone(), caller, args).await?;
+            // Recorded either way; the warning is for the operator who
+            // would otherwise learn it from the patient's denies.
+            let practice = &args.gp_practice_ods;
+            let checked = population::outside(channel, caller, practice).await;
+            warning = population::after_registering(checked, &args.nhs_number, practice);
+            (result, args.write.request_id())
+        }
         CareCommand::Start(args) => (start(channel, caller, args).await?, args.write.request_id()),
         CareCommand::End(args) => (end(channel, caller, args).await?, args.write.request_id()),
     };
-    write::print_receipt(output, &result, request_id)
+    write::print_receipt(output, &result, request_id)?;
+    if let Some(warning) = warning {
+        eprintln!("{warning}");
+    }
+    Ok(())
 }
 
 /// Registers a patient with their GP practice.
