@@ -120,8 +120,10 @@ pub(crate) fn is_transport(status: &Status) -> bool {
 }
 
 /// The error to report when the connection opened but could not carry a
-/// call. Over `http://` that is nearly always a TLS port.
-pub(crate) fn not_spoken_to(endpoint: &str, status: &Status) -> anyhow::Error {
+/// call. Over `http://` that is nearly always a TLS port; over `https://`
+/// with a client certificate (`client_cert`), a service that does not
+/// trust it (under TLS 1.3 it says so only after the handshake).
+pub(crate) fn not_spoken_to(endpoint: &str, client_cert: bool, status: &Status) -> anyhow::Error {
     let cause = status
         .source()
         .map_or_else(|| status.message().to_owned(), chain);
@@ -130,6 +132,12 @@ pub(crate) fn not_spoken_to(endpoint: &str, status: &Status) -> anyhow::Error {
             "the service at {endpoint} did not answer in plain-text gRPC ({cause}): it \
              seems to speak TLS; use an https:// --endpoint with --tls-ca <PEM> (the CA \
              that signed its certificate)"
+        )
+    } else if client_cert {
+        anyhow!(
+            "the service at {endpoint} closed the connection before answering ({cause}): it \
+             may not trust the client certificate; check that --tls-cert is signed by the \
+             CA the service's --tls-client-ca names, and that --tls-key is its key"
         )
     } else {
         anyhow!("the connection to {endpoint} failed before the service answered: {cause}")

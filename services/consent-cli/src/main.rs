@@ -283,7 +283,7 @@ async fn connect(endpoint: &str, global: &GlobalOptions) -> Result<Channel> {
         .connect()
         .await
         .map_err(|error| failure::unreachable(endpoint, tls_ca, &error))?;
-    spoken_to(channel.clone(), endpoint).await?;
+    spoken_to(channel.clone(), endpoint, global.tls_cert.is_some()).await?;
     Ok(channel)
 }
 
@@ -292,7 +292,7 @@ async fn connect(endpoint: &str, global: &GlobalOptions) -> Result<Channel> {
 /// the first request fails) is reported as that, not as a bare "transport
 /// error" from whichever call came first. Any answer the service itself
 /// gives, a refusal included, means the connection works.
-async fn spoken_to(channel: Channel, endpoint: &str) -> Result<()> {
+async fn spoken_to(channel: Channel, endpoint: &str, client_cert: bool) -> Result<()> {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     let mut health = HealthClient::new(channel);
@@ -300,7 +300,7 @@ async fn spoken_to(channel: Channel, endpoint: &str) -> Result<()> {
     match tokio::time::timeout(CONNECT_TIMEOUT, check).await {
         Err(_) => Err(failure::silent(endpoint)),
         Ok(Err(status)) if failure::is_transport(&status) => {
-            Err(failure::not_spoken_to(endpoint, &status))
+            Err(failure::not_spoken_to(endpoint, client_cert, &status))
         }
         Ok(_) => Ok(()),
     }

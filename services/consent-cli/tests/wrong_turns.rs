@@ -1,6 +1,8 @@
 //! Where a newcomer following the README takes a wrong turn, the CLI says
 //! which way to go: a plain-text endpoint against a TLS port, a TLS
-//! endpoint without the CA, a consistency token past the log's head, a
+//! endpoint without the CA, a client certificate the service does not
+//! trust, TLS against a plain-text port, a consistency token past the
+//! log's head, a
 //! stream named without its kind, a practice outside the agreement, NHS
 //! numbers written as NHS letters print them and lower-case ODS codes, and
 //! the decision id the walk-through's review needs.
@@ -78,6 +80,39 @@ async fn tls_mistakes_are_named_as_tls_mistakes() {
         "{error}"
     );
     assert!(!error.contains("Is it running"), "{error}");
+
+    // A client certificate from a CA the service does not trust: under
+    // TLS 1.3 the service closes the connection after the handshake.
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).expect("write");
+    let stranger = Pki::new("another CA").client("cli-auditor.test");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, stranger.cert).expect("write");
+    std::fs::write(&key, stranger.key).expect("write");
+    let paths = [&ca, &cert, &key].map(|p| p.display().to_string());
+    let tls = [
+        "--tls-ca",
+        &paths[0],
+        "--tls-cert",
+        &paths[1],
+        "--tls-key",
+        &paths[2],
+    ];
+    let error = failed(&cli(&service.endpoint, &with(&tls, &status)).await);
+    assert!(
+        error.starts_with(&format!(
+            "error: the service at {} closed the connection before answering (",
+            service.endpoint
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "it may not trust the client certificate; check that --tls-cert is signed by the \
+             CA the service's --tls-client-ca names, and that --tls-key is its key"
+        ),
+        "{error}"
+    );
 
     // The other way round: TLS against a plain-text service.
     let plain_dir = tempfile::tempdir().expect("tempdir");
