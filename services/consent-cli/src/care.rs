@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::{
     CareRelationshipKind, EndCareRelationshipRequest, RegisterPatientRequest,
-    StartCareRelationshipRequest, WriteResult,
+    RegisterPatientResponse, StartCareRelationshipRequest, WriteResult,
 };
 use tonic::transport::Channel;
 
@@ -88,13 +88,11 @@ pub(crate) async fn run(
     let mut warning = None;
     let (result, request_id) = match command {
         CareCommand::RegisterPatient(args) => {
-            let result = register_patient(channel.clone(), caller, args).await?;
+            let answer = register_patient(channel, caller, args).await?;
             // Recorded either way; the warning is for the operator who
             // would otherwise learn it from the patient's denies.
-            let practice = &args.gp_practice_ods;
-            let checked = population::outside(channel, caller, practice).await;
-            warning = population::after_registering(checked, &args.nhs_number, practice);
-            (result, args.write.request_id())
+            warning = population::warning(&args.nhs_number, &answer.outside_population);
+            (write::written(answer.result)?, args.write.request_id())
         }
         CareCommand::Start(args) => (start(channel, caller, args).await?, args.write.request_id()),
         CareCommand::End(args) => (end(channel, caller, args).await?, args.write.request_id()),
@@ -106,12 +104,13 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Registers a patient with their GP practice.
+/// Registers a patient with their GP practice; the answer says whether the
+/// practice brings them into the population.
 pub(crate) async fn register_patient(
     channel: Channel,
     caller: &Caller,
     args: &RegisterPatientArgs,
-) -> Result<WriteResult> {
+) -> Result<RegisterPatientResponse> {
     let request = RegisterPatientRequest {
         request_id: args.write.request_id().to_owned(),
         nhs_number: args.nhs_number.clone(),
@@ -125,7 +124,7 @@ pub(crate) async fn register_patient(
         .register_patient(caller.request(request))
         .await
         .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+    Ok(response.into_inner())
 }
 
 /// Starts a care relationship.

@@ -190,8 +190,8 @@ async fn a_practice_outside_the_agreement_is_recorded_with_a_warning() {
         outside,
         "warning: recorded, but practice Y99999 is not in the sharing agreement: patient \
          9434765870 is outside this ICR's population, and every request for their record is \
-         denied (outside_population) until the practice joins (`consent-cli policy join-org \
-         --ods Y99999 --name … --region …`)\n"
+         denied (outside_population) until the practice joins (`consent-cli policy join-org`) \
+         or its region gets a policy (`consent-cli policy set-region`)\n"
     );
     let status = json(
         &service.endpoint,
