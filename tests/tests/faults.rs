@@ -246,6 +246,56 @@ async fn lagging_projections_are_unavailable_never_a_stale_allow() {
 }
 
 #[tokio::test]
+async fn a_token_past_the_head_is_out_of_range_and_a_lagging_one_unavailable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, faults) = start(dir.path()).await;
+    let head = server.admit(PATIENT).await;
+
+    // Nothing will reach a position past the head unless written: saying
+    // "retry" would send the caller round in circles.
+    let past = head + 5;
+    let refused = authorize(&mut server, past)
+        .await
+        .expect_err("past the head");
+    assert_eq!(refused.code(), Code::OutOfRange, "{refused:?}");
+    assert_eq!(
+        refused.message(),
+        format!(
+            "min_log_position {past} is past the log's head {head}: nothing will reach it \
+             unless written; pass a log_position a write returned"
+        )
+    );
+    let status = server
+        .consent
+        .get_consent_status(GetConsentStatusRequest {
+            nhs_number: PATIENT.into(),
+            min_log_position: past,
+        })
+        .await
+        .expect_err("past the head");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status.message().contains(&format!("head {head}")),
+        "{status:?}"
+    );
+
+    // A position the log has but the projections have not applied: retry.
+    faults.pause_projections(true);
+    let written = server
+        .consent
+        .record_objection(Server::objection(PATIENT))
+        .await;
+    let position = write_position(written.expect("durable").into_inner().result);
+    let lagging = authorize(&mut server, position).await.expect_err("lagging");
+    assert_eq!(lagging.code(), Code::Unavailable, "{lagging:?}");
+    assert!(lagging.message().ends_with("; retry"), "{lagging:?}");
+
+    faults.clear();
+    let decided = authorize(&mut server, position).await.expect("authorize");
+    assert_eq!(decided.reason, "objection_active", "{decided:?}");
+}
+
+#[tokio::test]
 async fn casbin_errors_and_panics_are_recorded_denies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, faults) = start(dir.path()).await;

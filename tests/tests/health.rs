@@ -79,8 +79,10 @@ async fn health_is_serving_once_started_and_not_serving_while_shutting_down() {
     );
     let answered = in_flight.await.expect("task");
     assert_eq!(
-        answered.expect_err("nothing to read").code(),
-        tonic::Code::Unavailable
+        answered
+            .expect_err("nothing will reach that position")
+            .code(),
+        tonic::Code::OutOfRange
     );
     stopped.await.expect("task").expect("clean stop");
 }
@@ -153,5 +155,100 @@ async fn a_client_built_from_reflection_alone_calls_authorize() {
     .expect("authorize");
     let decision = response.get("decision").expect("decision");
     assert_eq!(decision["outcome"], "OUTCOME_ALLOW", "{response}");
+    server.stop().await.expect("clean stop");
+}
+
+/// The names `ListServices` gives over reflection `v1`.
+async fn services_by_reflection_v1(channel: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("reflection v1 is served")
+        .into_inner();
+    let answer = answers.message().await.expect("answer").expect("one");
+    match answer.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer: {other:?}"),
+    }
+}
+
+/// The names `ListServices` gives over reflection `v1alpha`, the version
+/// older grpcurl and grpcui speak.
+async fn services_by_reflection_v1alpha(channel: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("reflection v1alpha is served")
+        .into_inner();
+    let answer = answers.message().await.expect("answer").expect("one");
+    match answer.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer: {other:?}"),
+    }
+}
+
+/// Every service a client may call, and both versions of reflection.
+const LISTED: [&str; 8] = [
+    "icr.consent.v1.AccessDecisionService",
+    "icr.consent.v1.ConsentService",
+    "icr.consent.v1.CareContextService",
+    "icr.consent.v1.PolicyAdminService",
+    "icr.consent.v1.AuditService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+#[tokio::test]
+async fn reflection_v1_lists_every_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let channel = Channel::from_shared(server.endpoint.clone())
+        .expect("uri")
+        .connect_lazy();
+    let listed = services_by_reflection_v1(channel).await;
+    for service in LISTED {
+        assert!(
+            listed.iter().any(|s| s == service),
+            "{service} in {listed:?}"
+        );
+    }
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn reflection_v1alpha_lists_every_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path()).await;
+    let channel = Channel::from_shared(server.endpoint.clone())
+        .expect("uri")
+        .connect_lazy();
+    let listed = services_by_reflection_v1alpha(channel).await;
+    for service in LISTED {
+        assert!(
+            listed.iter().any(|s| s == service),
+            "{service} in {listed:?}"
+        );
+    }
     server.stop().await.expect("clean stop");
 }

@@ -11,8 +11,18 @@ use icr_proto::pb::*;
 use requests::*;
 use tonic::Code;
 
-/// Wrong check digit, too short, too long, a letter, empty.
-const BAD_NHS: [&str; 5] = ["9434765918", "943476591", "94347659190", "94347A5919", ""];
+/// Wrong check digit, short, long, a letter, blank, and groupings other
+/// than the 3-3-4 of NHS letters (which are read as the ten digits).
+const BAD_NHS: [&str; 8] = [
+    "9434765918",
+    "943476591",
+    "94347659190",
+    "94347A5919",
+    "",
+    "9434 765 919",
+    "943-476 5919",
+    " 9434765919",
+];
 
 /// Blank, only spaces, too long (129 bytes), a control character.
 fn bad_ids() -> Vec<String> {
@@ -51,7 +61,7 @@ fn cases() -> Vec<(&'static str, Call)> {
         ("requester.user_id", who(|r| r.user_id = " ".into()), direct, ""),
         ("requester.role_code", who(|r| r.role_code = "r8000".into()), direct, ""),
         ("requester.role_code", who(|r| r.role_code = "R".into()), direct, ""),
-        ("requester.organisation_ods", who(|r| r.organisation_ods = "rkb".into()), direct, ""),
+        ("requester.organisation_ods", who(|r| r.organisation_ods = "R KB".into()), direct, ""),
         ("requester.organisation_ods", who(|r| r.organisation_ods = "RK".into()), direct, ""),
         ("purpose", Some(clinician()), 0, ""),
         ("purpose", Some(clinician()), 99, ""),
@@ -92,7 +102,7 @@ fn cases() -> Vec<(&'static str, Call)> {
     }
     let backwards = ("2025-06-02".to_owned(), "2025-06-01".to_owned());
     c.push(("valid_until", attorney(|r| (r.valid_from, r.valid_until) = backwards)));
-    for bad in ["rkb", "RK", "R-KB", "ABCDEFGHIJK"] {
+    for bad in ["rk b", "RK", "R-KB", "ABCDEFGHIJK"] {
         c.push(("organisation_ods", grant(|r| r.organisation_ods = bad.into())));
         c.push(("organisation_ods", revoke_grant(|r| r.organisation_ods = bad.into())));
     }

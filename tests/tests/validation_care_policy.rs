@@ -152,8 +152,18 @@ valid!(
     }
 );
 
-/// Wrong check digit, too short, too long, a letter, empty.
-const BAD_NHS: [&str; 5] = ["9434765918", "943476591", "94347659190", "94347A5919", ""];
+/// Wrong check digit, short, long, a letter, blank, and groupings other
+/// than the 3-3-4 of NHS letters (which are read as the ten digits).
+const BAD_NHS: [&str; 8] = [
+    "9434765918",
+    "943476591",
+    "94347659190",
+    "94347A5919",
+    "",
+    "9434 765 919",
+    "943-476 5919",
+    " 9434765919",
+];
 
 /// Blank, only spaces, too long (129 bytes), a control character.
 fn bad_ids() -> Vec<String> {
@@ -184,7 +194,7 @@ fn cases() -> Vec<(&'static str, Call)> {
     ids!(relationship_id: start, end);
 
     // CareContextService.
-    for bad in ["rkb", "RK", "R-KB", "ABCDEFGHIJK", ""] {
+    for bad in ["rk b", "RK", "R-KB", "ABCDEFGHIJK", ""] {
         c.push(("organisation_ods", start(|r| r.organisation_ods = bad.into())));
         c.push(("gp_practice_ods", register(|r| r.gp_practice_ods = bad.into())));
         c.push(("ods_code", join(|r| r.ods_code = bad.into())));

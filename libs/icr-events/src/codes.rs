@@ -46,9 +46,18 @@ fn upper_alnum(field: &str, value: &str, min: usize, max: usize) -> Result<(), F
     }
 }
 
-/// Validates an ODS organisation code (3 to 10 upper-case letters or digits).
-pub fn ods_code(field: &str, value: &str) -> Result<(), FieldError> {
-    upper_alnum(field, value, 3, 10)
+/// An ODS organisation code (3 to 10 letters or digits) in its canonical,
+/// upper-case form: ODS codes are case-insensitive, so `rkb` is RKB. Any
+/// other character (a space, a hyphen) is refused, not dropped.
+pub fn ods_code(field: &str, value: &str) -> Result<String, FieldError> {
+    let code = value.to_ascii_uppercase();
+    upper_alnum(field, &code, 3, 10).map_err(|_| {
+        FieldError::new(
+            field,
+            "must be 3 to 10 letters or digits (an ODS code such as RKB)",
+        )
+    })?;
+    Ok(code)
 }
 
 /// Validates a national RBAC job-role code (e.g. `R8000`).
@@ -201,9 +210,17 @@ mod tests {
 
     #[test]
     fn codes_and_dates_are_checked() {
-        assert!(ods_code("ods", "RKB").is_ok());
-        assert!(ods_code("ods", "rkb").is_err());
-        assert!(ods_code("ods", "R").is_err());
+        assert_eq!(ods_code("ods", "RKB").as_deref(), Ok("RKB"));
+        assert_eq!(ods_code("ods", "rkb").as_deref(), Ok("RKB"));
+        assert_eq!(ods_code("ods", "m86003").as_deref(), Ok("M86003"));
+        for refused in ["R", "RK B", " RKB", "RKB-1", "RKBÉ", "ＲＫＢ"] {
+            let error = ods_code("ods", refused).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "ods: must be 3 to 10 letters or digits (an ODS code such as RKB)",
+                "{refused:?}"
+            );
+        }
         assert!(iso_date("dob", "1970-02-28").is_ok());
         assert!(iso_date("dob", "1970-02-30").is_err());
         assert!(iso_date("dob", "19700228").is_err());

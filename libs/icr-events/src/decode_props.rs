@@ -125,7 +125,7 @@ proptest! {
         let field = field.as_str();
         let checks: [Result<(), crate::FieldError>; 11] = [
             identifier(field, &value, max),
-            ods_code(field, &value),
+            ods_code(field, &value).map(drop),
             role_code(field, &value),
             region_code(field, &value),
             iso_date(field, &value).map(drop),

@@ -12,8 +12,12 @@ pub struct NhsNumber(u64);
 /// Why a string is not an NHS number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NhsNumberError {
-    /// Not exactly ten ASCII digits (spaces are not accepted).
-    #[error("must be exactly 10 digits")]
+    /// Not ten ASCII digits, written together or in the 3-3-4 groups of
+    /// [`NhsNumber::from_str`].
+    #[error(
+        "must be 10 digits, written together (9434765919) or in groups of 3, 3 and 4 \
+         split by single spaces or hyphens (943 476 5919)"
+    )]
     Format,
     /// The Modulus 11 check digit does not match.
     #[error("check digit is wrong (Modulus 11)")]
@@ -79,15 +83,35 @@ fn check_digit(first_nine: u64) -> Option<u64> {
     }
 }
 
+/// The ten digits of `s` when it is written as ten digits together, or as
+/// NHS letters and cards print it: groups of 3, 3 and 4 digits split by
+/// one space (`943 476 5919`) or one hyphen (`943-476-5919`), the same
+/// separator both times. Any other grouping or character is `None`: it
+/// could be a mistyped or different number.
+fn ten_digits(s: &str) -> Option<[u8; 10]> {
+    let bytes = s.as_bytes();
+    let mut digits = [0; 10];
+    match bytes.len() {
+        10 => digits.copy_from_slice(bytes),
+        12 if bytes[3] == bytes[7] && matches!(bytes[3], b' ' | b'-') => {
+            digits[..3].copy_from_slice(&bytes[..3]);
+            digits[3..6].copy_from_slice(&bytes[4..7]);
+            digits[6..].copy_from_slice(&bytes[8..]);
+        }
+        _ => return None,
+    }
+    digits.iter().all(u8::is_ascii_digit).then_some(digits)
+}
+
 impl FromStr for NhsNumber {
     type Err = NhsNumberError;
 
+    /// Ten digits with a correct check digit, written together or in the
+    /// 3-3-4 groups NHS letters print (`943 476 5919`, `943-476-5919`).
+    /// Its [`Display`](fmt::Display) is always the ten digits together.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 10 || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(NhsNumberError::Format);
-        }
-        let n = bytes.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0'));
+        let digits = ten_digits(s).ok_or(NhsNumberError::Format)?;
+        let n = digits.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0'));
         Self::checked(n)
     }
 }
@@ -187,14 +211,52 @@ mod tests {
             Err(NhsNumberError::CheckDigit)
         );
         assert_eq!(
-            "943 476 5919".parse::<NhsNumber>(),
-            Err(NhsNumberError::Format)
-        );
-        assert_eq!(
             "943476591".parse::<NhsNumber>(),
             Err(NhsNumberError::Format)
         );
         assert_eq!("".parse::<NhsNumber>(), Err(NhsNumberError::Format));
+    }
+
+    #[test]
+    fn the_3_3_4_groups_of_nhs_letters_read_as_the_ten_digits() {
+        for written in ["943 476 5919", "943-476-5919"] {
+            let n: NhsNumber = written.parse().expect(written);
+            assert_eq!(n.to_string(), "9434765919", "{written}");
+        }
+        assert_eq!(
+            "943 476 5918".parse::<NhsNumber>(),
+            Err(NhsNumberError::CheckDigit),
+            "the check digit is still checked"
+        );
+    }
+
+    #[test]
+    fn other_groupings_and_stray_characters_are_refused() {
+        for written in [
+            "9434 765 919",
+            "94 3476 5919",
+            "943 4765919",
+            "943476 5919",
+            "943-476 5919",
+            "943  476 5919",
+            " 9434765919",
+            "9434765919 ",
+            "943 476 591x",
+            "943.476.5919",
+            "943_476_5919",
+            "９４３４７６５９１９",
+        ] {
+            assert_eq!(
+                written.parse::<NhsNumber>(),
+                Err(NhsNumberError::Format),
+                "{written:?}"
+            );
+        }
+        assert_eq!(
+            NhsNumberError::Format.to_string(),
+            "must be 10 digits, written together (9434765919) or in groups of 3, 3 and 4 \
+             split by single spaces or hyphens (943 476 5919)"
+        );
     }
 
     #[test]

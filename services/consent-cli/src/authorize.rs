@@ -21,20 +21,20 @@ use crate::output::Output;
 #[derive(Args, Debug, Clone)]
 pub(crate) struct AccessQuestion {
     /// NHS number of the patient whose record would be viewed.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// National RBAC job-role code the viewer acts in, e.g. R8000.
     #[arg(long = "role", value_name = "CODE")]
     pub(crate) role_code: String,
     /// ODS code of the viewer's organisation.
-    #[arg(long = "org", value_name = "ODS")]
+    #[arg(long = "org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) organisation_ods: String,
     /// Why the record is being looked at.
     #[arg(long, value_name = "PURPOSE", value_parser = names::parser::<Purpose>())]
     pub(crate) purpose: Purpose,
     /// ODS code of the organisation the data came from. Data from the
     /// viewer's own organisation is not ICR sharing.
-    #[arg(long = "source-org", value_name = "ODS")]
+    #[arg(long = "source-org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) source_organisation_ods: Option<String>,
     /// How the viewer claims the right to see the record: a recorded care
     /// relationship (normal), emergency access (break_glass), or a care

@@ -1,12 +1,14 @@
 //! `care`: the care context GP and hospital systems feed in: which practice
 //! a patient is registered with, and which organisations are caring for them.
 
+mod population;
+
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::{
     CareRelationshipKind, EndCareRelationshipRequest, RegisterPatientRequest,
-    StartCareRelationshipRequest, WriteResult,
+    RegisterPatientResponse, StartCareRelationshipRequest, WriteResult,
 };
 use tonic::transport::Channel;
 
@@ -32,10 +34,10 @@ pub(crate) enum CareCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RegisterPatientArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// ODS code of the GP practice the patient is registered with.
-    #[arg(long = "practice", value_name = "ODS")]
+    #[arg(long = "practice", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) gp_practice_ods: String,
     /// Date of birth (YYYY-MM-DD); a region's minimum age is checked against it.
     #[arg(long = "dob", value_name = "DATE", value_parser = dates::parse_date)]
@@ -48,13 +50,13 @@ pub(crate) struct RegisterPatientArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct StartArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// The feed's own reference for the relationship (episode, case, referral).
     #[arg(long = "relationship", value_name = "ID")]
     pub(crate) relationship_id: String,
     /// ODS code of the organisation now involved.
-    #[arg(long = "org", value_name = "ODS")]
+    #[arg(long = "org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) organisation_ods: String,
     /// How the organisation is involved.
     #[arg(long, value_name = "KIND", value_parser = names::parser::<CareRelationshipKind>())]
@@ -67,7 +69,7 @@ pub(crate) struct StartArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct EndArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// Reference the relationship was started with.
     #[arg(long = "relationship", value_name = "ID")]
@@ -83,23 +85,32 @@ pub(crate) async fn run(
     command: &CareCommand,
     output: Output,
 ) -> Result<()> {
+    let mut warning = None;
     let (result, request_id) = match command {
-        CareCommand::RegisterPatient(args) => (
-            register_patient(channel, caller, args).await?,
-            args.write.request_id(),
-        ),
+        CareCommand::RegisterPatient(args) => {
+            let answer = register_patient(channel, caller, args).await?;
+            // Recorded either way; the warning is for the operator who
+            // would otherwise learn it from the patient's denies.
+            warning = population::warning(&args.nhs_number, &answer.outside_population);
+            (write::written(answer.result)?, args.write.request_id())
+        }
         CareCommand::Start(args) => (start(channel, caller, args).await?, args.write.request_id()),
         CareCommand::End(args) => (end(channel, caller, args).await?, args.write.request_id()),
     };
-    write::print_receipt(output, &result, request_id)
+    write::print_receipt(output, &result, request_id)?;
+    if let Some(warning) = warning {
+        eprintln!("{warning}");
+    }
+    Ok(())
 }
 
-/// Registers a patient with their GP practice.
+/// Registers a patient with their GP practice; the answer says whether the
+/// practice brings them into the population.
 pub(crate) async fn register_patient(
     channel: Channel,
     caller: &Caller,
     args: &RegisterPatientArgs,
-) -> Result<WriteResult> {
+) -> Result<RegisterPatientResponse> {
     let request = RegisterPatientRequest {
         request_id: args.write.request_id().to_owned(),
         nhs_number: args.nhs_number.clone(),
@@ -113,7 +124,7 @@ pub(crate) async fn register_patient(
         .register_patient(caller.request(request))
         .await
         .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+    Ok(response.into_inner())
 }
 
 /// Starts a care relationship.

@@ -58,7 +58,7 @@ pub(crate) enum ConsentCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ObjectionArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// What the objection covers.
     #[arg(

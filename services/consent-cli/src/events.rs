@@ -39,11 +39,12 @@ pub(crate) struct EventsArgs {
     #[arg(long)]
     pub(crate) follow: bool,
     /// Only this stream, e.g. patient/9434765919, organisation/RKB,
-    /// role/R8000, region/QWU or review/<decision id>.
-    #[arg(long, value_name = "STREAM")]
+    /// role/R8000, region/QWU or review/<decision id>; a bare NHS number
+    /// means that patient's stream.
+    #[arg(long, value_name = "STREAM", value_parser = stream_name)]
     pub(crate) stream: Option<String>,
     /// Only this patient's events (the stream patient/<NHS_NUMBER>).
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: Option<String>,
     /// Only events of this type, e.g. ObjectionRecorded (repeated or
     /// comma-separated; the service lists the known types if one is wrong).
@@ -73,6 +74,23 @@ impl EventsArgs {
             from_time: self.window.since,
             to_time: self.window.until,
         }
+    }
+}
+
+/// The stream `--stream` names: `<kind>/<id>` as given, or a bare NHS
+/// number as that patient's stream. Anything else without a `/` names no
+/// stream, and would match nothing.
+fn stream_name(value: &str) -> Result<String, String> {
+    if value.contains('/') {
+        return Ok(value.to_owned());
+    }
+    match value.parse::<icr_events::NhsNumber>() {
+        Ok(nhs) => Ok(format!("patient/{nhs}")),
+        Err(_) => Err(format!(
+            "`{value}` names no stream: a stream is <kind>/<id>, e.g. patient/9434765919, \
+             organisation/RKB, role/R8000, region/QWU or review/<decision id> (for one \
+             patient, --nhs <NHS_NUMBER> does the same)"
+        )),
     }
 }
 
@@ -179,6 +197,27 @@ mod tests {
     use super::*;
     use icr_proto::pb::event_payload::Kind;
     use icr_proto::pb::{Actor, EventPayload, ObjectionRecorded, ObjectionScope};
+
+    #[test]
+    fn a_bare_nhs_number_is_the_patients_stream_and_other_bare_names_are_refused() {
+        assert_eq!(
+            stream_name("9434765919").as_deref(),
+            Ok("patient/9434765919")
+        );
+        assert_eq!(
+            stream_name("organisation/RKB").as_deref(),
+            Ok("organisation/RKB")
+        );
+        assert_eq!(
+            stream_name("RKB"),
+            Err(
+                "`RKB` names no stream: a stream is <kind>/<id>, e.g. patient/9434765919, \
+                 organisation/RKB, role/R8000, region/QWU or review/<decision id> (for one \
+                 patient, --nhs <NHS_NUMBER> does the same)"
+                    .to_owned()
+            )
+        );
+    }
 
     #[test]
     fn an_attorneys_event_says_on_whose_behalf() {

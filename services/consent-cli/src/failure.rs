@@ -77,11 +77,80 @@ impl<'a> CallContext<'a> {
     }
 }
 
-/// The error to report when no connection could be made at all.
-pub(crate) fn unreachable(endpoint: &str, error: &tonic::transport::Error) -> anyhow::Error {
+/// The error to report when no connection could be made at all: a TLS
+/// handshake that failed on the certificate or on a plain-text service is
+/// told apart from a service that is not there. `tls_ca` is whether
+/// `--tls-ca` was given.
+pub(crate) fn unreachable(
+    endpoint: &str,
+    tls_ca: bool,
+    error: &tonic::transport::Error,
+) -> anyhow::Error {
+    let cause = chain(error);
+    let told = cause.to_ascii_lowercase();
+    if told.contains("certificate") && !tls_ca {
+        anyhow!(
+            "the service at {endpoint} answered, but its TLS certificate could not be \
+             verified ({cause}): pass the CA certificate that signed it with --tls-ca <PEM>"
+        )
+    } else if told.contains("certificate") {
+        anyhow!(
+            "the service at {endpoint} answered, but its TLS certificate could not be \
+             verified with --tls-ca ({cause}): check that --tls-ca is the CA that signed \
+             the service's certificate and that the certificate names the host of --endpoint"
+        )
+    } else if told.contains("corrupt message") || told.contains("invalidcontenttype") {
+        anyhow!(
+            "the service at {endpoint} did not answer in TLS ({cause}): it seems to serve \
+             plain text; use an http:// --endpoint without the --tls-* options"
+        )
+    } else {
+        anyhow!(
+            "cannot reach the consent service at {endpoint}: {cause}. Is it running? Start \
+             it with `cargo run`"
+        )
+    }
+}
+
+/// Whether a failed call failed in the connection under it rather than in
+/// the service: a status the service sends has no source error, one made
+/// from a failed HTTP/2 exchange does.
+pub(crate) fn is_transport(status: &Status) -> bool {
+    status.source().is_some()
+}
+
+/// The error to report when the connection opened but could not carry a
+/// call. Over `http://` that is nearly always a TLS port; over `https://`
+/// with a client certificate (`client_cert`), a service that does not
+/// trust it (under TLS 1.3 it says so only after the handshake).
+pub(crate) fn not_spoken_to(endpoint: &str, client_cert: bool, status: &Status) -> anyhow::Error {
+    let cause = status
+        .source()
+        .map_or_else(|| status.message().to_owned(), chain);
+    if endpoint.starts_with("http://") {
+        anyhow!(
+            "the service at {endpoint} did not answer in plain-text gRPC ({cause}): it \
+             seems to speak TLS; use an https:// --endpoint with --tls-ca <PEM> (the CA \
+             that signed its certificate)"
+        )
+    } else if client_cert {
+        anyhow!(
+            "the service at {endpoint} closed the connection before answering ({cause}): it \
+             may not trust the client certificate; check that --tls-cert is signed by the \
+             CA the service's --tls-client-ca names, and that --tls-key is its key"
+        )
+    } else {
+        anyhow!("the connection to {endpoint} failed before the service answered: {cause}")
+    }
+}
+
+/// The error to report when a connection opened but nothing answered in
+/// time.
+pub(crate) fn silent(endpoint: &str) -> anyhow::Error {
     anyhow!(
-        "cannot reach the consent service at {endpoint}: {}. Is it running? Start it with `cargo run`",
-        chain(error)
+        "the service at {endpoint} accepted the connection but did not answer a health \
+         check within {} s: is --endpoint the consent service's gRPC port?",
+        crate::CONNECT_TIMEOUT.as_secs()
     )
 }
 
@@ -127,6 +196,10 @@ fn hint(code: Code, call: CallContext<'_>) -> Option<String> {
              and retry with the new --expected-version"
         ),
         Code::AlreadyExists => "nothing to do: already in effect".to_owned(),
+        Code::OutOfRange => "give --min-position a position the log has reached: the log \
+             position a write printed, or 0 for no minimum (`consent-cli events` lists \
+             positions)"
+            .to_owned(),
         Code::Unavailable | Code::DeadlineExceeded => match call.request_id {
             Some(request_id) => format!("retry with the same --request-id {request_id}"),
             None => "retry; reading is safe to repeat".to_owned(),
@@ -206,6 +279,22 @@ mod tests {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    #[test]
+    fn a_position_past_the_head_says_which_positions_will_do() {
+        let error = CallContext::patient_read("9434765919").rejected(Status::out_of_range(
+            "min_log_position 99 is past the log's head 7: nothing will reach it unless \
+             written; pass a log_position a write returned",
+        ));
+        assert!(
+            error.to_string().ends_with(
+                "hint: give --min-position a position the log has reached: the log \
+                     position a write printed, or 0 for no minimum (`consent-cli events` lists \
+                     positions)"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
 //!   values as short names), [`dates`], [`output`] (tables and JSON lines),
 //!   [`replay`] (time windows, caught-up markers and follow mode),
-//!   [`progress`] (the replay's progress line on stderr) and
+//!   [`progress`] (the replay's progress line on stderr), [`codes`] (NHS
+//!   numbers and ODS codes read into the form the log holds) and
 //!   [`failure`] (errors phrased as what to do next).
 //!
 //! A command flows: parse → connect → build the request (with
@@ -38,6 +39,7 @@ mod audit;
 mod authorize;
 mod caller;
 mod care;
+mod codes;
 mod consent;
 mod dates;
 mod events;
@@ -275,11 +277,33 @@ async fn connect(endpoint: &str, global: &GlobalOptions) -> Result<Channel> {
     } else if global.tls_ca.is_some() || global.tls_cert.is_some() {
         anyhow::bail!("--tls-ca and --tls-cert need an https:// --endpoint");
     }
-    channel
+    let tls_ca = global.tls_ca.is_some();
+    let channel = channel
         .connect_timeout(CONNECT_TIMEOUT)
         .connect()
         .await
-        .map_err(|error| failure::unreachable(endpoint, &error))
+        .map_err(|error| failure::unreachable(endpoint, tls_ca, &error))?;
+    spoken_to(channel.clone(), endpoint, global.tls_cert.is_some()).await?;
+    Ok(channel)
+}
+
+/// Makes one health check, so that a connection which opens but cannot
+/// carry a call (a plain-text client against a TLS port: TCP connects,
+/// the first request fails) is reported as that, not as a bare "transport
+/// error" from whichever call came first. Any answer the service itself
+/// gives, a refusal included, means the connection works.
+async fn spoken_to(channel: Channel, endpoint: &str, client_cert: bool) -> Result<()> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let mut health = HealthClient::new(channel);
+    let check = health.check(HealthCheckRequest::default());
+    match tokio::time::timeout(CONNECT_TIMEOUT, check).await {
+        Err(_) => Err(failure::silent(endpoint)),
+        Ok(Err(status)) if failure::is_transport(&status) => {
+            Err(failure::not_spoken_to(endpoint, client_cert, &status))
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether writing the output failed because its reader went away.

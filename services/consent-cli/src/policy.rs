@@ -40,7 +40,7 @@ pub(crate) enum PolicyCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct JoinOrgArgs {
     /// ODS code of the organisation.
-    #[arg(long = "ods", value_name = "ODS")]
+    #[arg(long = "ods", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) ods_code: String,
     /// Name of the organisation.
     #[arg(long, value_name = "TEXT")]
@@ -56,7 +56,7 @@ pub(crate) struct JoinOrgArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct LeaveOrgArgs {
     /// ODS code of the organisation.
-    #[arg(long = "ods", value_name = "ODS")]
+    #[arg(long = "ods", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) ods_code: String,
     #[command(flatten)]
     pub(crate) write: WriteOptions,

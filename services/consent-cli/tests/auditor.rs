@@ -166,7 +166,10 @@ async fn replay_with_filters(endpoint: &str, decision_ids: &[Value]) {
     let ids: Vec<Value> = trail.iter().map(|r| r["decision_id"].clone()).collect();
     assert_eq!(ids, decision_ids, "every decision, in order");
     let table = succeeded(&cli(endpoint, &words("audit trail --mode break_glass")).await);
-    assert!(table.starts_with("AUDIT POSITION  RECORDED AT"), "{table}");
+    assert!(
+        table.starts_with("AUDIT POSITION  DECISION ID  "),
+        "{table}"
+    );
     assert_eq!(
         table.lines().count(),
         3,

@@ -151,13 +151,18 @@ impl Callers {
                 ),
                 _ => {}
             }
-            for (j, ods) in entry.organisations.iter().enumerate() {
-                icr_events::codes::ods_code(&format!("callers[{i}].organisations[{j}]"), ods)?;
-            }
+            let organisations = entry
+                .organisations
+                .iter()
+                .enumerate()
+                .map(|(j, ods)| {
+                    icr_events::codes::ods_code(&format!("callers[{i}].organisations[{j}]"), ods)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let caller = Caller {
                 identity: entry.identity.clone(),
                 grant: Grant::Kind(entry.kind),
-                organisations: entry.organisations,
+                organisations,
             };
             if by_identity
                 .insert(entry.identity, Arc::new(caller))
@@ -230,9 +235,10 @@ pub fn certificate_identity(der: &CertificateDer<'_>) -> Option<String> {
 }
 
 /// Services every identified caller may call.
-const OPEN_TO_CALLERS: [&str; 2] = [
+const OPEN_TO_CALLERS: [&str; 3] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
 ];
 
 /// What a caller may do.
@@ -274,11 +280,16 @@ impl Caller {
         }
     }
 
-    /// Whether this caller may ask on behalf of organisation `ods`.
+    /// Whether this caller may ask on behalf of organisation `ods`. ODS
+    /// codes are case-insensitive: the request's code is checked before it
+    /// is rewritten upper-case, the callers file's codes after.
     pub(crate) fn speaks_for(&self, ods: &str) -> bool {
         match self.grant {
             Grant::Development => true,
-            Grant::Kind(_) => self.organisations.iter().any(|o| o == ods),
+            Grant::Kind(_) => self
+                .organisations
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(ods)),
         }
     }
 }

@@ -289,12 +289,21 @@ pub async fn run_with_health_port(
         icr_proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ];
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(described[0])
-        .register_encoded_file_descriptor_set(described[1])
-        .build_v1()
-        .context("server reflection")?;
+    // Both versions of reflection, as grpc-go serves them: v1alpha is what
+    // older grpcurl and grpcui and several GUI clients still speak. Each
+    // lists every service, the other version included.
+    let reflection = || {
+        described.iter().fold(
+            tonic_reflection::server::Builder::configure().include_reflection_service(false),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
+    };
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("server reflection (v1alpha)")?;
+    let reflection = reflection().build_v1().context("server reflection")?;
     let traced = telemetry::rpc::layer(&described).context("naming RPC spans")?;
     let api = api::Api::new(storage, view, options.policy, stopped);
     let limits = options.limits;
@@ -336,6 +345,7 @@ pub async fn run_with_health_port(
         .add_service(audit)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         // Replies go out at once: with Nagle on, a reply of a few KB waits
         // for the client's delayed ACK (about 40 ms).
         .serve_with_incoming_shutdown(

@@ -118,8 +118,30 @@ enum LogFormat {
     Json,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs the service; a failure to start is printed as one plain message
+/// (`error: what: why: cause`) and exits 1. Returning the error from `main`
+/// would print it with `Debug`, which adds a backtrace whenever
+/// `RUST_BACKTRACE` is set: thirty frames of the runtime in front of a
+/// configuration typo.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads the configuration, sets up logging and serves until shut down.
+async fn serve() -> anyhow::Result<()> {
     let argv = with_config_file(&Args::command(), std::env::args_os().collect())?;
     let args = Args::parse_from(argv);
     // Before the log opens: its instruments come from the global provider.

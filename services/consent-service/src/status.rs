@@ -29,6 +29,18 @@ pub(crate) enum ServiceError {
         /// Position wanted.
         wanted: u64,
     },
+    /// A consistency token past the log's head: nothing reaches it unless
+    /// written, so retrying unchanged is no use.
+    #[error(
+        "min_log_position {wanted} is past the log's head {head}: nothing will reach it \
+         unless written; pass a log_position a write returned"
+    )]
+    PastHead {
+        /// The durable head of the event log.
+        head: u64,
+        /// Position wanted.
+        wanted: u64,
+    },
     /// The service cannot decide (projections failed or are not loaded).
     #[error("{0}")]
     Unavailable(String),
@@ -58,6 +70,7 @@ impl From<ServiceError> for Status {
                 tracing::error!(%message, "log failure");
                 Code::Internal
             }
+            ServiceError::PastHead { .. } => Code::OutOfRange,
             ServiceError::Lagging { .. } | ServiceError::Unavailable(_) => Code::Unavailable,
         };
         Status::new(code, message)
@@ -101,6 +114,16 @@ mod tests {
         );
         let lag = ServiceError::Lagging { at: 1, wanted: 2 };
         assert_eq!(Status::from(lag).code(), Code::Unavailable);
+        let past = Status::from(ServiceError::PastHead {
+            head: 7,
+            wanted: 99,
+        });
+        assert_eq!(past.code(), Code::OutOfRange);
+        assert_eq!(
+            past.message(),
+            "min_log_position 99 is past the log's head 7: nothing will reach it unless \
+             written; pass a log_position a write returned"
+        );
     }
 
     /// The field and reason in the detail, and none on other refusals.

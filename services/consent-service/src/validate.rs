@@ -12,11 +12,33 @@ use icr_events::{EVENT_TYPES, FieldError, NhsNumber};
 use icr_proto::pb::{Submitter, submitter::Who};
 use limits::{MAX_ECHO, MAX_EVENT_TYPE_FILTERS, MAX_ID, MAX_NAME};
 
-/// A valid NHS number (ten digits, Modulus 11 check digit).
+/// A valid NHS number (ten digits, Modulus 11 check digit), written as
+/// ten digits or in the 3-3-4 groups NHS letters print (`943 476 5919`).
 pub(crate) fn nhs_number(field: &str, value: &str) -> Result<NhsNumber, FieldError> {
     value
         .parse()
         .map_err(|e| FieldError::new(field, format!("not a valid NHS number: {e}")))
+}
+
+/// A valid NHS number as [`nhs_number`] reads it, with `value` rewritten
+/// to its ten digits: what is recorded, fingerprinted and answered is the
+/// one form, however the caller wrote it.
+pub(crate) fn canonical_nhs_number(
+    field: &str,
+    value: &mut String,
+) -> Result<NhsNumber, FieldError> {
+    let number = nhs_number(field, value)?;
+    if value.len() != 10 {
+        *value = number.to_string();
+    }
+    Ok(number)
+}
+
+/// A valid ODS code, with `value` rewritten to its canonical upper case
+/// (`rkb` is RKB).
+pub(crate) fn ods(field: &str, value: &mut String) -> Result<(), FieldError> {
+    *value = ods_code(field, value)?;
+    Ok(())
 }
 
 /// A required id.
@@ -29,12 +51,12 @@ pub(crate) fn name(field: &str, value: &str) -> Result<(), FieldError> {
     identifier(field, value, MAX_NAME)
 }
 
-/// An optional ODS code: empty, or valid.
-pub(crate) fn optional_ods(field: &str, value: &str) -> Result<(), FieldError> {
+/// An optional ODS code: empty, or valid (and rewritten as [`ods`] does).
+pub(crate) fn optional_ods(field: &str, value: &mut String) -> Result<(), FieldError> {
     if value.is_empty() {
         Ok(())
     } else {
-        ods_code(field, value)
+        ods(field, value)
     }
 }
 
@@ -99,7 +121,7 @@ pub(crate) fn echo(value: &str) -> String {
 }
 
 /// A required message field.
-pub(crate) fn present<'a, T>(field: &str, value: Option<&'a T>) -> Result<&'a T, FieldError> {
+pub(crate) fn present<T>(field: &str, value: Option<T>) -> Result<T, FieldError> {
     value.ok_or_else(|| FieldError::new(field, "must be set"))
 }
 
@@ -143,6 +165,23 @@ mod tests {
         assert!(e.message.len() < 600, "{} bytes", e.message.len());
         assert!(e.message.contains("2000000 bytes"));
         assert_eq!(echo("a\nb"), "\"a\\nb\"");
+    }
+
+    #[test]
+    fn nhs_numbers_and_ods_codes_are_rewritten_to_their_one_form() {
+        let mut nhs = "943 476 5919".to_owned();
+        assert!(canonical_nhs_number("nhs_number", &mut nhs).is_ok());
+        assert_eq!(nhs, "9434765919");
+        let mut refused = "9434 765 919".to_owned();
+        let e = canonical_nhs_number("nhs_number", &mut refused).unwrap_err();
+        assert_eq!(e.field, "nhs_number");
+        assert_eq!(refused, "9434 765 919", "a refused value is left as it was");
+        let mut ods_code = "rkb".to_owned();
+        assert!(ods("organisation_ods", &mut ods_code).is_ok());
+        assert_eq!(ods_code, "RKB");
+        let mut empty = String::new();
+        assert!(optional_ods("source_organisation_ods", &mut empty).is_ok());
+        assert_eq!(empty, "");
     }
 
     #[test]

@@ -91,6 +91,29 @@ fn refused(config_text: &str) -> String {
 }
 
 #[test]
+fn a_typo_is_one_plain_line_even_with_backtraces_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_file(dir.path(), "max_inflight = 7\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_consent-service"))
+        .args(["--config", &config, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {config}: `max_inflight`: unknown key; the keys are the long flags of \
+             --help, with _ for -\n"
+        ),
+        "one line, no backtrace"
+    );
+}
+
+#[test]
 fn a_mistake_in_the_file_stops_the_start_naming_the_key() {
     let stderr = refused("max_inflight = 7\n");
     assert!(stderr.contains("`max_inflight`: unknown key"), "{stderr}");

@@ -210,6 +210,5 @@ pub(crate) fn recipient(
             Kind::InvalidOdsCode,
             format!("`{code}`: {}", error.message),
         )
-    })?;
-    Ok(code.to_owned())
+    })
 }

@@ -22,7 +22,7 @@ use crate::replay::{self, Replayed, RowPrinter, TimeWindow};
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct DecisionFilter {
     /// Only decisions about this patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: Option<String>,
     #[command(flatten)]
     pub(crate) window: TimeWindow,
@@ -79,6 +79,8 @@ pub(crate) struct TrailArgs {
 /// Columns of the trail; the JSON lines carry these and more.
 const TRAIL_FIELDS: &[&str] = &[
     "audit_position",
+    // What `audit review` and `audit recheck` take.
+    "decision_id",
     "recorded_at",
     "user_id",
     "role_code",

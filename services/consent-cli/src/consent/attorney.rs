@@ -29,7 +29,7 @@ pub(crate) enum AttorneyCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RegisterArgs {
     /// NHS number of the patient the attorney acts for.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// Id the attorney will act under in later requests.
     #[arg(long = "attorney", value_name = "ID")]
@@ -54,7 +54,7 @@ pub(crate) struct RegisterArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RevokeArgs {
     /// NHS number of the patient the attorney acted for.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// Id the power of attorney was registered with.
     #[arg(long = "attorney", value_name = "ID")]

@@ -28,10 +28,10 @@ pub(crate) enum PermissionCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct GrantArgs {
     /// NHS number of the patient giving permission.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// ODS code of the organisation allowed to view.
-    #[arg(long = "org", value_name = "ODS")]
+    #[arg(long = "org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) organisation_ods: String,
     /// When the permission lapses, as an RFC 3339 timestamp such as
     /// 2026-03-31T23:59:59Z (the end of the episode of care).
@@ -49,10 +49,10 @@ pub(crate) struct GrantArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct RevokeArgs {
     /// NHS number of the patient who gave permission.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// ODS code of the organisation whose permission ends.
-    #[arg(long = "org", value_name = "ODS")]
+    #[arg(long = "org", value_name = "ODS", value_parser = crate::codes::ods_code)]
     pub(crate) organisation_ods: String,
     /// Id of the registered attorney acting for the patient; without it the
     /// patient acts themself.

@@ -21,7 +21,7 @@ use crate::output::{self, Output};
 #[derive(Args, Debug, Clone)]
 pub(crate) struct StatusArgs {
     /// NHS number of the patient.
-    #[arg(long = "nhs", value_name = "NHS_NUMBER")]
+    #[arg(long = "nhs", value_name = "NHS_NUMBER", value_parser = crate::codes::nhs_number)]
     pub(crate) nhs_number: String,
     /// Answer only once the service has applied this log position, e.g. the
     /// one a write just printed; 0 means no minimum.

@@ -1,7 +1,7 @@
 //! ConsentService: objections, attorneys and permissions to view.
 
 use crate::Storage;
-use icr_events::codes::{iso_date, objection_scope, ods_code, power_of_attorney_kind};
+use icr_events::codes::{iso_date, objection_scope, power_of_attorney_kind};
 use icr_events::{FieldError, Patient, timestamp_from_proto, timestamp_to_proto};
 use icr_proto::pb::consent_service_server::ConsentService;
 use icr_proto::pb::event_payload::Kind;
@@ -88,7 +88,7 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         let scope = objection_scope("scope", req.scope)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
         let kind = if withdraw {
@@ -123,7 +123,7 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
         let kind = power_of_attorney_kind("kind", req.kind)?;
         validate::id("verified_by", &req.verified_by)?;
@@ -164,7 +164,7 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         validate::id("attorney_id", &req.attorney_id)?;
         let event = PowerOfAttorneyRevoked {
             nhs_number: req.nhs_number.clone(),
@@ -195,8 +195,8 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
-        ods_code("organisation_ods", &req.organisation_ods)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
+        validate::ods("organisation_ods", &mut req.organisation_ods)?;
         let until = validate::present("until", req.until.as_ref())?;
         timestamp_from_proto(until)
             .ok_or_else(|| FieldError::new("until", "is not a valid timestamp"))?;
@@ -232,8 +232,8 @@ impl<L: Storage> Api<L> {
         // A retry may re-read the stream version; it is not part of what the
         // request asks for, so it stays out of the fingerprint.
         let expected_version = req.expected_stream_version.take();
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
-        ods_code("organisation_ods", &req.organisation_ods)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
+        validate::ods("organisation_ods", &mut req.organisation_ods)?;
         let attorney_id = validate::submitter("submitter", req.submitter.as_ref())?;
         let event = PermissionToViewRevoked {
             nhs_number: req.nhs_number.clone(),
@@ -258,9 +258,9 @@ impl<L: Storage> Api<L> {
 
     async fn consent_status(
         &self,
-        req: GetConsentStatusRequest,
+        mut req: GetConsentStatusRequest,
     ) -> ServiceResult<GetConsentStatusResponse> {
-        let nhs = validate::nhs_number("nhs_number", &req.nhs_number)?;
+        let nhs = validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         self.caught_up(req.min_log_position).await?;
         Ok(self
             .view

@@ -297,13 +297,13 @@ impl<L: Storage> Api<L> {
     async fn authorize(
         &self,
         metadata: &MetadataMap,
-        req: AuthorizeRequest,
+        mut req: AuthorizeRequest,
     ) -> ServiceResult<AuthorizeResponse> {
         let q = question(Asked {
-            nhs_number: &req.nhs_number,
-            requester: req.requester.as_ref(),
+            nhs_number: &mut req.nhs_number,
+            requester: req.requester.as_mut(),
             purpose: req.purpose,
-            source_organisation_ods: &req.source_organisation_ods,
+            source_organisation_ods: &mut req.source_organisation_ods,
             access_mode: req.access_mode,
             access_reason: &req.access_reason,
             min_log_position: req.min_log_position,
@@ -319,13 +319,13 @@ impl<L: Storage> Api<L> {
     async fn authorize_batch(
         &self,
         metadata: &MetadataMap,
-        req: AuthorizeBatchRequest,
+        mut req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
         let q = question(Asked {
-            nhs_number: &req.nhs_number,
-            requester: req.requester.as_ref(),
+            nhs_number: &mut req.nhs_number,
+            requester: req.requester.as_mut(),
             purpose: req.purpose,
-            source_organisation_ods: &req.source_organisation_ods,
+            source_organisation_ods: &mut req.source_organisation_ods,
             access_mode: req.access_mode,
             access_reason: &req.access_reason,
             min_log_position: req.min_log_position,

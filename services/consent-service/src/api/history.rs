@@ -81,15 +81,15 @@ impl<L: Storage> Api<L> {
 
     pub(crate) async fn authorize_at(
         &self,
-        req: AuthorizeAtRequest,
+        mut req: AuthorizeAtRequest,
     ) -> ServiceResult<AuthorizeAtResponse> {
-        let asked = validate::present("request", req.request.as_ref())?;
+        let asked = validate::present("request", req.request.as_mut())?;
         let empty = tonic::metadata::MetadataMap::new();
         let q = question(Asked {
-            nhs_number: &asked.nhs_number,
-            requester: asked.requester.as_ref(),
+            nhs_number: &mut asked.nhs_number,
+            requester: asked.requester.as_mut(),
             purpose: asked.purpose,
-            source_organisation_ods: &asked.source_organisation_ods,
+            source_organisation_ods: &mut asked.source_organisation_ods,
             access_mode: asked.access_mode,
             access_reason: &asked.access_reason,
             min_log_position: 0,
@@ -145,8 +145,7 @@ impl<L: Storage> Api<L> {
         };
         let unreadable = || ServiceError::Unavailable("the recorded decision is unreadable".into());
         let q = Question {
-            nhs_number: validate::nhs_number("nhs_number", &recorded.nhs_number)
-                .map_err(|_| unreadable())?,
+            nhs_number: recorded.nhs_number.parse().map_err(|_| unreadable())?,
             requester: &requester,
             purpose: Purpose::try_from(recorded.purpose).map_err(|_| unreadable())?,
             source_organisation_ods: &recorded.source_organisation_ods,

@@ -37,7 +37,7 @@ use tonic::metadata::MetadataMap;
 
 use crate::aggregates::Aggregates;
 use crate::policy_files::PolicyFiles;
-use crate::status::ServiceResult;
+use crate::status::{ServiceError, ServiceResult};
 use crate::telemetry::metrics::Metrics;
 use crate::validate;
 use crate::view::View;
@@ -99,13 +99,27 @@ const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
 impl<L: Storage> Api<L> {
     /// Waits until the projections have applied `min_log_position` and
     /// everything that was durable when the read arrived: an acknowledged
-    /// write binds every later read. Errs (`Unavailable`) rather than answer
-    /// from older state.
+    /// write binds every later read. Errs rather than answer from older
+    /// state: `OutOfRange` when the position is still past the log's head
+    /// once the wait is over (nothing will reach it unless written),
+    /// `Unavailable` when the log has it but the projections lag.
     pub(crate) async fn caught_up(&self, min_log_position: u64) -> ServiceResult<()> {
         let durable = *self.log.subscribe().borrow();
-        self.view
+        let waited = self
+            .view
             .wait_for(min_log_position.max(durable), CONSISTENCY_WAIT)
-            .await
+            .await;
+        match waited {
+            Err(ServiceError::Lagging { wanted, .. }) => {
+                let head = *self.log.subscribe().borrow();
+                if wanted > head {
+                    Err(ServiceError::PastHead { head, wanted })
+                } else {
+                    waited
+                }
+            }
+            other => other,
+        }
     }
 
     /// Validates the request id and actor, fingerprints the request and runs

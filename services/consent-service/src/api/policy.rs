@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::servers::Handle;
 use super::{Api, WriteParts};
-use crate::status::ServiceResult;
+use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 
 use crate::validate::limits::{
@@ -32,17 +32,28 @@ fn distinct<T: Ord>(field: &str, values: &[T]) -> Result<(), FieldError> {
     }
 }
 
+/// An ODS code already in its one, upper-case form: the policy RPCs
+/// rewrite a request's code before the event is built, so only a pack file
+/// can bring another form here, and it is refused rather than recorded.
+fn recorded_ods(field: &str, value: &str) -> Result<(), FieldError> {
+    if ods_code(field, value)? == value {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "must be written upper-case, as RKB"))
+    }
+}
+
 /// Checks a policy event the way the decision engine will read it, so a bad
 /// policy is refused before it reaches the log. The policy pack loaded at
 /// first start goes through here too.
 pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldError> {
     match payload.kind.as_ref() {
         Some(Kind::OrganisationJoined(e)) => {
-            ods_code("ods_code", &e.ods_code)?;
+            recorded_ods("ods_code", &e.ods_code)?;
             validate::name("name", &e.name)?;
             region_code("region", &e.region)
         }
-        Some(Kind::OrganisationLeft(e)) => ods_code("ods_code", &e.ods_code),
+        Some(Kind::OrganisationLeft(e)) => recorded_ods("ods_code", &e.ods_code),
         Some(Kind::RolePolicySet(e)) => {
             role_code("role_code", &e.role_code)?;
             validate::name("description", &e.description)?;
@@ -172,11 +183,14 @@ impl<L: Storage> PolicyAdminService for Handle<L> {
             request,
             "JoinOrganisation",
             JoinOrganisationResponse,
-            |req| Kind::OrganisationJoined(OrganisationJoined {
-                ods_code: req.ods_code.clone(),
-                name: req.name.clone(),
-                region: req.region.clone()
-            })
+            |req| {
+                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
+                Kind::OrganisationJoined(OrganisationJoined {
+                    ods_code: req.ods_code.clone(),
+                    name: req.name.clone(),
+                    region: req.region.clone(),
+                })
+            }
         )
     }
 
@@ -189,9 +203,12 @@ impl<L: Storage> PolicyAdminService for Handle<L> {
             request,
             "LeaveOrganisation",
             LeaveOrganisationResponse,
-            |req| Kind::OrganisationLeft(OrganisationLeft {
-                ods_code: req.ods_code.clone()
-            })
+            |req| {
+                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
+                Kind::OrganisationLeft(OrganisationLeft {
+                    ods_code: req.ods_code.clone(),
+                })
+            }
         )
     }
 

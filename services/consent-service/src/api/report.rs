@@ -18,9 +18,9 @@ impl<L: Storage> Api<L> {
     /// skipped while the page is filled, so a page is short only at the end.
     pub(crate) async fn access_report(
         &self,
-        req: GetAccessReportRequest,
+        mut req: GetAccessReportRequest,
     ) -> ServiceResult<GetAccessReportResponse> {
-        validate::nhs_number("nhs_number", &req.nhs_number)?;
+        validate::canonical_nhs_number("nhs_number", &mut req.nhs_number)?;
         let limit = page_size("page_size", req.page_size)?;
         let mut from = page_token("page_token", &req.page_token)?;
         // One more than asked tells whether another page exists.

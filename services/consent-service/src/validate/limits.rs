@@ -12,8 +12,9 @@
 //! state, or send back much more text than an ordinary one.
 //!
 //! Some numbers are left unbounded on purpose: a `min_log_position` past
-//! the head waits at most a few seconds and answers `Unavailable` (it is a
-//! consistency token, and a write may be about to reach it); an
+//! the head waits at most a few seconds (it is a consistency token, and a
+//! write may be about to reach it), then answers `OutOfRange` naming the
+//! head if it is still past it; an
 //! `expected_stream_version` that does not match is `Aborted`; a replay's
 //! `from_position` past the head just finds nothing, and its `limit` only
 //! stops the stream early (the replay reads in pages and waits for the

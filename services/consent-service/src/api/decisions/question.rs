@@ -3,7 +3,7 @@
 //! for.
 
 use icr_events::FieldError;
-use icr_events::codes::{identifier, ods_code, purpose, role_code};
+use icr_events::codes::{identifier, purpose, role_code};
 use icr_proto::pb::{AccessMode, Purpose, Requester};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -26,12 +26,14 @@ pub(crate) struct Question<'a> {
     pub(crate) calling_system: String,
 }
 
-/// The fields AuthorizeRequest and AuthorizeBatchRequest share.
+/// The fields AuthorizeRequest and AuthorizeBatchRequest share. The NHS
+/// number and ODS codes are rewritten to their one form as they are
+/// validated, so the decision and its record carry that form.
 pub(crate) struct Asked<'a> {
-    pub(crate) nhs_number: &'a str,
-    pub(crate) requester: Option<&'a Requester>,
+    pub(crate) nhs_number: &'a mut String,
+    pub(crate) requester: Option<&'a mut Requester>,
     pub(crate) purpose: i32,
-    pub(crate) source_organisation_ods: &'a str,
+    pub(crate) source_organisation_ods: &'a mut String,
     pub(crate) access_mode: i32,
     pub(crate) access_reason: &'a str,
     pub(crate) min_log_position: u64,
@@ -41,11 +43,15 @@ pub(crate) struct Asked<'a> {
 /// Validates the question, naming fields as in the request.
 pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
     let calling_system = calling_system(asked.metadata)?;
-    let nhs_number = validate::nhs_number("nhs_number", asked.nhs_number)?;
+    let nhs_number = validate::canonical_nhs_number("nhs_number", asked.nhs_number)?;
     let requester = validate::present("requester", asked.requester)?;
     validate::id("requester.user_id", &requester.user_id)?;
     role_code("requester.role_code", &requester.role_code)?;
-    ods_code("requester.organisation_ods", &requester.organisation_ods)?;
+    validate::ods(
+        "requester.organisation_ods",
+        &mut requester.organisation_ods,
+    )?;
+    let requester: &Requester = requester;
     let purpose = purpose("purpose", asked.purpose)?;
     validate::optional_ods("source_organisation_ods", asked.source_organisation_ods)?;
     // Unspecified is normal access, the most restrictive mode.
