@@ -13,6 +13,7 @@
 //! so exists.
 #![forbid(unsafe_code)]
 
+mod acknowledged;
 mod append;
 mod audit;
 pub mod chain;
@@ -21,9 +22,11 @@ mod combine;
 mod decode_props;
 mod disk;
 mod error;
+mod flush;
 mod integrity;
 mod keys;
 mod metrics;
+mod opening;
 mod sled_log;
 mod tamper;
 mod tip;
@@ -35,12 +38,16 @@ use icr_proto::Timestamp;
 use icr_proto::pb::{Actor, EventPayload, RecordedEvent};
 use tokio::sync::watch;
 
+/// The file in a data directory that records what was acknowledged.
+pub use acknowledged::FILE_NAME as ACKNOWLEDGED_HEADS_FILE;
+pub use acknowledged::Heads;
 pub use audit::DecisionAudit;
 pub use chain::Break;
 /// The signature scheme of checkpoints, re-exported so callers use the same
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
+pub use opening::{Damage, Lost};
 /// The storage engine, whose errors [`LogError::Storage`] carries.
 pub use sled;
 pub use sled_log::SledLog;
