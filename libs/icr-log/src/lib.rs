@@ -7,7 +7,11 @@
 //! [`TamperEvidence`] signs and lists checkpoints. [`SledLog`] implements
 //! all three on an embedded sled database; a NATS JetStream backend can
 //! implement the same traits without the domain noticing. [`chain`] and
-//! [`Verifier`] define and check the hash chains over both logs.
+//! [`Verifier`] define and check the hash chains over both logs. Beside
+//! sled's files the log keeps a record of the heads it acknowledged
+//! ([`ACKNOWLEDGED_HEADS_FILE`]), and refuses to open a log short of it
+//! ([`LogError::Lost`]): sled's crash recovery drops a damaged tail without
+//! a word.
 //!
 //! Nothing here updates or deletes an event or a decision, and no API to do
 //! so exists.
