@@ -10,7 +10,8 @@
 //! (and verify), or be refused naming what is missing (or that the storage
 //! is damaged, with what had been acknowledged). The log is opened in
 //! process for each case (the binary opens it the same way); one case goes
-//! through the binary, which must refuse to start with the same words.
+//! through the binary, with a projection snapshot to start from, which must
+//! refuse to start with the same words.
 
 mod common;
 
@@ -25,6 +26,8 @@ struct Killed {
     /// File name and bytes of each file (sled's and the record of what was
     /// acknowledged); sled keeps no subdirectory this small.
     files: Vec<(PathBuf, Vec<u8>)>,
+    /// The projection snapshots under `snapshots/`.
+    snapshots: Vec<(PathBuf, Vec<u8>)>,
     /// Acknowledged event and decision heads.
     events: u64,
     decisions: u64,
@@ -33,7 +36,8 @@ struct Killed {
 impl Killed {
     async fn new(dir: &Path) -> Self {
         let data = dir.join("killed");
-        let service = Service::start(&data, &["--snapshot-every-events", "0"]);
+        // Small, so that a projection snapshot is there to start from.
+        let service = Service::start(&data, &["--snapshot-every-events", "10"]);
         let mut care = service.care();
         let mut decisions = service.decisions();
         let patients = patients(6);
@@ -56,7 +60,22 @@ impl Killed {
         }
         let events = all_events(&mut service.audit()).await;
         let acknowledged = events.last().expect("events").position;
+        let snapshots = data.join("snapshots");
+        for _ in 0..100 {
+            if std::fs::read_dir(&snapshots).is_ok_and(|mut files| files.next().is_some()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         service.kill();
+        let snapshots = std::fs::read_dir(&snapshots)
+            .expect("a snapshot was written")
+            .map(|entry| {
+                let path = entry.expect("entry").path();
+                let bytes = std::fs::read(&path).expect("read");
+                (path.file_name().expect("name").into(), bytes)
+            })
+            .collect();
         let mut files = Vec::new();
         for entry in std::fs::read_dir(&data).expect("read the directory") {
             let entry = entry.expect("entry");
@@ -67,6 +86,7 @@ impl Killed {
         }
         Self {
             files,
+            snapshots,
             events: acknowledged,
             decisions: sections.len() as u64,
         }
@@ -210,8 +230,9 @@ async fn a_damaged_or_truncated_tail_is_recovered_whole_or_refused_never_short()
     the_binary_refuses_a_short_copy(&killed, dir.path(), starts[0] + 40);
 }
 
-/// The binary, started on a copy whose byte `at` is damaged, refuses to
-/// start and names what is missing, as the log says when opened in process.
+/// The binary, started on a copy whose byte `at` is damaged (with the
+/// projection snapshots), refuses to start and names what is missing, as
+/// the log says when opened in process.
 fn the_binary_refuses_a_short_copy(killed: &Killed, dir: &Path, at: usize) {
     let probe = killed.copy(&dir.join("probe"), |db| db[at] ^= 0x55);
     let Err(LogError::Lost(lost)) = SledLog::open(&probe) else {
@@ -219,6 +240,11 @@ fn the_binary_refuses_a_short_copy(killed: &Killed, dir: &Path, at: usize) {
     };
     let missing = lost.missing().expect("a missing range");
     let copy = killed.copy(&dir.join("short"), |db| db[at] ^= 0x55);
+    // The service would start from a snapshot: the log is compared first.
+    std::fs::create_dir_all(copy.join("snapshots")).expect("create");
+    for (name, bytes) in &killed.snapshots {
+        std::fs::write(copy.join("snapshots").join(name), bytes).expect("write");
+    }
     let printed = Service::try_start(&copy, &[])
         .err()
         .expect("the service refuses to start");
