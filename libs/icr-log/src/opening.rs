@@ -78,7 +78,7 @@ impl fmt::Display for Lost {
                 chain.name()
             )?;
         }
-        write!(f, ". Refusing to use it: {RESTORE}")
+        write!(f, ". To go on, {RESTORE}")
     }
 }
 
@@ -113,7 +113,7 @@ impl fmt::Display for Damage {
             )?,
             None => write!(f, ". No record of what was acknowledged is there")?,
         }
-        write!(f, ". Refusing to use it: {RESTORE}")
+        write!(f, ". To go on, {RESTORE}")
     }
 }
 

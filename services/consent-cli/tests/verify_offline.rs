@@ -188,8 +188,7 @@ async fn a_log_missing_acknowledged_records_fails_naming_them() {
         "`{expected}` not at the start of:\n{refused}"
     );
     assert!(
-        refused
-            .contains("Refusing to use it: restore the directory from a verified copy or backup"),
+        refused.contains("To go on, restore the directory from a verified copy or backup"),
         "{refused}"
     );
     let json = verify(&data, &["--json"]);
@@ -233,7 +232,7 @@ async fn damaged_storage_is_not_blamed_on_a_running_service() {
     let expected = format!(
         "error: the log in {} cannot be opened: its storage is damaged (sled did not say \
          where). Events up to {events} and decisions up to 0 had been acknowledged; the copy \
-         restored must hold them. Refusing to use it: restore the directory from a verified \
+         restored must hold them. To go on, restore the directory from a verified \
          copy or backup (check a copy with `consent-cli verify --data-dir COPY`) and keep \
          this one for investigation",
         data.display()

@@ -47,7 +47,7 @@ fn damaged_storage_is_named_with_what_was_acknowledged_and_what_to_do() {
     );
     assert!(
         printed.contains(
-            "Refusing to use it: restore the directory from a verified copy or backup (check a \
+            "To go on, restore the directory from a verified copy or backup (check a \
              copy with `consent-cli verify --data-dir COPY`) and keep this one for investigation"
         ),
         "{printed}"
