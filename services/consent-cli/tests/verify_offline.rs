@@ -218,6 +218,13 @@ async fn verify_on_a_directory_in_use_says_so_once() {
             data.display()
         )
     );
+    // The running service itself can be checked over its replay, also
+    // without a key.
+    let verified = succeeded(&cli(&service.endpoint, &["verify", "--server"]).await);
+    assert!(
+        verified.ends_with("no signatures were checked (no --public-key)\n"),
+        "{verified}"
+    );
     service.stop().await;
 }
 
