@@ -273,6 +273,16 @@ def main():
         if ns:
             say(f"- {items * 1e9 / ns:,.0f} {what}")
     say("")
+    say("What recording the acknowledged heads costs (one more small write and `fdatasync` per")
+    say("flush; ARCHITECTURE.md, Durability): the same appends on a log that keeps the record and")
+    say("one that does not, in the same run (`cargo bench -p icr-log --bench append -- acknowledged_record`).\n")
+    say("| writers | with the record | without | with ÷ without |")
+    say("|---|---|---|---|")
+    for clients, label in (("one_client", "one"), ("64_clients", "64 (1,024 appends)")):
+        with_ns = median_ns("acknowledged_record", clients, "with")
+        without_ns = median_ns("acknowledged_record", clients, "without")
+        say(f"| {label} | {us(with_ns)} | {us(without_ns)} | {ratio(with_ns, without_ns)} |")
+    say("")
     if setup:
         say("## Projection memory (decision benchmark set-up)\n")
         say("Resident memory added by building each population in process (projections,")

@@ -7,13 +7,17 @@
 //! - `append/64_clients_decisions`: the same for decision audit records
 //!   (what every Authorize waits for);
 //! - `replay/read_from`: reading 10,000 durable events in pages of 512, as
-//!   the projection follower and `ReadEvents` do.
+//!   the projection follower and `ReadEvents` do;
+//! - `acknowledged_record/*`: what recording the acknowledged heads costs
+//!   (one more small write and `fdatasync` per flush): `one_client` and
+//!   `64_clients` again, on a log that keeps the record (`with`) and one
+//!   that does not (`without`), in the same run.
 //!
 //! Run with `cargo bench -p icr-log --bench append`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use icr_log::{AppendRequest, DecisionAudit, EventLog, ExpectedVersion, PendingEvent, SledLog};
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{Actor, DecisionRecord, EventPayload, ObjectionRecorded};
@@ -141,5 +145,41 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append);
+/// The same appends with and without the record of acknowledged heads.
+fn acknowledged_record(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let with_dir = tempfile::tempdir().expect("tempdir");
+    let without_dir = tempfile::tempdir().expect("tempdir");
+    let with = SledLog::open(with_dir.path()).expect("open");
+    let without = SledLog::open_without_acknowledged_record(without_dir.path()).expect("open");
+    let mut group = c.benchmark_group("acknowledged_record");
+    for (name, log) in [("with", &with), ("without", &without)] {
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(BenchmarkId::new("one_client", name), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { log.append(objection()).await.expect("append") })
+        });
+    }
+    for (name, log) in [("with", &with), ("without", &without)] {
+        group.throughput(Throughput::Elements(CLIENTS * APPENDS_EACH));
+        group.bench_function(BenchmarkId::new("64_clients", name), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let writers = (0..CLIENTS).map(|_| {
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..APPENDS_EACH {
+                            log.append(objection()).await.expect("append");
+                        }
+                    })
+                });
+                for writer in writers.collect::<Vec<_>>() {
+                    writer.await.expect("join");
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, append, acknowledged_record);
 criterion_main!(benches);

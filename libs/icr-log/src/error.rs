@@ -1,5 +1,9 @@
 //! Log errors and what a caller should do about each.
 
+use std::path::PathBuf;
+
+use crate::opening::{Damage, Lost};
+
 /// Why an append or read failed. The log is unchanged after every error but
 /// [`LogError::Storage`] on a flush, where the outcome is unknown.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,33 @@ pub enum LogError {
     /// nothing was concluded.
     #[error("stopped before it finished")]
     Stopped,
+    /// Opening: records acknowledged earlier are missing from the log (or
+    /// were replaced), as the record of acknowledged heads shows. Do not
+    /// serve from it: restore the directory from a verified copy.
+    #[error("{0}")]
+    Lost(Box<Lost>),
+    /// Opening: the storage engine refuses to read the directory, because
+    /// it is damaged. Restore the directory from a verified copy.
+    #[error("{0}")]
+    Damaged(Box<Damage>),
+    /// Opening: the record of acknowledged heads is damaged beyond its two
+    /// copies, so whether acknowledged records are missing cannot be told.
+    #[error(
+        "the record of what was acknowledged ({}) is damaged: neither of its two copies is \
+         whole, so whether acknowledged records are missing cannot be told. Compare the \
+         directory with a backup; if the log holds everything, move the file aside and the \
+         next start records the log's heads in a new one",
+        .0.join(crate::acknowledged::FILE_NAME).display()
+    )]
+    AcknowledgedUnreadable(PathBuf),
+    /// Opening: another process (a running service, or `consent-cli
+    /// verify`) holds the directory. Stop it, or use a copy.
+    #[error(
+        "another consent-service (or consent-cli) is using this directory ({}): stop it \
+         first, or work on a copy of the directory",
+        .0.display()
+    )]
+    Locked(PathBuf),
     /// The storage engine failed. For an append, the outcome is unknown:
     /// retry with the same request id.
     #[error("storage: {0}")]

@@ -7,12 +7,17 @@
 //! [`TamperEvidence`] signs and lists checkpoints. [`SledLog`] implements
 //! all three on an embedded sled database; a NATS JetStream backend can
 //! implement the same traits without the domain noticing. [`chain`] and
-//! [`Verifier`] define and check the hash chains over both logs.
+//! [`Verifier`] define and check the hash chains over both logs. Beside
+//! sled's files the log keeps a record of the heads it acknowledged
+//! ([`ACKNOWLEDGED_HEADS_FILE`]), and refuses to open a log short of it
+//! ([`LogError::Lost`]): sled's crash recovery drops a damaged tail without
+//! a word.
 //!
 //! Nothing here updates or deletes an event or a decision, and no API to do
 //! so exists.
 #![forbid(unsafe_code)]
 
+mod acknowledged;
 mod append;
 mod audit;
 pub mod chain;
@@ -21,9 +26,11 @@ mod combine;
 mod decode_props;
 mod disk;
 mod error;
+mod flush;
 mod integrity;
 mod keys;
 mod metrics;
+mod opening;
 mod signer;
 mod sled_log;
 mod tamper;
@@ -36,12 +43,16 @@ use icr_proto::Timestamp;
 use icr_proto::pb::{Actor, EventPayload, RecordedEvent};
 use tokio::sync::watch;
 
+/// The file in a data directory that records what was acknowledged.
+pub use acknowledged::FILE_NAME as ACKNOWLEDGED_HEADS_FILE;
+pub use acknowledged::Heads;
 pub use audit::DecisionAudit;
 pub use chain::Break;
 /// The signature scheme of checkpoints, re-exported so callers use the same
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
+pub use opening::{Damage, Lost};
 pub use signer::{KeyMismatch, key_fingerprint, key_mismatch};
 /// The storage engine, whose errors [`LogError::Storage`] carries.
 pub use sled;

@@ -11,19 +11,24 @@ use prost::Message;
 use tokio::sync::watch;
 use ulid::Generator;
 
+use crate::acknowledged::{Acknowledged, Heads};
 use crate::append::{self, Writer};
 use crate::chain::Chain;
 use crate::combine::Combining;
 use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
 use crate::metrics::{Kind, LogMetrics};
+use crate::opening;
 pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
 pub(crate) struct Inner {
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     /// Our own handle on sled's files, to make a flush survive power loss.
     pub(crate) disk: DiskSync,
+    /// The record of what was acknowledged, written by every flush; `None`
+    /// only in benchmarks measuring what it costs.
+    pub(crate) acknowledged: Option<Acknowledged>,
     pub(crate) tree: sled::Tree,
     /// The event writer, held only while checking the waiting appends and
     /// applying them as one batch in memory, never across a flush, so
@@ -44,7 +49,7 @@ pub(crate) struct Inner {
     /// Serialises checkpoint signing.
     pub(crate) signing: Mutex<()>,
     /// Flushes done since the log was opened.
-    flushes: AtomicU64,
+    pub(crate) flushes: AtomicU64,
     /// Append latency and flush batch sizes, for OpenTelemetry.
     pub(crate) metrics: LogMetrics,
     /// Serialises flushes (never appends): see [`SledLog::make_durable`].
@@ -56,7 +61,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// Remembers the first storage failure on the write path.
-    fn note_failure(&self, what: String) {
+    pub(crate) fn note_failure(&self, what: String) {
         self.failure.send_if_modified(|failure| {
             let first = failure.is_none();
             if first {
@@ -74,18 +79,47 @@ pub struct SledLog {
 }
 
 impl SledLog {
-    /// Opens (or creates) the log in directory `path`.
+    /// Opens (or creates) the log in directory `path`, and compares it with
+    /// the record of what was acknowledged there (see
+    /// [`LogError::Lost`]): a log that lost acknowledged records is refused.
+    /// A directory without that record (new, or written by a version that
+    /// kept none) gets one holding the log's heads.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
-        let db = open_db(path.as_ref())?;
-        let disk = DiskSync::open(path.as_ref()).map_err(sled::Error::Io)?;
+        Self::open_with(path.as_ref(), true)
+    }
+
+    /// Opens the log without the record of what was acknowledged, neither
+    /// checking nor writing it: only for benchmarks measuring what keeping
+    /// it costs. Never use it for history that matters.
+    #[doc(hidden)]
+    pub fn open_without_acknowledged_record(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        Self::open_with(path.as_ref(), false)
+    }
+
+    fn open_with(path: &Path, keep_acknowledged: bool) -> Result<Self, LogError> {
+        let db = opening::open_db(path)?;
+        let disk = DiskSync::open(path).map_err(sled::Error::Io)?;
         let tree = db.open_tree("log")?;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
         let audit_tip = crate::audit::tip(&audit_tree)?;
         let checkpoints = db.open_tree("checkpoints")?;
+        let acknowledged = match keep_acknowledged {
+            true => {
+                let found = opening::stored_heads(&tree, tip.head, &audit_tree, audit_tip.head)?;
+                Some(opening::check_acknowledged(
+                    path,
+                    &tree,
+                    &audit_tree,
+                    &found,
+                )?)
+            }
+            false => None,
+        };
         let inner = Inner {
             db,
             disk,
+            acknowledged,
             tree,
             events: Track::new(tip.head),
             writer: Combining::new(Writer {
@@ -111,6 +145,12 @@ impl SledLog {
     /// flush is the group-commit batch size.
     pub fn flushes(&self) -> u64 {
         self.inner.flushes.load(Ordering::Relaxed)
+    }
+
+    /// The heads of both chains as last recorded acknowledged (at open, the
+    /// log's own heads once it was found to hold everything acknowledged).
+    pub fn acknowledged(&self) -> Option<Heads> {
+        self.inner.acknowledged.as_ref().map(Acknowledged::heads)
     }
 
     /// The durable head position.
@@ -180,65 +220,6 @@ impl SledLog {
         self.make_durable(&self.inner.events, written).await?;
         outcome.map(|()| written)
     }
-
-    /// Returns once everything up to `position` is on disk.
-    ///
-    /// Group commit: one flush runs at a time while appends go on. A writer
-    /// that finds a flush in progress waits for it; if that flush began after
-    /// the writer's batch was applied, it already covers it and the writer
-    /// returns without flushing again. sled 0.34's `flush_async` can deadlock
-    /// when called concurrently (sled issue 1308), so the blocking `flush`
-    /// runs on the blocking pool, one at a time.
-    pub(crate) async fn make_durable(&self, track: &Track, position: u64) -> Result<(), LogError> {
-        let covered = || *track.durable.borrow() >= position;
-        // Already flushed (often, when another writer applied this one's
-        // batch): no need to queue behind the next flush.
-        if covered() {
-            return Ok(());
-        }
-        let _flushing = self.inner.flushing.lock().await;
-        if covered() {
-            return Ok(());
-        }
-        self.flush_now().await
-    }
-
-    /// Flushes everything written so far; the caller holds `flushing`.
-    /// sled's flush reaches the device without flushing its cache, so the
-    /// `db` file is then `fdatasync`ed as well (see `disk.rs`).
-    pub(crate) async fn flush_now(&self) -> Result<(), LogError> {
-        let inner = &self.inner;
-        let started = Instant::now();
-        let events = inner.events.written.load(Ordering::Acquire);
-        let audit = inner.audit.written.load(Ordering::Acquire);
-        let (events_before, audit_before) = (inner.events.durable(), inner.audit.durable());
-        let flushing = Arc::clone(inner);
-        // A failure is noted where it happens: the caller may be gone by
-        // then (a cancelled request), and the service must still stop.
-        let flushed = tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
-            let synced = (flushing.db.flush().map(drop))
-                .and_then(|()| flushing.disk.sync().map_err(sled::Error::Io));
-            if let Err(error) = &synced {
-                flushing.note_failure(error.to_string());
-            }
-            synced
-        })
-        .await
-        .map_err(|e| {
-            inner.note_failure(format!("the flush panicked: {e}"));
-            LogError::Inconsistent(format!("flush task failed: {e}"))
-        })?;
-        flushed?;
-        inner.flushes.fetch_add(1, Ordering::Relaxed);
-        inner.events.advance(events);
-        inner.audit.advance(audit);
-        inner.metrics.flushed(
-            started,
-            events.saturating_sub(events_before),
-            audit.saturating_sub(audit_before),
-        );
-        Ok(())
-    }
 }
 
 /// Decodes the event stored under `key`, with its chain hash.
@@ -253,23 +234,6 @@ pub(crate) fn decode_event(key: &[u8], value: &[u8]) -> Result<RecordedEvent, Lo
 /// The recorded time of an event's encoding.
 pub(crate) fn event_time(bytes: &[u8]) -> Option<Timestamp> {
     RecordedEvent::decode(bytes).ok()?.recorded_at
-}
-
-/// Opens the sled database in `path`. sled releases a directory's lock from
-/// a background thread after its last handle is dropped, so a reopen in the
-/// same process (a restart in place) can briefly find it still held: an I/O
-/// error is retried for up to a second before it is returned.
-fn open_db(path: &Path) -> Result<sled::Db, LogError> {
-    let mut attempts = 0;
-    loop {
-        match sled::open(path) {
-            Err(sled::Error::Io(_)) if attempts < 20 => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            opened => return Ok(opened?),
-        }
-    }
 }
 
 /// Refuses a malformed append before anything is written.

@@ -310,7 +310,7 @@ fn audit_at_takes_one_point_and_one_section() {
 }
 
 #[test]
-fn verify_needs_exactly_one_source_and_a_key() {
+fn verify_needs_exactly_one_source_and_the_key_is_optional() {
     let cli = parse(&[
         "verify",
         "--data-dir",
@@ -322,10 +322,17 @@ fn verify_needs_exactly_one_source_and_a_key() {
         panic!("not verify: {:?}", cli.command);
     };
     assert!(args.data_dir.is_some() && !args.server);
+    let Command::Verify(unsigned) = parse(&["verify", "--data-dir", "d"]).command else {
+        panic!("not verify");
+    };
+    assert_eq!(
+        unsigned.public_key, None,
+        "a service without a key can be checked"
+    );
     for line in [
         &["verify", "--public-key", "audit.pub.pem"][..],
         &["verify", "--server", "--data-dir", "d", "--public-key", "k"],
-        &["verify", "--server"],
+        &["verify"],
         &["audit", "review", "01J", "--outcome", "maybe"],
         &["audit", "export", "--format", "csv"],
     ] {

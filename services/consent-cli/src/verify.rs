@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args};
 use icr_log::chain::{decision_bytes, event_bytes};
 use icr_log::ed25519_dalek::VerifyingKey;
-use icr_log::{Break, KeyMismatch, SledLog, Verification, Verifier};
+use icr_log::{Break, KeyMismatch, LogError, SledLog, Verification, Verifier};
 use icr_proto::pb::ReadEventsRequest;
 use serde_json::json;
 use tonic::transport::Channel;
@@ -30,9 +30,11 @@ use crate::replay::Replayed;
 #[command(group(ArgGroup::new("source").required(true).args(["data_dir", "server"])))]
 pub(crate) struct VerifyArgs {
     /// The public key the checkpoints must be signed with: the
-    /// PREFIX.pub.pem written by `consent-cli audit keygen`.
+    /// PREFIX.pub.pem written by `consent-cli audit keygen`. Without it the
+    /// chains, the indexes and (offline) the record of what was
+    /// acknowledged are checked, but no signature is.
     #[arg(long, value_name = "FILE")]
-    pub(crate) public_key: PathBuf,
+    pub(crate) public_key: Option<PathBuf>,
     /// Verify the sled data directory of a stopped service, or a copy of
     /// one, without connecting to any service. A running service locks its
     /// directory: stop it, or verify a copy.
@@ -46,22 +48,17 @@ pub(crate) struct VerifyArgs {
 
 /// Verifies the sled directory `dir`; needs no service.
 pub(crate) fn run_offline(args: &VerifyArgs, dir: &Path, output: Output) -> Result<()> {
-    let key = audit::read_public_key(&args.public_key)?;
+    let key = public_key(args)?;
     check_data_dir(dir)?;
-    let log = SledLog::open(dir).map_err(|error| {
-        anyhow!(
-            "cannot open the log in {}: {error}. A running service holds its directory: \
-             stop it first, verify a copy of the directory, or use --server",
-            dir.display()
-        )
-    })?;
-    let mismatch = log
-        .key_mismatch(&key)
-        .with_context(|| format!("the checkpoints in {} could not be read", dir.display()))?;
-    if let Some(mismatch) = mismatch {
-        return Err(other_key(&mismatch, &args.public_key, output));
+    let log = SledLog::open(dir).map_err(|error| refused(error, dir, output))?;
+    if let (Some(key), Some(path)) = (key.as_ref(), args.public_key.as_deref())
+        && let Some(mismatch) = log
+            .key_mismatch(key)
+            .with_context(|| format!("the checkpoints in {} could not be read", dir.display()))?
+    {
+        return Err(other_key(&mismatch, path, output));
     }
-    let outcome = log.verify(Some(&key)).with_context(|| {
+    let outcome = log.verify(key.as_ref()).with_context(|| {
         format!(
             "the log in {} could not be read to the end; it is damaged: restore it from a \
              copy that verifies",
@@ -69,7 +66,44 @@ pub(crate) fn run_offline(args: &VerifyArgs, dir: &Path, output: Output) -> Resu
         )
     })?;
     drop(log);
-    report(outcome, &key, output)
+    report(outcome, key.as_ref(), output)
+}
+
+/// The public key given, if any.
+fn public_key(args: &VerifyArgs) -> Result<Option<VerifyingKey>> {
+    args.public_key
+        .as_deref()
+        .map(audit::read_public_key)
+        .transpose()
+}
+
+/// Why the directory could not be opened, in the log's own words: a log
+/// missing acknowledged records, damaged storage, a directory in use.
+fn refused(error: LogError, dir: &Path, output: Output) -> anyhow::Error {
+    match error {
+        LogError::Lost(lost) => {
+            if output.is_json() {
+                let range = |r: &Option<std::ops::RangeInclusive<u64>>| {
+                    r.as_ref().map(|r| json!([r.start(), r.end()]))
+                };
+                let printed = output::json_line(&json!({
+                    "verified": false,
+                    "missing_events": range(&lost.events),
+                    "missing_decisions": range(&lost.decisions),
+                    "replaced": lost.replaced.map(|(chain, at)| json!([chain.name(), at])),
+                    "reason": lost.to_string(),
+                }));
+                if let Err(error) = printed {
+                    return error.into();
+                }
+            }
+            anyhow!("{lost}")
+        }
+        known @ (LogError::Damaged(_)
+        | LogError::Locked(_)
+        | LogError::AcknowledgedUnreadable(_)) => anyhow!("{known}"),
+        other => anyhow!("cannot open the log in {}: {other}", dir.display()),
+    }
 }
 
 /// Refuses a directory that is not a sled database, before sled would
@@ -101,14 +135,17 @@ pub(crate) async fn run_server(
     args: &VerifyArgs,
     output: Output,
 ) -> Result<()> {
-    let key = audit::read_public_key(&args.public_key)?;
+    let key = public_key(args)?;
+    let key = key.as_ref();
     let checkpoints = audit::list_checkpoints(channel.clone(), caller, 1).await?;
-    if let Some(mismatch) = icr_log::key_mismatch(&key, &checkpoints) {
-        return Err(other_key(&mismatch, &args.public_key, output));
+    if let (Some(key), Some(path)) = (key, args.public_key.as_deref())
+        && let Some(mismatch) = icr_log::key_mismatch(key, &checkpoints)
+    {
+        return Err(other_key(&mismatch, path, output));
     }
-    let mut verifier = match Verifier::new(Some(&key), &checkpoints) {
+    let mut verifier = match Verifier::new(key, &checkpoints) {
         Ok(verifier) => verifier,
-        Err(broken) => return report(Err(broken), &key, output),
+        Err(broken) => return report(Err(broken), key, output),
     };
     let mut broken: Option<Break> = None;
     let everything = ReadEventsRequest {
@@ -129,7 +166,7 @@ pub(crate) async fn run_server(
     })
     .await;
     if let Some(found) = broken.take() {
-        return report(Err(found), &key, output);
+        return report(Err(found), key, output);
     }
     read?;
     let everything = audit::DecisionFilter::default().request();
@@ -146,10 +183,10 @@ pub(crate) async fn run_server(
     })
     .await;
     if let Some(found) = broken.take() {
-        return report(Err(found), &key, output);
+        return report(Err(found), key, output);
     }
     read?;
-    report(verifier.finish(), &key, output)
+    report(verifier.finish(), key, output)
 }
 
 /// The failure (exit status 1) when the checkpoints were signed by another
@@ -184,8 +221,13 @@ fn other_key(mismatch: &KeyMismatch, path: &Path, output: Output) -> anyhow::Err
 }
 
 /// Prints a verification, or fails (exit status 1) naming the break.
-fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Output) -> Result<()> {
-    let fingerprint = icr_log::key_fingerprint(key.as_bytes());
+fn report(
+    outcome: Result<Verification, Break>,
+    key: Option<&VerifyingKey>,
+    output: Output,
+) -> Result<()> {
+    let key_hex = key.map(|key| output::hex(key.as_bytes()));
+    let fingerprint = key.map(|key| icr_log::key_fingerprint(key.as_bytes()));
     let verified = match outcome {
         Ok(verified) => verified,
         Err(broken) => {
@@ -209,13 +251,14 @@ fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Outp
             "event_position": verified.events,
             "decision_position": verified.decisions,
             "checkpoints": verified.checkpoints,
-            "public_key": output::hex(key.as_bytes()),
+            "public_key": key_hex,
             "fingerprint": fingerprint,
+            "signatures_checked": key_hex.is_some(),
             "signed_event_position": verified.signed_events,
             "signed_decision_position": verified.signed_decisions,
         }))?;
     } else {
-        output::write_text(&format!("{}\n", summary(&verified, &fingerprint)))?;
+        output::write_text(&format!("{}\n", summary(&verified, fingerprint.as_deref())))?;
     }
     if let Some(unsigned) = unsigned(&verified) {
         if verified.checkpoints == 0 {
@@ -234,20 +277,32 @@ fn report(outcome: Result<Verification, Break>, key: &VerifyingKey, output: Outp
     Ok(())
 }
 
-/// One sentence: how far both chains verify and what the checkpoints cover.
-fn summary(verified: &Verification, fingerprint: &str) -> String {
+/// One sentence: how far both chains verify and what the checkpoints cover,
+/// and whether their signatures were checked (`fingerprint` of the key given).
+fn summary(verified: &Verification, fingerprint: Option<&str>) -> String {
     let heads = format!(
         "verified up to event position {} and decision position {}",
         verified.events, verified.decisions
     );
-    match verified.checkpoints {
-        0 => format!("{heads}; no checkpoints: nothing is signed yet"),
-        count => format!(
-            "{heads}; {count} checkpoint{} signed by key {fingerprint}, the last vouching for \
-             event {} and decision {}",
-            if count == 1 { "" } else { "s" },
-            verified.signed_events,
-            verified.signed_decisions
+    let plural = if verified.checkpoints == 1 { "" } else { "s" };
+    let (count, events, decisions) = (
+        verified.checkpoints,
+        verified.signed_events,
+        verified.signed_decisions,
+    );
+    match (count, fingerprint) {
+        (0, Some(_)) => format!("{heads}; no checkpoints: nothing is signed yet"),
+        (0, None) => {
+            format!("{heads}; no checkpoints, and no signatures were checked (no --public-key)")
+        }
+        (_, Some(fingerprint)) => format!(
+            "{heads}; {count} checkpoint{plural} signed by key {fingerprint}, the last vouching \
+             for event {events} and decision {decisions}"
+        ),
+        (_, None) => format!(
+            "{heads}; {count} checkpoint{plural}, the last vouching for event {events} and \
+             decision {decisions}; no signatures were checked (no --public-key): give the \
+             service's public key to check them"
         ),
     }
 }
@@ -286,7 +341,7 @@ mod tests {
             signed_decisions: 7,
         };
         assert_eq!(
-            summary(&verified, "ab12"),
+            summary(&verified, Some("ab12")),
             "verified up to event position 40 and decision position 7; 2 checkpoints signed \
              by key ab12, the last vouching for event 38 and decision 7"
         );

@@ -6,8 +6,9 @@
 //! policy administrators change policy; auditors replay the log.
 //!
 //! # Layout
-//! - [`run`]: opens the sled log, verifies its hash chains (refusing a
-//!   broken log), loads the default policy pack into an empty log, rebuilds
+//! - [`run`]: opens the sled log (refusing one that lost acknowledged
+//!   records, `opening`), verifies its hash chains (refusing a broken log),
+//!   loads the default policy pack into an empty log, rebuilds
 //!   the projections, and serves gRPC until shutdown, signing checkpoints
 //!   when it has a key (`tamper`).
 //! - `api/`: one file per gRPC service. Handlers validate (`validate`), then
@@ -40,6 +41,7 @@ pub mod config;
 pub mod faults;
 mod gate;
 mod health;
+mod opening;
 mod overload;
 mod policy_files;
 pub mod shutdown;
@@ -175,7 +177,7 @@ pub async fn run_with_health_port(
     let log = tokio::task::spawn_blocking(move || SledLog::open(data_dir))
         .await
         .context("the task opening the log failed")?
-        .with_context(|| format!("opening the event log in {}", options.data_dir.display()))?;
+        .map_err(|error| opening::refusal(error, &options.data_dir))?;
     let newest = newest.await.context("the snapshot reader failed")?;
     let snapshot = snapshots.load(&log, newest).await?;
     let snapshot_position = snapshot
