@@ -158,53 +158,34 @@ async fn a_client_built_from_reflection_alone_calls_authorize() {
     server.stop().await.expect("clean stop");
 }
 
-/// The names `ListServices` gives over reflection `v1`.
-async fn services_by_reflection_v1(channel: Channel) -> Vec<String> {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection v1 is served")
-        .into_inner();
-    let answer = answers.message().await.expect("answer").expect("one");
-    match answer.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
+/// The names `ListServices` gives over reflection `$version`: `v1`, or
+/// `v1alpha`, which older grpcurl and grpcui speak. The two versions'
+/// messages differ only in their package, so one body serves both.
+macro_rules! services_by_reflection {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .expect(concat!("reflection ", stringify!($version), " is served"))
+            .into_inner();
+        let answer = answers.message().await.expect("answer").expect("one");
+        match answer.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>(),
+            other => panic!("unexpected reflection answer: {other:?}"),
         }
-        other => panic!("unexpected reflection answer: {other:?}"),
-    }
-}
-
-/// The names `ListServices` gives over reflection `v1alpha`, the version
-/// older grpcurl and grpcui speak.
-async fn services_by_reflection_v1alpha(channel: Channel) -> Vec<String> {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("reflection v1alpha is served")
-        .into_inner();
-    let answer = answers.message().await.expect("answer").expect("one");
-    match answer.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection answer: {other:?}"),
-    }
+    }};
 }
 
 /// Every service a client may call, and both versions of reflection.
@@ -219,36 +200,36 @@ const LISTED: [&str; 8] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-#[tokio::test]
-async fn reflection_v1_lists_every_service() {
+/// A server on a fresh directory, and a channel to it.
+async fn served() -> (tempfile::TempDir, Server, Channel) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path()).await;
     let channel = Channel::from_shared(server.endpoint.clone())
         .expect("uri")
         .connect_lazy();
-    let listed = services_by_reflection_v1(channel).await;
+    (dir, server, channel)
+}
+
+/// Every service of [`LISTED`] is in `listed`.
+fn lists_every_service(listed: &[String]) {
     for service in LISTED {
         assert!(
             listed.iter().any(|s| s == service),
             "{service} in {listed:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn reflection_v1_lists_every_service() {
+    let (_dir, server, channel) = served().await;
+    lists_every_service(&services_by_reflection!(v1, channel));
     server.stop().await.expect("clean stop");
 }
 
 #[tokio::test]
 async fn reflection_v1alpha_lists_every_service() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path()).await;
-    let channel = Channel::from_shared(server.endpoint.clone())
-        .expect("uri")
-        .connect_lazy();
-    let listed = services_by_reflection_v1alpha(channel).await;
-    for service in LISTED {
-        assert!(
-            listed.iter().any(|s| s == service),
-            "{service} in {listed:?}"
-        );
-    }
+    let (_dir, server, channel) = served().await;
+    lists_every_service(&services_by_reflection!(v1alpha, channel));
     server.stop().await.expect("clean stop");
 }

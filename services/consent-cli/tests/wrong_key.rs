@@ -102,7 +102,8 @@ async fn another_public_key_is_named_as_such_not_as_tampering() {
             "refusing to serve from {}: the signing key is not the key that signed its \
              checkpoints: checkpoint 1 was signed by key {right}, not by key {wrong}. Start the \
              service with the private key whose public key has fingerprint {right} \
-             (`consent-cli audit keygen` printed it); the log itself was not found altered",
+             (`consent-cli audit keygen` printed it); nothing was checked yet, so this says \
+             nothing about whether the log was altered",
             shown(&signed.data())
         )
     );

@@ -194,18 +194,7 @@ pub async fn run_with_health_port(
         tamper::verify_at_start(&log, key, dir, stop_verifying.clone()).await?;
         verified.store(true, Ordering::Relaxed);
     }
-    match &options.signing_key {
-        Some(key) => tracing::info!(
-            key = icr_log::key_fingerprint(key.verifying_key().as_bytes()),
-            "signing checkpoints; verify them with the public key of this fingerprint"
-        ),
-        None => tracing::warn!(
-            "no signing key: there are no checkpoints, so nothing vouches for the log. The hash \
-             chains still catch accidental damage, but whoever can write the data directory can \
-             rewrite its history undetected; make a key with `consent-cli audit keygen` and \
-             start with --signing-key"
-        ),
-    }
+    tamper::announce_signing(options.signing_key.as_ref());
     // Refuse a bad engine configuration before serving anything.
     options.policy.check().await?;
     let from_snapshot = snapshot.is_some();

@@ -85,13 +85,30 @@ fn other_key(data_dir: &Path, mismatch: &KeyMismatch) -> String {
         Some(signer) => format!(
             "refusing to serve from {dir}: the signing key is not the key that signed its \
              checkpoints: {mismatch}. Start the service with the private key whose public key \
-             has fingerprint {signer} (`consent-cli audit keygen` printed it); the log itself \
-             was not found altered"
+             has fingerprint {signer} (`consent-cli audit keygen` printed it); nothing was \
+             checked yet, so this says nothing about whether the log was altered"
         ),
         None => format!(
             "refusing to serve from {dir}: {mismatch}. Start the service with the private key \
              that signed the checkpoints; if it is this one, the log was altered: restore it \
              from a verified copy"
+        ),
+    }
+}
+
+/// Says at start which key signs checkpoints, or warns once that none
+/// will be signed (whether or not an earlier run left checkpoints).
+pub(crate) fn announce_signing(key: Option<&SigningKey>) {
+    match key {
+        Some(key) => tracing::info!(
+            key = icr_log::key_fingerprint(key.verifying_key().as_bytes()),
+            "signing checkpoints; verify them with the public key of this fingerprint"
+        ),
+        None => tracing::warn!(
+            "no signing key: this service signs no checkpoints, so nothing vouches for what it \
+             writes. The hash chains still catch accidental damage, but whoever can write the \
+             data directory can rewrite its history undetected; make a key with `consent-cli \
+             audit keygen` and start with --signing-key"
         ),
     }
 }

@@ -144,10 +144,10 @@ async fn without_a_key_a_clean_restart_says_once_that_there_are_no_checkpoints()
     let restarted = Service::start(&data, &[]);
     printed_line(&restarted, "hash chains verified").await;
     let printed = restarted.printed();
-    let said = "no signing key: there are no checkpoints, so nothing vouches for the log. The \
-                hash chains still catch accidental damage, but whoever can write the data \
-                directory can rewrite its history undetected; make a key with `consent-cli \
-                audit keygen` and start with --signing-key";
+    let said = "no signing key: this service signs no checkpoints, so nothing vouches for what \
+                it writes. The hash chains still catch accidental damage, but whoever can write \
+                the data directory can rewrite its history undetected; make a key with \
+                `consent-cli audit keygen` and start with --signing-key";
     assert_eq!(printed.matches(said).count(), 1, "{printed}");
     for misleading in ["unsigned", "will vouch", "checkpoints are signed"] {
         assert!(

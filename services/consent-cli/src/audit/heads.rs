@@ -2,7 +2,7 @@
 //! now, with the chain hash at each head: where a replay resumes (from a
 //! head's position plus one), and what a monitoring probe watches grow.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use clap::Args;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::{GetLogHeadsRequest, LogHead};
@@ -29,10 +29,24 @@ pub(crate) async fn run(channel: Channel, caller: &Caller, out: Output) -> Resul
         .await
         .map_err(|status| CallContext::read().rejected(status))?
         .into_inner();
-    let rows = [("events", heads.events), ("decisions", heads.decisions)]
-        .map(|(log, head)| head_row(log, &head.unwrap_or_default(), out.is_json()));
+    let mut rows = Vec::with_capacity(2);
+    for (log, head) in [("events", heads.events), ("decisions", heads.decisions)] {
+        rows.push(head_row(log, &present(log, head)?, out.is_json()));
+    }
     out.records(HEAD_FIELDS, &rows)?;
     Ok(())
+}
+
+/// A head the service left out is an error, never read as an empty log: a
+/// position 0 would tell a resuming client to replay from the start and a
+/// probe that the log shrank.
+fn present(log: &str, head: Option<LogHead>) -> Result<LogHead> {
+    head.ok_or_else(|| {
+        anyhow!(
+            "the service's answer has no head for the {log} log, so where it ends is not known; \
+             it may be older or newer than this CLI: use a consent-cli of the service's version"
+        )
+    })
 }
 
 /// One head: the hash cut short in the table, whole in JSON.
@@ -53,6 +67,21 @@ fn head_row(log: &str, head: &LogHead, whole_hash: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_head_is_an_error_not_an_empty_log() {
+        let error = present("decisions", None).expect_err("no head");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the service's answer has no head for the decisions log"),
+            "{error}"
+        );
+        assert_eq!(
+            present("events", Some(LogHead::default())).expect("head"),
+            LogHead::default()
+        );
+    }
 
     #[test]
     fn an_empty_log_reads_as_position_zero_with_no_hash() {
