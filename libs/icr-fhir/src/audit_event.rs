@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `decision_id` | `id` |
 //! | `recorded_at` | `recorded` (RFC 3339, UTC) |
-//! | `allowed`, `reason` | `outcome` (`0` allow, `4` deny, `8` could not decide), `outcomeDesc` = a view or a refused attempt, in words, and the reason code (`outcome_description`) |
+//! | `allowed`, `reason` | `outcome` (`0` allow, `4` deny, `8` could not decide), `outcomeDesc` = a view or a refused attempt, in words, and the reason code (`outcome_description`); the reason code alone as the consent entity's `decision-reason` detail |
 //! | `purpose` | `purposeOfEvent` ActReason `TREAT` or `HOPERAT` |
 //! | `access_mode` break glass | `purposeOfEvent` ActReason `BTG` as well |
 //! | `calling_system` | agent: client application |
@@ -35,6 +35,11 @@ pub mod detail {
     /// Patient entity: ODS code of the organisation the data comes from,
     /// when the viewer said.
     pub const SOURCE_ORGANISATION: &str = "source-organisation-ods";
+    /// Consent entity: the decision's reason code, e.g. `objection_active`,
+    /// exactly as the decision audit records it. R4's `outcomeDesc` is free
+    /// text for people; this is the value for machines (a SIEM rule, a
+    /// report grouped by reason).
+    pub const DECISION_REASON: &str = "decision-reason";
     /// Consent entity: log position of the consent and policy state used.
     pub const LOG_POSITION: &str = "log-position";
     /// Consent entity: `normal`, `break_glass` or `self_claimed_relationship`.
@@ -165,6 +170,8 @@ fn outcome_code(record: &DecisionRecord) -> &'static str {
 /// a view (the section was released to the requester, who has seen it), a
 /// deny is a refused attempt (nothing was shown); then the reason code in
 /// brackets, e.g. `refused attempt: nothing was shown (objection_active)`.
+/// Machines read the code from the [`detail::DECISION_REASON`] detail, not
+/// from this text.
 fn outcome_description(record: &DecisionRecord) -> String {
     let what = match access_report_mark(record) {
         AccessReportMark::Viewed => "viewed: the record section was released to the requester",
@@ -268,10 +275,14 @@ fn patient(record: &DecisionRecord) -> Entity {
 /// The consent "on file" is the patient's consent and the sharing policy as
 /// they stood at the decision's log position; the log has no other id for it.
 fn consent(record: &DecisionRecord, review_due_by: Option<String>) -> Entity {
-    let mut details = vec![
+    let mut details = Vec::new();
+    if let Some(reason) = non_empty(&record.reason) {
+        details.push(detail(detail::DECISION_REASON, reason));
+    }
+    details.extend([
         detail(detail::LOG_POSITION, record.log_position.to_string()),
         detail(detail::ACCESS_MODE, access_mode_name(record.access_mode)),
-    ];
+    ]);
     if let Some(reason) = non_empty(&record.access_reason) {
         details.push(detail(detail::ACCESS_REASON, reason));
     }

@@ -179,6 +179,29 @@ fn the_description_tells_a_view_from_a_refused_attempt() {
 }
 
 #[test]
+fn the_reason_code_is_its_own_detail_for_machines() {
+    let reason = |record: &DecisionRecord| {
+        details(&json(record)["entity"][1])
+            .into_iter()
+            .filter(|(name, _)| name == "decision-reason")
+            .map(|(_, value)| value)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reason(&denied()), ["objection_active"]);
+    assert_eq!(reason(&allowed()), ["role_permits_section"]);
+    let undecided = DecisionRecord {
+        reason: "policy_unavailable".to_owned(),
+        ..denied()
+    };
+    assert_eq!(reason(&undecided), ["policy_unavailable"]);
+    let unexplained = DecisionRecord {
+        reason: String::new(),
+        ..denied()
+    };
+    assert!(reason(&unexplained).is_empty());
+}
+
+#[test]
 fn a_deny_without_evaluation_is_a_serious_failure() {
     for reason in [
         "evaluation_failed",
@@ -275,6 +298,7 @@ fn the_consent_entity_carries_the_decisions_facts() {
     assert_eq!(consent["type"]["code"], "Consent");
     let pairs = details(consent);
     let has = |name: &str, value: &str| pairs.contains(&(name.to_owned(), value.to_owned()));
+    assert!(has("decision-reason", "role_permits_section"));
     assert!(has("log-position", "42"));
     assert!(has("access-mode", "break_glass"));
     assert!(has("access-reason", "unconscious in A&E"));
