@@ -34,6 +34,8 @@ mod opening;
 mod signer;
 mod sled_log;
 mod tamper;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 mod tip;
 mod verify;
 
