@@ -18,14 +18,18 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Service, admit, all_events, clinician_asks, patients};
+use icr_log::chain::{decision_bytes, event_bytes};
+use icr_log::test_util::{Record, copy_data_dir};
 use icr_log::{DecisionAudit, EventLog, LogError, SledLog};
 use icr_proto::pb::{Outcome, RecordSection};
 
-/// A killed service's directory, kept in memory to make fresh copies of.
+/// A killed service's directory, to make fresh copies of.
 struct Killed {
-    /// File name and bytes of each file (sled's and the record of what was
-    /// acknowledged); sled keeps no subdirectory this small.
-    files: Vec<(PathBuf, Vec<u8>)>,
+    /// The directory: sled's files and the record of what was acknowledged
+    /// (sled keeps no subdirectory this small).
+    dir: PathBuf,
+    /// sled's `db` file as the kill left it.
+    db: Vec<u8>,
     /// The projection snapshots under `snapshots/`.
     snapshots: Vec<(PathBuf, Vec<u8>)>,
     /// Acknowledged event and decision heads.
@@ -76,16 +80,10 @@ impl Killed {
                 (path.file_name().expect("name").into(), bytes)
             })
             .collect();
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(&data).expect("read the directory") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_file() {
-                let bytes = std::fs::read(entry.path()).expect("read");
-                files.push((entry.file_name().into(), bytes));
-            }
-        }
+        let db = std::fs::read(data.join("db")).expect("read sled's db file");
         Self {
-            files,
+            dir: data,
+            db,
             snapshots,
             events: acknowledged,
             decisions: sections.len() as u64,
@@ -95,25 +93,15 @@ impl Killed {
     /// A fresh copy in `dir` with `db` changed by `damage`.
     fn copy(&self, dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
         let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).expect("create");
-        let mut damage = Some(damage);
-        for (name, bytes) in &self.files {
-            let mut bytes = bytes.clone();
-            if name == Path::new("db") {
-                (damage.take().expect("one db"))(&mut bytes);
-            }
-            std::fs::write(dir.join(name), bytes).expect("write");
-        }
+        copy_data_dir(&self.dir, dir, Record::Copied);
+        let mut db = self.db.clone();
+        damage(&mut db);
+        std::fs::write(dir.join("db"), db).expect("write");
         dir.to_owned()
     }
 
     fn db(&self) -> &[u8] {
-        let (_, db) = self
-            .files
-            .iter()
-            .find(|(n, _)| n == Path::new("db"))
-            .expect("sled's db file");
-        db
+        &self.db
     }
 }
 
@@ -172,28 +160,33 @@ impl Killed {
 
 /// Where the stored values of the last two events and the last decision
 /// start in `db`, found by their chain hashes (the first 32 bytes of each
-/// stored value), and how long the longest is.
-async fn last_records(killed: &Killed, dir: &Path) -> (Vec<usize>, usize) {
+/// stored value), and how long each is (the hash and the record's stored
+/// encoding).
+async fn last_records(killed: &Killed, dir: &Path) -> Vec<(usize, usize)> {
     let copy = killed.copy(dir, |_| {});
     let log = SledLog::open(&copy).expect("an undamaged copy opens");
     let mut values = Vec::new();
     for event in log.read_from(killed.events - 1, 2).await.expect("read") {
-        values.push(event.chain_hash);
+        values.push((event.chain_hash.clone(), event_bytes(&event)));
     }
     for record in log.read_decisions(killed.decisions, 1).await.expect("read") {
-        values.push(record.chain_hash);
+        values.push((record.chain_hash.clone(), decision_bytes(&record)));
     }
     drop(log);
     let db = killed.db();
-    let starts: Vec<usize> = values
+    values
         .iter()
-        .map(|hash| {
-            db.windows(32)
+        .map(|(hash, encoded)| {
+            let start = db
+                .windows(32)
                 .rposition(|window| window == hash.as_slice())
-                .expect("the value is in db")
+                .expect("the value is in db");
+            // The whole value is there, so each byte damaged is one of it.
+            let stored = db.get(start + hash.len()..start + hash.len() + encoded.len());
+            assert_eq!(stored, Some(encoded.as_slice()), "stored as encoded");
+            (start, hash.len() + encoded.len())
         })
-        .collect();
-    (starts, 300)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,11 +194,13 @@ async fn a_damaged_or_truncated_tail_is_recovered_whole_or_refused_never_short()
     let dir = tempfile::tempdir().expect("tempdir");
     let killed = Killed::new(dir.path()).await;
     let case_dir = dir.path().join("case");
-    let (starts, length) = last_records(&killed, &case_dir).await;
+    let records = last_records(&killed, &case_dir).await;
+    let starts: Vec<usize> = records.iter().map(|(start, _)| *start).collect();
     let mut outcomes = Outcomes::default();
     let mut damaged_bytes = 0;
-    for start in &starts {
-        for at in start.saturating_sub(16)..(start + length).min(killed.db().len()) {
+    // Each record's stored value, and the 16 bytes of sled's header before it.
+    for (start, length) in &records {
+        for at in start.saturating_sub(16)..start + length {
             let copy = killed.copy(&case_dir, |db| db[at] ^= 0x55);
             killed.check(&copy, &format!("byte {at} changed"), &mut outcomes);
             damaged_bytes += 1;
