@@ -21,11 +21,18 @@
 //! acknowledged. So a torn write neither refuses a good log nor lets a
 //! short one pass. Both slots unreadable is damage to the file itself, not
 //! a torn write, and is refused: what was acknowledged cannot be told.
+//!
+//! A file that is simply gone (a file-system check, a backup copied without
+//! it) must not pass for a directory that never had one, or a log that lost
+//! its tail and the file together would open clean. So sled itself holds a
+//! mark ([`mark`]) that the record is kept: a directory marked and without
+//! the file is refused, and only a directory neither marked nor holding the
+//! file (new, or written before the record existed) gets a new one.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,6 +50,9 @@ const SLOT: u64 = 512;
 const RECORD: usize = 128;
 /// The first bytes of a slot (format version 1).
 const MAGIC: &[u8; 8] = b"icr-ack1";
+/// The sled tree holding the mark that the record is kept, and its key.
+const MARK_TREE: &[u8] = b"acknowledged";
+const MARK_KEY: &[u8] = b"kept in";
 
 /// The heads of both chains: how far each was acknowledged, with the chain
 /// hash stored at that position (zeros for an empty chain).
@@ -94,19 +104,71 @@ fn decode(slot: &[u8]) -> Option<(u64, Heads)> {
 }
 
 /// The newest whole slot of the record in `dir`: `Ok(None)` when there is
-/// no record, `Err(InvalidData)` when neither slot is whole.
+/// no record, `Err(InvalidData)` when neither slot is whole. One slot
+/// damaged is logged as a warning ([`one_slot_damaged`]).
 fn read_newest(dir: &Path) -> io::Result<Option<(u64, Heads)>> {
-    let bytes = match std::fs::read(dir.join(FILE_NAME)) {
+    let path = dir.join(FILE_NAME);
+    let bytes = match std::fs::read(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         read => read?,
     };
     let slots = [0, SLOT as usize].map(|at| bytes.get(at..).and_then(decode));
+    if let [Some((sequence, _)), None] | [None, Some((sequence, _))] = slots {
+        tracing::warn!("{}", one_slot_damaged(&path, sequence));
+    }
     slots
         .into_iter()
         .flatten()
         .max_by_key(|(sequence, _)| *sequence)
         .map(Some)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "neither slot is whole"))
+}
+
+/// What one damaged slot means, when the other, holding flush `sequence`,
+/// is whole: the damaged one is where the next flush was being written.
+fn one_slot_damaged(path: &Path, sequence: u64) -> String {
+    let damaged = (sequence + 1) % 2;
+    let start = damaged * SLOT;
+    format!(
+        "slot {damaged} (bytes {start}–{}) of the record of what was acknowledged ({}) is \
+         damaged; the log is compared with the other slot, flush {sequence}. A write torn by \
+         a crash leaves this, and the damaged slot's flush was then never acknowledged; if \
+         the service did not crash, the file itself is being damaged: check the disk",
+        start + RECORD as u64 - 1,
+        path.display()
+    )
+}
+
+/// Whether sled holds the mark that this log keeps a record of what was
+/// acknowledged. Read without creating the mark's tree.
+pub(crate) fn marked(db: &sled::Db) -> sled::Result<bool> {
+    if !db.tree_names().iter().any(|name| name == MARK_TREE) {
+        return Ok(false);
+    }
+    db.open_tree(MARK_TREE)?.contains_key(MARK_KEY)
+}
+
+/// Marks in sled that this log keeps a record of what was acknowledged, and
+/// makes the mark durable (`sync`: sled's `db` file, see `DiskSync`). Call
+/// once the record's file is durable: a crash between the two leaves a
+/// file without a mark, which the next open marks, never a mark without
+/// its file, which would refuse a good log.
+pub(crate) fn mark(db: &sled::Db, sync: impl FnOnce() -> io::Result<()>) -> sled::Result<()> {
+    db.open_tree(MARK_TREE)?
+        .insert(MARK_KEY, FILE_NAME.as_bytes())?;
+    db.flush()?;
+    sync().map_err(sled::Error::Io)
+}
+
+/// Moves the record in `dir`, if there is one, aside to
+/// `acknowledged-heads.replaced` (kept for investigation); the name it was
+/// moved to.
+pub(crate) fn move_aside(dir: &Path) -> io::Result<Option<PathBuf>> {
+    let aside = dir.join(format!("{FILE_NAME}.replaced"));
+    match std::fs::rename(dir.join(FILE_NAME), &aside) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        moved => moved.map(|()| Some(aside)),
+    }
 }
 
 /// Reads the acknowledged heads recorded in `dir`, if there is a record;

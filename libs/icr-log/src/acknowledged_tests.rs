@@ -63,20 +63,40 @@ async fn write(log: &SledLog, from: u64, to: u64, decisions: u64) {
 /// directory to another: the log as it was, as a storage failure that loses
 /// the tail leaves it.
 fn copy_sled_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(to).expect("read dir") {
-        let entry = entry.expect("entry");
-        if entry.file_name() != FILE_NAME && entry.file_type().expect("type").is_file() {
-            std::fs::remove_file(entry.path()).expect("remove");
+    crate::test_util::copy_data_dir(from, to, crate::test_util::Record::Left);
+}
+
+/// What `open` logs at warning level or above, with what it returned.
+fn logged<T>(open: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
         }
     }
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        if entry.file_name() == FILE_NAME || entry.file_type().expect("type").is_dir() {
-            continue;
-        }
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let opened = tracing::subscriber::with_default(subscriber, open);
+    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8");
+    (opened, text)
+}
+
+/// Removes the mark in sled that the record is kept, as a directory
+/// written before the record existed has none.
+fn unmark(dir: &Path) {
+    let db = sled::open(dir).expect("open with sled");
+    db.drop_tree(MARK_TREE).expect("drop the mark");
+    db.flush().expect("flush");
 }
 
 fn flip(path: &Path, at: u64) {
@@ -133,19 +153,7 @@ async fn every_flush_records_the_heads_it_made_durable() {
         stored(&log.inner.audit_tree, record_key)
     );
     assert_eq!(log.acknowledged(), Some(recorded));
-}
-
-#[tokio::test]
-async fn a_directory_without_the_record_opens_and_gets_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = SledLog::open(dir.path()).expect("open");
-    write(&log, 1, 4, 1).await;
-    drop(log);
-    std::fs::remove_file(dir.path().join(FILE_NAME)).expect("as an older version left it");
-    let log = SledLog::open(dir.path()).expect("reopen");
-    let recorded = read(dir.path()).expect("read").expect("created");
-    assert_eq!((recorded.events, recorded.decisions), (4, 1));
-    assert_eq!(log.verify(None).expect("read").expect("verifies").events, 4);
+    assert!(marked(&log.inner.db).expect("read the mark"));
 }
 
 /// A directory whose log lost events 3 to 5 and decisions 1 to 2 after
@@ -164,6 +172,9 @@ async fn short_log() -> tempfile::TempDir {
     copy_sled_files(&earlier, &data);
     dir
 }
+
+#[path = "acknowledged_mark_tests.rs"]
+mod mark;
 
 fn lost(opened: Result<SledLog, LogError>) -> Lost {
     match opened {
@@ -224,8 +235,21 @@ async fn a_torn_record_never_refuses_a_good_log() {
         let path = dir.path().join(FILE_NAME);
         let whole = std::fs::read(&path).expect("read");
         flip(&path, (newest % 2) * SLOT + at);
-        let log = SledLog::open(dir.path()).expect("a torn record opens a good log");
+        let (log, warned) = logged(|| SledLog::open(dir.path()));
+        let log = log.expect("a torn record opens a good log");
         assert_eq!(log.head(), 3);
+        let slot = newest % 2;
+        let expected = format!(
+            "slot {slot} (bytes {}–{}) of the record of what was acknowledged ({}) is \
+             damaged; the log is compared with the other slot, flush {}. A write torn by a \
+             crash leaves this, and the damaged slot's flush was then never acknowledged; if \
+             the service did not crash, the file itself is being damaged: check the disk",
+            slot * SLOT,
+            slot * SLOT + RECORD as u64 - 1,
+            path.display(),
+            newest - 1
+        );
+        assert!(warned.contains(&expected), "{at}: {warned}");
         drop(log);
         std::fs::write(&path, &whole).expect("restore");
     }
@@ -259,12 +283,26 @@ fn an_unreadable_record_is_refused_not_rebuilt() {
         matches!(error, LogError::AcknowledgedUnreadable(_)),
         "{error}"
     );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the record of what was acknowledged ({}) is damaged: neither of its two copies \
+             is whole, so whether acknowledged records are missing cannot be told. To go on, \
+             {}",
+            dir.path().join(FILE_NAME).display(),
+            crate::opening::RECORD_LOST
+        )
+    );
     assert!(
         error
             .to_string()
-            .contains("neither of its two copies is whole"),
+            .contains("a tail lost before then could no longer be detected"),
         "{error}"
     );
+    // Moving the file aside does not make the log open: it kept a record.
+    std::fs::remove_file(dir.path().join(FILE_NAME)).expect("move aside");
+    let error = SledLog::open(dir.path()).err().expect("refused");
+    assert!(matches!(error, LogError::AcknowledgedMissing(_)), "{error}");
 }
 
 #[test]

@@ -51,14 +51,28 @@ pub enum LogError {
     Damaged(Box<Damage>),
     /// Opening: the record of acknowledged heads is damaged beyond its two
     /// copies, so whether acknowledged records are missing cannot be told.
+    /// Restore the directory from a verified copy, or replace the record
+    /// (`consent-cli verify --replace-acknowledged-record`) accepting that a
+    /// tail lost before cannot be detected.
     #[error(
         "the record of what was acknowledged ({}) is damaged: neither of its two copies is \
-         whole, so whether acknowledged records are missing cannot be told. Compare the \
-         directory with a backup; if the log holds everything, move the file aside and the \
-         next start records the log's heads in a new one",
-        .0.join(crate::acknowledged::FILE_NAME).display()
+         whole, so whether acknowledged records are missing cannot be told. To go on, {}",
+        .0.join(crate::acknowledged::FILE_NAME).display(),
+        crate::opening::RECORD_LOST
     )]
     AcknowledgedUnreadable(PathBuf),
+    /// Opening: the record of acknowledged heads is gone from a directory
+    /// that kept one (sled holds the mark), so whether acknowledged records
+    /// are missing cannot be told. As for
+    /// [`LogError::AcknowledgedUnreadable`].
+    #[error(
+        "the record of what was acknowledged ({}) is missing, though this log has kept one \
+         (a file-system check, or a copy or backup made without it, can leave a directory \
+         so): whether acknowledged records are missing cannot be told. To go on, {}",
+        .0.join(crate::acknowledged::FILE_NAME).display(),
+        crate::opening::RECORD_LOST
+    )]
+    AcknowledgedMissing(PathBuf),
     /// Opening: another process (a running service, or `consent-cli
     /// verify`) holds the directory. Stop it, or use a copy.
     #[error(

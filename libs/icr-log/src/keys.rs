@@ -83,6 +83,24 @@ pub(crate) fn stored_hash(
     Ok(tree.get(key)?.and_then(|v| Some(unseal(&v)?.0)))
 }
 
+/// The chain hash stored at `position` under `prefix` in `tree`, a chain's
+/// head: `None` at position 0 (an empty chain), an error when the item is
+/// missing or too short to hold a hash.
+pub(crate) fn head_hash(
+    tree: &sled::Tree,
+    prefix: u8,
+    position: u64,
+) -> Result<Option<ChainHash>, crate::LogError> {
+    if position == 0 {
+        return Ok(None);
+    }
+    stored_hash(tree, positioned(prefix, position))?
+        .map(Some)
+        .ok_or_else(|| {
+            crate::LogError::Inconsistent(format!("no chain hash at position {position}"))
+        })
+}
+
 pub(crate) fn stream_prefix(stream: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(stream.len() + 10);
     key.push(STREAM_INDEX);

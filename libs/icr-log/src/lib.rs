@@ -11,7 +11,8 @@
 //! sled's files the log keeps a record of the heads it acknowledged
 //! ([`ACKNOWLEDGED_HEADS_FILE`]), and refuses to open a log short of it
 //! ([`LogError::Lost`]): sled's crash recovery drops a damaged tail without
-//! a word.
+//! a word. A mark inside sled says the record is kept, so a directory that
+//! lost the file is refused too ([`LogError::AcknowledgedMissing`]).
 //!
 //! Nothing here updates or deletes an event or a decision, and no API to do
 //! so exists.
@@ -34,6 +35,8 @@ mod opening;
 mod signer;
 mod sled_log;
 mod tamper;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 mod tip;
 mod verify;
 

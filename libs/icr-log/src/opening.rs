@@ -8,13 +8,22 @@ use std::path::{Path, PathBuf};
 
 use crate::LogError;
 use crate::acknowledged::{self, Acknowledged, Heads};
-use crate::chain::{Chain, ChainHash};
+use crate::chain::Chain;
+use crate::disk::DiskSync;
 use crate::keys;
 
 /// What to do about a directory that is damaged or short, in the words of
 /// every message that refuses one.
 const RESTORE: &str = "restore the directory from a verified copy or backup (check a copy with \
                        `consent-cli verify --data-dir COPY`) and keep this one for investigation";
+
+/// What to do when the record of what was acknowledged is gone or
+/// unreadable, in the words of both refusals.
+pub(crate) const RECORD_LOST: &str = "restore the directory, including `acknowledged-heads`, \
+    from a verified copy or backup; or, once the log was compared with a backup, record its \
+    heads anew with `consent-cli verify --data-dir DIR --replace-acknowledged-record`, which \
+    keeps the old file as `acknowledged-heads.replaced`: a tail lost before then could no \
+    longer be detected";
 
 /// Acknowledged records the log no longer holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +96,12 @@ impl fmt::Display for Lost {
 pub struct Damage {
     /// The data directory.
     pub dir: PathBuf,
-    /// Byte offset in `db` where sled found damage, when it says.
+    /// Byte offset in `db` where sled found damage, when it says: of the
+    /// damaged record itself, or of the pointer to it when it is a blob.
     pub offset: Option<u64>,
+    /// When the damaged record is a large value kept in its own file, the
+    /// name of that file under `blobs/`.
+    pub blob: Option<u64>,
     /// What was acknowledged, when the record of it could be read.
     pub acknowledged: Option<Heads>,
 }
@@ -100,9 +113,16 @@ impl fmt::Display for Damage {
             f,
             "the log in {dir} cannot be opened: its storage is damaged"
         )?;
-        match self.offset {
-            Some(offset) => write!(f, " (sled found corrupted data at byte {offset} of `db`)")?,
-            None => write!(f, " (sled did not say where)")?,
+        match (self.offset, self.blob) {
+            (Some(offset), Some(blob)) => write!(
+                f,
+                " (sled found corrupted data in `blobs/{blob}`, the file of a large value \
+                 that byte {offset} of `db` points to)"
+            )?,
+            (Some(offset), None) => {
+                write!(f, " (sled found corrupted data at byte {offset} of `db`)")?
+            }
+            (None, _) => write!(f, " (sled did not say where)")?,
         }
         match self.acknowledged {
             Some(heads) => write!(
@@ -146,30 +166,25 @@ pub(crate) fn open_db(path: &Path) -> Result<sled::Db, LogError> {
             sled::Error::Corruption { .. }
             | sled::Error::Unsupported(_)
             | sled::Error::ReportableBug(_) => {
-                let offset = match error {
-                    sled::Error::Corruption { at: Some(at), .. } => Some(match at {
-                        sled::DiskPtr::Inline(offset) | sled::DiskPtr::Blob(offset, _) => offset,
-                    }),
-                    _ => None,
+                let (offset, blob) = match error {
+                    sled::Error::Corruption { at: Some(at), .. } => match at {
+                        sled::DiskPtr::Inline(offset) => (Some(offset), None),
+                        sled::DiskPtr::Blob(offset, blob) => {
+                            (Some(offset), u64::try_from(blob).ok())
+                        }
+                    },
+                    _ => (None, None),
                 };
                 return Err(LogError::Damaged(Box::new(Damage {
                     dir: path.to_owned(),
                     offset,
+                    blob,
                     acknowledged: acknowledged::read(path).ok().flatten(),
                 })));
             }
             other => return Err(other.into()),
         }
     }
-}
-
-/// The stored chain hash at `position` (zeros when the chain is empty or the
-/// item has no readable hash).
-fn hash_at(tree: &sled::Tree, prefix: u8, position: u64) -> Result<ChainHash, LogError> {
-    if position == 0 {
-        return Ok(ChainHash::default());
-    }
-    Ok(keys::stored_hash(tree, keys::positioned(prefix, position))?.unwrap_or_default())
 }
 
 /// The heads of the log as stored: event head `events` in `log`, decision
@@ -182,69 +197,173 @@ pub(crate) fn stored_heads(
 ) -> Result<Heads, LogError> {
     Ok(Heads {
         events,
-        event_hash: hash_at(log, keys::EVENT, events)?,
+        event_hash: keys::head_hash(log, keys::EVENT, events)?.unwrap_or_default(),
         decisions,
-        decision_hash: hash_at(audit, crate::audit::RECORD, decisions)?,
+        decision_hash: keys::head_hash(audit, crate::audit::RECORD, decisions)?.unwrap_or_default(),
     })
 }
 
+/// How opening treats the record of what was acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keeping {
+    /// Compare the log with it and keep it from then on (a new directory,
+    /// or one from before the record existed, gets one).
+    Keep,
+    /// Compare the log with it, writing nothing: to verify a directory.
+    Check,
+    /// Record the log's heads in a new one, whatever is there: the
+    /// operator accepts that a tail lost before now cannot be detected.
+    Replace,
+}
+
+/// The log's own files: sled's database and our handle on its `db` file.
+pub(crate) struct Storage<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) db: &'a sled::Db,
+    pub(crate) disk: &'a DiskSync,
+    pub(crate) log: &'a sled::Tree,
+    pub(crate) audit: &'a sled::Tree,
+}
+
+fn io_error(error: std::io::Error) -> LogError {
+    LogError::Storage(sled::Error::Io(error))
+}
+
 /// Compares the log whose heads are `found` with the record of what was
-/// acknowledged in `dir`, and opens the record, moved on to `found`. A
-/// directory without one (new, or from a version that kept none) gets one.
-/// Refuses a log shorter than the record, or holding something else at a
-/// recorded head.
+/// acknowledged in its directory, and opens the record, moved on to
+/// `found`. Refuses a log shorter than the record or holding something else
+/// at a recorded head, a record that is unreadable, and a record that is
+/// gone from a directory that kept one (sled holds the mark). A directory
+/// that never kept one gets one, with a warning when its log is not empty:
+/// a tail it lost before cannot be detected. `Ok(None)` only when checking
+/// a directory that keeps none.
 pub(crate) fn check_acknowledged(
-    dir: &Path,
-    log: &sled::Tree,
-    audit: &sled::Tree,
+    storage: &Storage<'_>,
     found: &Heads,
-) -> Result<Acknowledged, LogError> {
+    keeping: Keeping,
+) -> Result<Option<Acknowledged>, LogError> {
+    let dir = storage.dir;
+    let create = || -> Result<Acknowledged, LogError> {
+        let record = Acknowledged::create(dir, found).map_err(io_error)?;
+        acknowledged::mark(storage.db, || storage.disk.sync())?;
+        Ok(record)
+    };
+    if keeping == Keeping::Replace {
+        let aside = acknowledged::move_aside(dir).map_err(io_error)?;
+        let record = create()?;
+        tracing::warn!(
+            dir = %dir.display(),
+            kept_aside = ?aside,
+            "the record of what was acknowledged was replaced by the log's heads (events up to \
+             {}, decisions up to {}): a tail lost before now can no longer be detected",
+            found.events,
+            found.decisions
+        );
+        return Ok(Some(record));
+    }
+    let marked = acknowledged::marked(storage.db)?;
     let record = Acknowledged::open(dir).map_err(|error| match error.kind() {
         std::io::ErrorKind::InvalidData => LogError::AcknowledgedUnreadable(dir.to_owned()),
-        _ => LogError::Storage(sled::Error::Io(error)),
+        _ => io_error(error),
     })?;
     let Some(record) = record else {
-        return Acknowledged::create(dir, found).map_err(|e| sled::Error::Io(e).into());
+        if marked {
+            return Err(LogError::AcknowledgedMissing(dir.to_owned()));
+        }
+        if keeping == Keeping::Check {
+            return Ok(None);
+        }
+        if found.events > 0 || found.decisions > 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                "this directory kept no record of what was acknowledged (it was written by \
+                 an earlier version); one is kept from now on, holding events up to {} and \
+                 decisions up to {}: a tail lost before now cannot be detected",
+                found.events,
+                found.decisions
+            );
+        }
+        return create().map(Some);
     };
-    let acknowledged = record.heads();
+    compare(storage, &record.heads(), found)?;
+    if keeping == Keeping::Keep {
+        // A crash between creating the file and marking leaves it unmarked.
+        if !marked {
+            acknowledged::mark(storage.db, || storage.disk.sync())?;
+        }
+        record.record(found).map_err(sled::Error::Io)?;
+    }
+    Ok(Some(record))
+}
+
+/// Refuses a log, whose heads are `found`, shorter than `acknowledged` or
+/// holding something else at an acknowledged head.
+fn compare(storage: &Storage<'_>, acknowledged: &Heads, found: &Heads) -> Result<(), LogError> {
     let missing =
         |found: u64, acknowledged: u64| (found < acknowledged).then(|| found + 1..=acknowledged);
     let mut lost = Lost {
-        dir: dir.to_owned(),
+        dir: storage.dir.to_owned(),
         events: missing(found.events, acknowledged.events),
         decisions: missing(found.decisions, acknowledged.decisions),
         replaced: None,
     };
-    let replaced = [
+    let heads = [
         (
             Chain::Events,
-            log,
+            storage.log,
             keys::EVENT,
             acknowledged.events,
             acknowledged.event_hash,
+            lost.events.is_some(),
         ),
         (
             Chain::Decisions,
-            audit,
+            storage.audit,
             crate::audit::RECORD,
             acknowledged.decisions,
             acknowledged.decision_hash,
+            lost.decisions.is_some(),
         ),
     ];
-    for (chain, tree, prefix, position, hash) in replaced {
-        if position > 0 && lost.replaced.is_none() && hash_at(tree, prefix, position)? != hash {
-            let short = match chain {
-                Chain::Events => lost.events.is_some(),
-                _ => lost.decisions.is_some(),
-            };
-            if !short {
-                lost.replaced = Some((chain, position));
-            }
+    for (chain, tree, prefix, position, hash, short) in heads {
+        // A chain that is short is named as such, not as replaced.
+        if short || lost.replaced.is_some() {
+            continue;
+        }
+        if keys::head_hash(tree, prefix, position)?.unwrap_or_default() != hash {
+            lost.replaced = Some((chain, position));
         }
     }
     if lost.events.is_some() || lost.decisions.is_some() || lost.replaced.is_some() {
         return Err(LogError::Lost(Box::new(lost)));
     }
-    record.record(found).map_err(sled::Error::Io)?;
-    Ok(record)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_blob_is_named_as_such() {
+        let damage = |blob| Damage {
+            dir: PathBuf::from("data"),
+            offset: Some(4096),
+            blob,
+            acknowledged: None,
+        };
+        assert!(
+            damage(Some(77)).to_string().contains(
+                "(sled found corrupted data in `blobs/77`, the file of a large value that byte \
+                 4096 of `db` points to)"
+            ),
+            "{}",
+            damage(Some(77))
+        );
+        assert!(
+            damage(None)
+                .to_string()
+                .contains("(sled found corrupted data at byte 4096 of `db`)")
+        );
+    }
 }

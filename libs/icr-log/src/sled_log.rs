@@ -18,7 +18,7 @@ use crate::combine::Combining;
 use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
 use crate::metrics::{Kind, LogMetrics};
-use crate::opening;
+use crate::opening::{self, Keeping};
 pub(crate) use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
@@ -81,11 +81,31 @@ pub struct SledLog {
 impl SledLog {
     /// Opens (or creates) the log in directory `path`, and compares it with
     /// the record of what was acknowledged there (see
-    /// [`LogError::Lost`]): a log that lost acknowledged records is refused.
-    /// A directory without that record (new, or written by a version that
-    /// kept none) gets one holding the log's heads.
+    /// [`LogError::Lost`]): a log that lost acknowledged records is refused,
+    /// and so is a directory whose record is unreadable or gone
+    /// ([`LogError::AcknowledgedUnreadable`],
+    /// [`LogError::AcknowledgedMissing`]). A directory that never kept one
+    /// (new, or written by a version that kept none) gets one holding the
+    /// log's heads, with a warning when the log is not empty.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
-        Self::open_with(path.as_ref(), true)
+        Self::open_with(path.as_ref(), Some(Keeping::Keep))
+    }
+
+    /// Opens the log to check it: compares it with the record of what was
+    /// acknowledged and refuses as [`SledLog::open`] does, but writes no
+    /// record. On a directory that never kept one nothing is compared and
+    /// [`SledLog::acknowledged`] is `None`.
+    pub fn open_to_verify(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        Self::open_with(path.as_ref(), Some(Keeping::Check))
+    }
+
+    /// Opens the log and records its heads in a new record of what was
+    /// acknowledged, whatever record is there (an unreadable one is kept as
+    /// `acknowledged-heads.replaced`). A tail the log lost before now can
+    /// then no longer be detected: only for an operator who compared the
+    /// directory with a backup and accepts that.
+    pub fn open_replacing_acknowledged_record(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        Self::open_with(path.as_ref(), Some(Keeping::Replace))
     }
 
     /// Opens the log without the record of what was acknowledged, neither
@@ -93,10 +113,10 @@ impl SledLog {
     /// it costs. Never use it for history that matters.
     #[doc(hidden)]
     pub fn open_without_acknowledged_record(path: impl AsRef<Path>) -> Result<Self, LogError> {
-        Self::open_with(path.as_ref(), false)
+        Self::open_with(path.as_ref(), None)
     }
 
-    fn open_with(path: &Path, keep_acknowledged: bool) -> Result<Self, LogError> {
+    fn open_with(path: &Path, keeping: Option<Keeping>) -> Result<Self, LogError> {
         let db = opening::open_db(path)?;
         let disk = DiskSync::open(path).map_err(sled::Error::Io)?;
         let tree = db.open_tree("log")?;
@@ -104,17 +124,19 @@ impl SledLog {
         let audit_tree = db.open_tree("audit")?;
         let audit_tip = crate::audit::tip(&audit_tree)?;
         let checkpoints = db.open_tree("checkpoints")?;
-        let acknowledged = match keep_acknowledged {
-            true => {
+        let acknowledged = match keeping {
+            Some(keeping) => {
                 let found = opening::stored_heads(&tree, tip.head, &audit_tree, audit_tip.head)?;
-                Some(opening::check_acknowledged(
-                    path,
-                    &tree,
-                    &audit_tree,
-                    &found,
-                )?)
+                let storage = opening::Storage {
+                    dir: path,
+                    db: &db,
+                    disk: &disk,
+                    log: &tree,
+                    audit: &audit_tree,
+                };
+                opening::check_acknowledged(&storage, &found, keeping)?
             }
-            false => None,
+            None => None,
         };
         let inner = Inner {
             db,

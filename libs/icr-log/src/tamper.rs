@@ -142,15 +142,9 @@ impl TamperEvidence for SledLog {
             if unchanged {
                 return Ok(None);
             }
-            let hash_at = |tree: &sled::Tree, prefix: u8, position: u64| -> Result<_, LogError> {
-                if position == 0 {
-                    return Ok(Vec::new());
-                }
-                keys::stored_hash(tree, keys::positioned(prefix, position))?
-                    .map(|h| h.to_vec())
-                    .ok_or_else(|| {
-                        LogError::Inconsistent(format!("no chain hash at position {position}"))
-                    })
+            let hash_at = |tree: &sled::Tree, prefix: u8, position: u64| {
+                keys::head_hash(tree, prefix, position)
+                    .map(|hash| hash.map_or_else(Vec::new, |hash| hash.to_vec()))
             };
             let mut checkpoint = Checkpoint {
                 sequence: last.map_or(1, |c| c.sequence + 1),

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args};
 use icr_log::chain::{decision_bytes, event_bytes};
 use icr_log::ed25519_dalek::VerifyingKey;
-use icr_log::{Break, KeyMismatch, LogError, SledLog, Verification, Verifier};
+use icr_log::{Break, KeyMismatch, SledLog, Verification, Verifier};
 use icr_proto::pb::ReadEventsRequest;
 use serde_json::json;
 use tonic::transport::Channel;
@@ -24,6 +24,9 @@ use crate::caller::Caller;
 use crate::events;
 use crate::output::{self, Output};
 use crate::replay::Replayed;
+
+mod refusal;
+use refusal::refused;
 
 /// Arguments of `verify`.
 #[derive(Args, Debug, Clone)]
@@ -44,13 +47,44 @@ pub(crate) struct VerifyArgs {
     /// decision record and every checkpoint.
     #[arg(long)]
     pub(crate) server: bool,
+    /// With --data-dir: record the log's heads in a new record of what was
+    /// acknowledged (`acknowledged-heads`), replacing one that is missing
+    /// or damaged (the old file is kept as `acknowledged-heads.replaced`),
+    /// then verify. A tail the log lost before now can then no longer be
+    /// detected: first compare the directory with a backup.
+    #[arg(long, requires = "data_dir")]
+    pub(crate) replace_acknowledged_record: bool,
 }
 
 /// Verifies the sled directory `dir`; needs no service.
 pub(crate) fn run_offline(args: &VerifyArgs, dir: &Path, output: Output) -> Result<()> {
     let key = public_key(args)?;
     check_data_dir(dir)?;
-    let log = SledLog::open(dir).map_err(|error| refused(error, dir, output))?;
+    let opened = match args.replace_acknowledged_record {
+        true => SledLog::open_replacing_acknowledged_record(dir),
+        false => SledLog::open_to_verify(dir),
+    };
+    let log = opened.map_err(|error| refused(error, dir, output))?;
+    if let (true, Some(heads)) = (args.replace_acknowledged_record, log.acknowledged()) {
+        eprintln!(
+            "warning: the record of what was acknowledged in {} now holds the log's heads \
+             (events up to {}, decisions up to {}); the old one, if any, is kept as `{}.replaced`. \
+             A tail lost before now can no longer be detected",
+            dir.display(),
+            heads.events,
+            heads.decisions,
+            icr_log::ACKNOWLEDGED_HEADS_FILE
+        );
+    }
+    if log.acknowledged().is_none() {
+        eprintln!(
+            "warning: {} holds no record of what was acknowledged (`{}`; it was written by an \
+             earlier version), so a lost tail cannot be detected here; the service keeps one \
+             from its next start",
+            dir.display(),
+            icr_log::ACKNOWLEDGED_HEADS_FILE
+        );
+    }
     if let (Some(key), Some(path)) = (key.as_ref(), args.public_key.as_deref())
         && let Some(mismatch) = log
             .key_mismatch(key)
@@ -75,35 +109,6 @@ fn public_key(args: &VerifyArgs) -> Result<Option<VerifyingKey>> {
         .as_deref()
         .map(audit::read_public_key)
         .transpose()
-}
-
-/// Why the directory could not be opened, in the log's own words: a log
-/// missing acknowledged records, damaged storage, a directory in use.
-fn refused(error: LogError, dir: &Path, output: Output) -> anyhow::Error {
-    match error {
-        LogError::Lost(lost) => {
-            if output.is_json() {
-                let range = |r: &Option<std::ops::RangeInclusive<u64>>| {
-                    r.as_ref().map(|r| json!([r.start(), r.end()]))
-                };
-                let printed = output::json_line(&json!({
-                    "verified": false,
-                    "missing_events": range(&lost.events),
-                    "missing_decisions": range(&lost.decisions),
-                    "replaced": lost.replaced.map(|(chain, at)| json!([chain.name(), at])),
-                    "reason": lost.to_string(),
-                }));
-                if let Err(error) = printed {
-                    return error.into();
-                }
-            }
-            anyhow!("{lost}")
-        }
-        known @ (LogError::Damaged(_)
-        | LogError::Locked(_)
-        | LogError::AcknowledgedUnreadable(_)) => anyhow!("{known}"),
-        other => anyhow!("cannot open the log in {}: {other}", dir.display()),
-    }
 }
 
 /// Refuses a directory that is not a sled database, before sled would

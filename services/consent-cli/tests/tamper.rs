@@ -12,6 +12,7 @@ mod support;
 
 use std::path::Path;
 
+use icr_log::test_util::{Record, copy_data_dir};
 use support::{KeyPair, NHS, Service, cli, cli_offline, failed, refusal_to_start, succeeded};
 
 /// The requester's user id, looked for in decision records' bytes.
@@ -81,7 +82,7 @@ impl Stopped {
     /// (flushed and closed before this returns).
     fn altered_copy(&self, name: &str, tamper: impl FnOnce(&sled::Db)) -> std::path::PathBuf {
         let copy = self.dir.path().join(name);
-        copy_dir(&self.dir.path().join("data"), &copy);
+        copy_data_dir(&self.dir.path().join("data"), &copy, Record::Copied);
         let db = sled::open(&copy).expect("open the copy with sled");
         tamper(&db);
         db.flush().expect("flush");
@@ -107,20 +108,6 @@ impl Stopped {
             refusal.contains(expected),
             "`{expected}` not in:\n{refusal}"
         );
-    }
-}
-
-/// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the directory") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
     }
 }
 

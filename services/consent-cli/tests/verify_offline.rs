@@ -8,6 +8,7 @@ mod support;
 use std::path::Path;
 
 use consent_service::{Options, PolicyFiles};
+use icr_log::test_util::{Record, copy_data_dir};
 use serde_json::Value;
 use support::{KeyPair, NHS, Service, cli, cli_offline, failed, json_lines, stderr, succeeded};
 
@@ -132,47 +133,17 @@ async fn without_a_public_key_everything_but_signatures_is_checked_and_it_says_s
     );
 }
 
-/// Replaces sled's files in `data` by those in `earlier`, keeping the
-/// record of what was acknowledged: the log as a storage failure that
-/// loses its tail leaves it.
-fn lose_the_tail(earlier: &Path, data: &Path) {
-    for entry in std::fs::read_dir(data).expect("read") {
-        let entry = entry.expect("entry");
-        let keep = entry.file_name() == icr_log::ACKNOWLEDGED_HEADS_FILE;
-        if !keep && entry.file_type().expect("type").is_file() {
-            std::fs::remove_file(entry.path()).expect("remove");
-        }
-    }
-    for entry in std::fs::read_dir(earlier).expect("read") {
-        let entry = entry.expect("entry");
-        let record = entry.file_name() == icr_log::ACKNOWLEDGED_HEADS_FILE;
-        if !record && entry.file_type().expect("type").is_file() {
-            std::fs::copy(entry.path(), data.join(entry.file_name())).expect("copy");
-        }
-    }
-}
-
-fn copy_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        if entry.file_type().expect("type").is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_log_missing_acknowledged_records_fails_naming_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (data, earlier) = (dir.path().join("data"), dir.path().join("earlier"));
     unsigned(&data, &[REGISTER]).await;
     let (kept, _) = heads(&data);
-    copy_files(&data, &earlier);
+    copy_data_dir(&data, &earlier, Record::Copied);
     unsigned(&data, &[ADMIT, AUTHORIZE, AUTHORIZE]).await;
     let (events, decisions) = heads(&data);
     assert_eq!(decisions, 2);
-    lose_the_tail(&earlier, &data);
+    copy_data_dir(&earlier, &data, Record::Left);
 
     let refused = failed(&verify(&data, &[]));
     let expected = format!(
@@ -200,6 +171,48 @@ async fn a_log_missing_acknowledged_records_fails_naming_them() {
         serde_json::json!([kept + 1, events])
     );
     assert_eq!(line["missing_decisions"], serde_json::json!([1, 2]));
+    assert_eq!(line["kind"], "lost");
+}
+
+#[tokio::test]
+async fn a_record_gone_with_the_tail_is_refused_until_it_is_replaced_on_purpose() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, earlier) = (dir.path().join("data"), dir.path().join("earlier"));
+    unsigned(&data, &[REGISTER]).await;
+    copy_data_dir(&data, &earlier, Record::Copied);
+    unsigned(&data, &[ADMIT, AUTHORIZE]).await;
+    // The tail and the record lost together, as a backup copied without
+    // the record would leave it.
+    copy_data_dir(&earlier, &data, Record::Left);
+    let record = data.join(icr_log::ACKNOWLEDGED_HEADS_FILE);
+    std::fs::remove_file(&record).expect("remove the record");
+
+    let refused = failed(&verify(&data, &[]));
+    let expected = format!(
+        "error: the record of what was acknowledged ({}) is missing, though this log has kept \
+         one",
+        record.display()
+    );
+    assert!(refused.starts_with(&expected), "{refused}");
+    assert!(
+        refused.contains("`consent-cli verify --data-dir DIR --replace-acknowledged-record`"),
+        "{refused}"
+    );
+    let json = verify(&data, &["--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let line: Value = serde_json::from_slice(&json.stdout).expect("one JSON line");
+    assert_eq!(line["verified"], Value::Bool(false));
+    assert_eq!(line["kind"], "acknowledged_record_missing");
+    assert!(!record.exists(), "verify writes no record");
+
+    // Accepting, on purpose, that the lost tail can no longer be detected.
+    let replaced = succeeded(&verify(&data, &["--replace-acknowledged-record"]));
+    assert!(
+        replaced.starts_with("verified up to event position"),
+        "{replaced}"
+    );
+    assert!(record.exists());
+    succeeded(&verify(&data, &[]));
 }
 
 #[tokio::test]
@@ -246,4 +259,11 @@ async fn damaged_storage_is_not_blamed_on_a_running_service() {
     );
     assert_eq!(refused.trim(), expected);
     assert!(!stderr(&verify(&data, &[])).contains("stop it first"));
+    let json = verify(&data, &["--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let line: Value = serde_json::from_slice(&json.stdout).expect("one JSON line");
+    assert_eq!(line["verified"], Value::Bool(false));
+    assert_eq!(line["kind"], "damaged");
+    assert_eq!(line["acknowledged_event_position"], events);
+    assert_eq!(line["reason"], expected.trim_start_matches("error: "));
 }

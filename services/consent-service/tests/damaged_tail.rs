@@ -18,16 +18,18 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Service, admit, all_events, clinician_asks, patients};
+use icr_log::chain::{decision_bytes, event_bytes};
+use icr_log::test_util::{Record, copy_data_dir};
 use icr_log::{DecisionAudit, EventLog, LogError, SledLog};
 use icr_proto::pb::{Outcome, RecordSection};
 
-/// A killed service's directory, kept in memory to make fresh copies of.
+/// A killed service's directory, to make fresh copies of.
 struct Killed {
-    /// File name and bytes of each file (sled's and the record of what was
-    /// acknowledged); sled keeps no subdirectory this small.
-    files: Vec<(PathBuf, Vec<u8>)>,
-    /// The projection snapshots under `snapshots/`.
-    snapshots: Vec<(PathBuf, Vec<u8>)>,
+    /// The directory: sled's files, the record of what was acknowledged
+    /// and the projection snapshots.
+    dir: PathBuf,
+    /// sled's `db` file as the kill left it.
+    db: Vec<u8>,
     /// Acknowledged event and decision heads.
     events: u64,
     decisions: u64,
@@ -68,25 +70,14 @@ impl Killed {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         service.kill();
-        let snapshots = std::fs::read_dir(&snapshots)
-            .expect("a snapshot was written")
-            .map(|entry| {
-                let path = entry.expect("entry").path();
-                let bytes = std::fs::read(&path).expect("read");
-                (path.file_name().expect("name").into(), bytes)
-            })
-            .collect();
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(&data).expect("read the directory") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_file() {
-                let bytes = std::fs::read(entry.path()).expect("read");
-                files.push((entry.file_name().into(), bytes));
-            }
-        }
+        assert!(
+            std::fs::read_dir(&snapshots).is_ok_and(|mut files| files.next().is_some()),
+            "a snapshot was written"
+        );
+        let db = std::fs::read(data.join("db")).expect("read sled's db file");
         Self {
-            files,
-            snapshots,
+            dir: data,
+            db,
             events: acknowledged,
             decisions: sections.len() as u64,
         }
@@ -95,25 +86,15 @@ impl Killed {
     /// A fresh copy in `dir` with `db` changed by `damage`.
     fn copy(&self, dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
         let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).expect("create");
-        let mut damage = Some(damage);
-        for (name, bytes) in &self.files {
-            let mut bytes = bytes.clone();
-            if name == Path::new("db") {
-                (damage.take().expect("one db"))(&mut bytes);
-            }
-            std::fs::write(dir.join(name), bytes).expect("write");
-        }
+        copy_data_dir(&self.dir, dir, Record::Copied);
+        let mut db = self.db.clone();
+        damage(&mut db);
+        std::fs::write(dir.join("db"), db).expect("write");
         dir.to_owned()
     }
 
     fn db(&self) -> &[u8] {
-        let (_, db) = self
-            .files
-            .iter()
-            .find(|(n, _)| n == Path::new("db"))
-            .expect("sled's db file");
-        db
+        &self.db
     }
 }
 
@@ -172,28 +153,33 @@ impl Killed {
 
 /// Where the stored values of the last two events and the last decision
 /// start in `db`, found by their chain hashes (the first 32 bytes of each
-/// stored value), and how long the longest is.
-async fn last_records(killed: &Killed, dir: &Path) -> (Vec<usize>, usize) {
+/// stored value), and how long each is (the hash and the record's stored
+/// encoding).
+async fn last_records(killed: &Killed, dir: &Path) -> Vec<(usize, usize)> {
     let copy = killed.copy(dir, |_| {});
     let log = SledLog::open(&copy).expect("an undamaged copy opens");
     let mut values = Vec::new();
     for event in log.read_from(killed.events - 1, 2).await.expect("read") {
-        values.push(event.chain_hash);
+        values.push((event.chain_hash.clone(), event_bytes(&event)));
     }
     for record in log.read_decisions(killed.decisions, 1).await.expect("read") {
-        values.push(record.chain_hash);
+        values.push((record.chain_hash.clone(), decision_bytes(&record)));
     }
     drop(log);
     let db = killed.db();
-    let starts: Vec<usize> = values
+    values
         .iter()
-        .map(|hash| {
-            db.windows(32)
+        .map(|(hash, encoded)| {
+            let start = db
+                .windows(32)
                 .rposition(|window| window == hash.as_slice())
-                .expect("the value is in db")
+                .expect("the value is in db");
+            // The whole value is there, so each byte damaged is one of it.
+            let stored = db.get(start + hash.len()..start + hash.len() + encoded.len());
+            assert_eq!(stored, Some(encoded.as_slice()), "stored as encoded");
+            (start, hash.len() + encoded.len())
         })
-        .collect();
-    (starts, 300)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,11 +187,13 @@ async fn a_damaged_or_truncated_tail_is_recovered_whole_or_refused_never_short()
     let dir = tempfile::tempdir().expect("tempdir");
     let killed = Killed::new(dir.path()).await;
     let case_dir = dir.path().join("case");
-    let (starts, length) = last_records(&killed, &case_dir).await;
+    let records = last_records(&killed, &case_dir).await;
+    let starts: Vec<usize> = records.iter().map(|(start, _)| *start).collect();
     let mut outcomes = Outcomes::default();
     let mut damaged_bytes = 0;
-    for start in &starts {
-        for at in start.saturating_sub(16)..(start + length).min(killed.db().len()) {
+    // Each record's stored value, and the 16 bytes of sled's header before it.
+    for (start, length) in &records {
+        for at in start.saturating_sub(16)..start + length {
             let copy = killed.copy(&case_dir, |db| db[at] ^= 0x55);
             killed.check(&copy, &format!("byte {at} changed"), &mut outcomes);
             damaged_bytes += 1;
@@ -240,11 +228,8 @@ fn the_binary_refuses_a_short_copy(killed: &Killed, dir: &Path, at: usize) {
     };
     let missing = lost.missing().expect("a missing range");
     let copy = killed.copy(&dir.join("short"), |db| db[at] ^= 0x55);
-    // The service would start from a snapshot: the log is compared first.
-    std::fs::create_dir_all(copy.join("snapshots")).expect("create");
-    for (name, bytes) in &killed.snapshots {
-        std::fs::write(copy.join("snapshots").join(name), bytes).expect("write");
-    }
+    // The service would start from the snapshot copied with the directory:
+    // the log is compared first.
     let printed = Service::try_start(&copy, &[])
         .err()
         .expect("the service refuses to start");

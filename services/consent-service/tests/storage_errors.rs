@@ -57,3 +57,31 @@ fn damaged_storage_is_named_with_what_was_acknowledged_and_what_to_do() {
     assert!(!printed.contains("Read corrupted data"), "{printed}");
     assert!(!printed.contains("Caused by"), "{printed}");
 }
+
+#[test]
+fn a_record_of_what_was_acknowledged_gone_from_the_directory_is_refused_not_recreated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    Service::start(&data, &[]).kill();
+    // A file-system check, or a backup copied without it.
+    let record = data.join(icr_log::ACKNOWLEDGED_HEADS_FILE);
+    std::fs::remove_file(&record).expect("remove the record");
+    let printed = Service::try_start(&data, &[])
+        .err()
+        .expect("the service does not start");
+    let expected = format!(
+        "refusing to start: the record of what was acknowledged ({}) is missing, though this \
+         log has kept one",
+        record.display()
+    );
+    assert_eq!(printed.matches(&expected).count(), 1, "{printed}");
+    assert!(
+        printed.contains(
+            "To go on, restore the directory, including `acknowledged-heads`, from a verified \
+             copy or backup; or, once the log was compared with a backup, record its heads \
+             anew with `consent-cli verify --data-dir DIR --replace-acknowledged-record`"
+        ),
+        "{printed}"
+    );
+    assert!(!record.exists(), "refusing recreates nothing");
+}
