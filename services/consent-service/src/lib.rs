@@ -235,6 +235,7 @@ pub async fn run_with_health_port(
         .tasks
         .extend(snapshot_writer.as_ref().map(JoinHandle::abort_handle));
     let local: SocketAddr = listener.local_addr()?;
+    let shutdown = shutdown::armed(shutdown).await;
     tracing::info!(%local, position = head, data_dir = %options.data_dir.display(), "serving");
     // The key vouches only for a log that verified and was not found
     // broken since.

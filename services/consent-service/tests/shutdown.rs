@@ -271,3 +271,24 @@ async fn check_log(service: &Service, patients: &[String], written: &[Written]) 
     assert_status_matches(&mut service.consent(), patients, &events, "after SIGTERM").await;
     (acknowledged, failed_found)
 }
+
+/// A SIGTERM sent the moment the `serving` line appears drains and exits 0:
+/// the signal handlers are in place before that line is printed, not at the
+/// server's first poll of its shutdown future. A few starts, as the gap it
+/// guards against was a race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_the_serving_line_is_a_graceful_stop() {
+    for _ in 0..5 {
+        let data = tempfile::tempdir().expect("tempdir");
+        let service = Service::start(data.path(), &[]);
+        service.terminate();
+        let printed = service.printed();
+        let status = tokio::task::spawn_blocking(move || service.wait_at_most(EXIT_GIVE_UP))
+            .await
+            .expect("wait for the service");
+        assert!(
+            status.success(),
+            "the service exited with {status} after SIGTERM:\n{printed}"
+        );
+    }
+}
