@@ -52,6 +52,9 @@ macro_rules! declare_facts {
                 }
             ),*];
 
+            /// No fact holding, in a `const` (as `Facts::default()`).
+            pub const NONE: Self = Self { $($name: false),* };
+
             /// Every fact holding (the engine's probe requests use it).
             pub(crate) const EVERY: Self = Self { $($name: true),* };
 

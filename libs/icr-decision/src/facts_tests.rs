@@ -69,6 +69,7 @@ fn names_and_lookups_follow_the_declaration() {
         assert_eq!(*name, fact.name);
         assert_eq!(Fact::named(name), Some(fact));
         assert_eq!(Facts::default().holds(name), Some(false));
+        assert_eq!(Facts::NONE.holds(name), Some(false));
         assert_eq!(Facts::EVERY.holds(name), Some(true));
     }
     assert_eq!(Facts::EVERY.holds("no_such_fact"), None);
