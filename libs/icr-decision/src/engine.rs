@@ -4,13 +4,12 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
-use casbin::function_map::OperatorFunction;
-use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use serde::Serialize;
-
 use crate::Verdict;
+use crate::facts::Facts;
 use crate::reason::{Reason, explain};
 use crate::rules::{any_fact, parse_rules};
+use casbin::function_map::OperatorFunction;
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 
 /// Why an engine could not be built from a model, rules and policy. The
 /// service then has no engine and denies every request until a policy change
@@ -55,52 +54,6 @@ pub struct PolicySet {
     pub organisations: Vec<(String, String)>,
     /// `(region, regions whose organisations may view its patients)`.
     pub regions: Vec<(String, Vec<String>)>,
-}
-
-/// Facts about one request, computed from the projections. The field names
-/// are the fact names deny rules use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-pub struct Facts {
-    /// The patient is not in the population of their region's ICR.
-    pub outside_population: bool,
-    /// The patient objects to use of their record for this purpose.
-    pub objection_active: bool,
-    /// The requester's organisation has no active care relationship.
-    pub no_care_relationship: bool,
-    /// The region needs permission to view and the requester's organisation has none.
-    pub permission_to_view_missing: bool,
-    /// The data comes from the requester's own organisation.
-    pub own_organisation_data: bool,
-    /// The requester asks for emergency (break-glass) access.
-    pub break_glass: bool,
-    /// The patient's region allows break glass and the requester's role is clinical.
-    pub break_glass_permitted: bool,
-    /// The requester claims a care relationship that is not recorded.
-    pub self_claimed_relationship: bool,
-    /// The patient's region allows self-claimed relationships.
-    pub self_claim_permitted: bool,
-    /// Break glass or a self-claimed relationship without a reason.
-    pub access_reason_missing: bool,
-    /// The patient is a child and the region does not share children's
-    /// social care yet on the decision date.
-    pub child_social_care_not_yet_shared: bool,
-}
-
-impl Facts {
-    /// Every fact name a rule may use.
-    pub const NAMES: [&'static str; 11] = [
-        "outside_population",
-        "objection_active",
-        "no_care_relationship",
-        "permission_to_view_missing",
-        "own_organisation_data",
-        "break_glass",
-        "break_glass_permitted",
-        "self_claimed_relationship",
-        "self_claim_permitted",
-        "access_reason_missing",
-        "child_social_care_not_yet_shared",
-    ];
 }
 
 /// Who asks to see what, in the vocabulary of the policy files.

@@ -11,13 +11,15 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+mod facts;
 mod model_check;
 mod reason;
 mod rules;
 
 #[cfg(feature = "fault-injection")]
 pub use engine::InjectedFault;
-pub use engine::{AccessRequest, Engine, EngineError, Facts, PolicySet, RolePolicy};
+pub use engine::{AccessRequest, Engine, EngineError, PolicySet, RolePolicy};
+pub use facts::{Fact, Facts};
 pub use reason::{Reason, explain};
 
 /// The answer to one access request.

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{AccessRequest, EngineError, Facts, PolicySet};
+use crate::engine::{AccessRequest, EngineError, PolicySet};
+use crate::facts::Facts;
 
 /// What the engine passes to casbin, in order.
 pub(crate) const REQUEST_FIELDS: [&str; 6] =
@@ -180,22 +181,9 @@ pub(crate) fn probes(policy: &PolicySet) -> Vec<(AccessRequest<'_>, Facts)> {
             patient_region: member.map_or("", |(_, region)| region),
         })
     });
-    let every = Facts {
-        outside_population: true,
-        objection_active: true,
-        no_care_relationship: true,
-        permission_to_view_missing: true,
-        own_organisation_data: true,
-        break_glass: true,
-        break_glass_permitted: true,
-        self_claimed_relationship: true,
-        self_claim_permitted: true,
-        access_reason_missing: true,
-        child_social_care_not_yet_shared: true,
-    };
     std::iter::once(unknown)
         .chain(allowed)
-        .flat_map(|request| [(request, Facts::default()), (request, every)])
+        .flat_map(|request| [(request, Facts::default()), (request, Facts::EVERY)])
         .collect()
 }
 

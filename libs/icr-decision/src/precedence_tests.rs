@@ -35,15 +35,7 @@ fn ask<'a>(role: &'a str, section: &'a str, org: &'a str, region: &'a str) -> Ac
 const OBJECTED: Facts = Facts {
     objection_active: true,
     no_care_relationship: true,
-    outside_population: false,
-    permission_to_view_missing: false,
-    own_organisation_data: false,
-    break_glass: false,
-    break_glass_permitted: false,
-    self_claimed_relationship: false,
-    self_claim_permitted: false,
-    access_reason_missing: false,
-    child_social_care_not_yet_shared: false,
+    ..Facts::NONE
 };
 
 const OUTSIDE: Facts = Facts {

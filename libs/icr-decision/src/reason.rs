@@ -19,6 +19,8 @@
 //! needs fixing before anything about the patient matters, and it tells an
 //! organisation outside the agreement nothing about the patient.
 
+use crate::facts::Fact;
+
 /// Reasons the engine itself gives. Deny rules in `policies/rules.csv` give
 /// the name of the fact that fired (e.g. `objection_active`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +69,9 @@ impl Reason {
     }
 }
 
-/// A short human explanation of a reason code.
+/// A short human explanation of a reason code: the engine's own, or the
+/// `denial` wording of the fact a deny rule names (declared in
+/// [`crate::Facts`]).
 pub fn explain(reason: &str) -> String {
     let text = match reason {
         "role_permits_section" => "the requester's role may see this section and no rule denies it",
@@ -83,28 +87,11 @@ pub fn explain(reason: &str) -> String {
         }
         "evaluation_failed" => "the decision could not be evaluated, so access is denied",
         "evaluation_panicked" => "the decision failed unexpectedly, so access is denied",
-        "outside_population" => {
-            "the patient is not in this ICR's population (GP registration or age)"
-        }
-        "objection_active" => {
-            "the patient has objected to their record being shared for this purpose"
-        }
-        "no_care_relationship" => {
-            "the requester's organisation is not involved in the patient's care"
-        }
-        "permission_to_view_missing" => {
-            "the patient has not given the requester's organisation permission to view"
-        }
-        "break_glass" => "emergency access is not permitted for this role in the patient's region",
-        "self_claimed_relationship" => {
-            "a self-claimed care relationship is not accepted in the patient's region"
-        }
-        "access_reason_missing" => "emergency access and self-claimed relationships need a reason",
-        "child_social_care_not_yet_shared" => {
-            "children's social care records are not shared by this ICR yet"
-        }
         "policy_unavailable" => "the access policy could not be loaded, so access is denied",
-        other => return format!("denied by the policy rule for '{other}'"),
+        other => match Fact::named(other).and_then(|fact| fact.denial) {
+            Some(denial) => denial,
+            None => return format!("denied by the policy rule for '{other}'"),
+        },
     };
     text.to_owned()
 }

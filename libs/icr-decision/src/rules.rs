@@ -3,7 +3,8 @@
 use casbin::rhai::{Dynamic, Map};
 use icr_events::codes::{purpose_from_name, role_code, section_from_name};
 
-use crate::engine::{EngineError, Facts};
+use crate::engine::EngineError;
+use crate::facts::Facts;
 
 /// `anyFact(facts, "a|b")`: whether any named fact holds. A name the facts
 /// lack counts as not holding, so an `unless` exemption fails closed.

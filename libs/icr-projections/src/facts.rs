@@ -83,6 +83,9 @@ impl Projections {
         let org = query.organisation_ods;
         let break_glass = query.access_mode == AccessMode::BreakGlass;
         let self_claimed = query.access_mode == AccessMode::SelfClaimedRelationship;
+        // Every fact declared in `icr_decision::Facts` is computed here. The
+        // literal names each field (never `..`), so a newly declared fact
+        // does not compile until it is computed.
         let facts = Facts {
             outside_population: !in_population,
             objection_active: patient.is_some_and(|p| p.objects_to(query.purpose)),

@@ -1,13 +1,16 @@
 //! A plain reference evaluator of the access semantics, written from
 //! `policies/README.md` and `policies/rules.csv` alone.
 //!
-//! It shares nothing with the service but the wire types: its own fold of the
-//! raw log into maps, its own age arithmetic, its own reading of enum numbers,
-//! and the deny rules as a list of conditions in file order. It is meant to be
-//! obviously right rather than fast.
+//! It shares nothing with the service but the wire types and the fact
+//! vocabulary (`icr_decision::Facts`, the one declaration of the facts): its
+//! own fold of the raw log into maps, its own age arithmetic, its own reading
+//! of enum numbers, its own computation of every fact, and its own reading of
+//! the deny rules in file order. It is meant to be obviously right rather
+//! than fast.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use icr_decision::Facts;
 use icr_proto::pb::RecordedEvent;
 use icr_proto::pb::event_payload::Kind;
 use jiff::civil::Date;
@@ -35,27 +38,61 @@ pub(crate) const SECTIONS: [(i32, &str); 19] = [
     (19, "safeguarding_dols"),
 ];
 
-/// The `when` fact of every line of `rules.csv`, in file order. Checked
-/// against the file by a test, so a new rule cannot slip past the reference.
-pub(crate) const RULE_ORDER: [&str; 11] = [
-    "outside_population",
-    "objection_active",
-    "objection_active",
-    "no_care_relationship",
-    "permission_to_view_missing",
-    "break_glass",
-    "self_claimed_relationship",
-    "access_reason_missing",
-    "child_social_care_not_yet_shared",
-    "child_social_care_not_yet_shared",
-    "child_social_care_not_yet_shared",
-];
+/// `policies/rules.csv`, read by the reference's own reader.
+const RULES: &str = include_str!("../../../policies/rules.csv");
 
-const SOCIAL_CARE: [&str; 3] = [
-    "social_care_assessments",
-    "social_care_plans",
-    "social_care_event_dates",
-];
+/// One deny rule of `rules.csv`: `*` or a name for role, section and
+/// purpose; the `when` fact; the `unless` facts.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    role: &'static str,
+    section: &'static str,
+    purpose: &'static str,
+    pub(crate) when: &'static str,
+    unless: Vec<&'static str>,
+}
+
+impl Rule {
+    /// Whether the rule denies `q` given `facts`. A fact the declaration
+    /// does not know fails the test: the reference must know every fact.
+    fn denies(&self, q: &Question<'_>, facts: &Facts) -> bool {
+        let column = |rule: &str, asked: &str| rule == "*" || rule == asked;
+        let holds = |name: &str| {
+            name == "-"
+                || facts
+                    .holds(name)
+                    .unwrap_or_else(|| panic!("rules.csv names `{name}`, which is not declared"))
+        };
+        column(self.role, q.role_code)
+            && column(self.section, q.section)
+            && column(self.purpose, q.purpose)
+            && holds(self.when)
+            && !self.unless.iter().any(|&name| name != "-" && holds(name))
+    }
+}
+
+/// The deny rules of `rules.csv`, in file order.
+pub(crate) fn rules() -> Vec<Rule> {
+    RULES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&'static str> = line.split(',').map(str::trim).collect();
+            let [_, role, section, purpose, eft, when, unless] = cols[..] else {
+                panic!("not a rules.csv line: {line}");
+            };
+            assert_eq!(eft, "deny", "the reference reads only deny rules: {line}");
+            Rule {
+                role,
+                section,
+                purpose,
+                when,
+                unless: unless.split('|').collect(),
+            }
+        })
+        .collect()
+}
 
 /// What the reference concludes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,12 +178,17 @@ pub(crate) struct World {
     members: BTreeMap<String, String>,
     roles: BTreeMap<String, Role>,
     patients: BTreeMap<String, Patient>,
+    /// The deny rules of `rules.csv`, in file order.
+    rules: Vec<Rule>,
 }
 
 impl World {
     /// Folds the whole log.
     pub(crate) fn fold(events: &[RecordedEvent]) -> Self {
-        let mut world = Self::default();
+        let mut world = Self {
+            rules: rules(),
+            ..Self::default()
+        };
         for event in events {
             world.apply(event);
         }
@@ -226,37 +268,35 @@ impl World {
         if !views {
             return Answer::DeniedBy("region_may_not_view");
         }
-        let direct = q.purpose == "direct_care";
-        let secondary = q.purpose == "secondary_use";
         let own = !q.source_organisation_ods.is_empty()
             && q.source_organisation_ods == q.organisation_ods;
-        let cared_for = patient.care.values().any(|o| o == q.organisation_ods);
         let permitted = patient
             .permissions
             .get(q.organisation_ods)
             .is_some_and(|&until| q.now < until);
-        let clinical = role.clinical;
         let reason_missing = q.access_reason.trim().is_empty();
         let children_gated = match region.children_social_care_from.as_str() {
             "" => false,
             from => from.parse::<Date>().map_or(true, |from| from > q.uk_today),
         };
-        let child_social_care = SOCIAL_CARE.contains(&q.section) && age < 18 && children_gated;
-        let fires: [bool; 11] = [
-            false, // outside_population: handled above
-            direct && patient.objects_to("direct_care") && !own,
-            secondary && patient.objects_to("secondary_use"),
-            direct && !cared_for && !(own || q.break_glass || q.self_claimed),
-            direct && !region.opt_out && !permitted && !own,
-            q.break_glass && !(region.break_glass && clinical),
-            q.self_claimed && !region.self_claim,
-            (q.break_glass || q.self_claimed) && reason_missing,
-            child_social_care,
-            child_social_care,
-            child_social_care,
-        ];
-        if let Some(index) = fires.iter().position(|&f| f) {
-            return Answer::DeniedBy(RULE_ORDER[index]);
+        // Every declared fact, computed from README's "true when" column.
+        // The literal names every field: a newly declared fact does not
+        // compile here until the reference computes it too.
+        let facts = Facts {
+            outside_population: false, // handled above
+            objection_active: patient.objects_to(q.purpose),
+            no_care_relationship: !patient.care.values().any(|o| o == q.organisation_ods),
+            permission_to_view_missing: !region.opt_out && !permitted,
+            own_organisation_data: own,
+            break_glass: q.break_glass,
+            break_glass_permitted: region.break_glass && role.clinical,
+            self_claimed_relationship: q.self_claimed,
+            self_claim_permitted: region.self_claim,
+            access_reason_missing: (q.break_glass || q.self_claimed) && reason_missing,
+            child_social_care_not_yet_shared: age < 18 && children_gated,
+        };
+        if let Some(rule) = self.rules.iter().find(|rule| rule.denies(q, &facts)) {
+            return Answer::DeniedBy(rule.when);
         }
         if role.sections.contains(q.section) && role.purposes.contains(q.purpose) {
             Answer::Allow
