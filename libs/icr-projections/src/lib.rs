@@ -23,7 +23,7 @@ use icr_proto::pb::RecordedEvent;
 pub use facts::{FactQuery, RequestFacts, age_on};
 pub use icr_decision::Facts;
 pub use policy::PolicyState;
-pub use snapshot::{Snapshot, SnapshotError};
+pub use snapshot::{SNAPSHOT_FORMAT, Snapshot, SnapshotError};
 
 /// Why an event could not be applied. The log is damaged or was read out of
 /// order; the service must not serve decisions from it.

@@ -7,10 +7,13 @@
 //! SHA-256 digest, and the header digest can be signed. Anything that does
 //! not check out is refused, and the caller replays the log instead.
 //!
-//! Layout: magic, header length (u32 LE), header (postcard), SHA-256 of
-//! everything before it, signature length (u16 LE), signature, then the
-//! patient chunks. Chunks are independent, so they are encoded and decoded
-//! on every core.
+//! Layout: magic (7 bytes), format version (1 byte, [`SNAPSHOT_FORMAT`]), header
+//! length (u32 LE), header (postcard), SHA-256 of everything before it (so
+//! the signature covers the version too), signature length (u16 LE),
+//! signature, then the patient chunks. The version is read before anything
+//! else, so a snapshot of another format is refused as such, never parsed
+//! as this one. Chunks are independent, so they are encoded and decoded on
+//! every core.
 
 use std::sync::Arc;
 
@@ -22,22 +25,39 @@ use sha2::{Digest, Sha256};
 
 use crate::{Patients, PolicyState, Projections};
 
-/// First bytes of every snapshot.
-const MAGIC: &[u8; 8] = b"ICRSNAP\0";
-/// Format of the header and chunks, and of the fold rules the state was
-/// built with: a change to either (how `Patient` or `PolicyState` is laid
-/// out, or what an event does to it) must bump it, so that older snapshots
-/// are refused and the log is folded again with the new rules.
-const FORMAT: u32 = 2;
+/// First bytes of every snapshot; the byte after them is the format.
+const MAGIC: &[u8; 7] = b"ICRSNAP";
+/// The snapshot format this build writes and reads, stored in the byte
+/// after [`MAGIC`].
+///
+/// Bump it with ANY change to what a snapshot encodes: this file's layout,
+/// how `Patient` or `PolicyState` (or anything in them) serialise, or what
+/// an event does to them (the fold rules the state was built with, a new
+/// event kind included). A build then skips the older snapshots, naming
+/// both formats, and folds the log from the start: slower, never different.
+///
+/// Snapshots written before the format moved here (formats 1 and 2 kept it
+/// inside the header) have a NUL byte in its place, so they read as format
+/// 0; numbering goes on from 3 so that no number means two layouts.
+pub const SNAPSHOT_FORMAT: u8 = 3;
 /// Patients per chunk.
 const CHUNK: usize = 65_536;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    /// Not a snapshot, a format this build cannot read, or damaged.
+    /// Not a snapshot, or damaged.
     #[error("not a readable snapshot: {0}")]
     Unreadable(String),
+    /// A snapshot of another format (0: written before the format was
+    /// stored at the start of the file), read no further.
+    #[error("format v{found}, this build reads v{reads}")]
+    Format {
+        /// The format the file says it has.
+        found: u8,
+        /// The format this build reads: [`SNAPSHOT_FORMAT`].
+        reads: u8,
+    },
     /// The caller's check of the header refused it (e.g. a bad signature).
     #[error("snapshot refused: {0}")]
     Refused(String),
@@ -63,7 +83,6 @@ pub struct Snapshot {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
-    format: u32,
     position: u64,
     chain_hash: Vec<u8>,
     patients: u64,
@@ -113,7 +132,6 @@ impl Projections {
             postcard::to_stdvec(group).unwrap_or_default()
         });
         let header = Header {
-            format: FORMAT,
             position: self.position,
             chain_hash: chain_hash.to_vec(),
             patients: patients.len() as u64,
@@ -135,6 +153,7 @@ impl Projections {
         let mut out =
             Vec::with_capacity(64 + header.len() + chunks.iter().map(Vec::len).sum::<usize>());
         out.extend_from_slice(MAGIC);
+        out.push(SNAPSHOT_FORMAT);
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
         let digest: [u8; 32] = Sha256::digest(&out).into();
@@ -153,6 +172,15 @@ impl Projections {
         bytes: &[u8],
         check: impl FnOnce(&Snapshot, &[u8]) -> Result<(), String>,
     ) -> Result<(Self, Snapshot), SnapshotError> {
+        Self::decode_format(bytes, SNAPSHOT_FORMAT, check)
+    }
+
+    /// [`Projections::decode_snapshot`] for a reader of format `reads`.
+    fn decode_format(
+        bytes: &[u8],
+        reads: u8,
+        check: impl FnOnce(&Snapshot, &[u8]) -> Result<(), String>,
+    ) -> Result<(Self, Snapshot), SnapshotError> {
         let mut rest = bytes;
         let mut take = |n: usize, what: &str| -> Result<&[u8], SnapshotError> {
             if rest.len() < n {
@@ -165,10 +193,15 @@ impl Projections {
         if take(MAGIC.len(), "magic")? != MAGIC {
             return Err(unreadable("wrong magic"));
         }
+        let found = take(1, "format")?[0];
+        if found != reads {
+            return Err(SnapshotError::Format { found, reads });
+        }
         let length = take(4, "header length")?;
         let length = u32::from_le_bytes(length.try_into().map_err(unreadable)?) as usize;
         let header_bytes = take(length, "header")?;
-        let digest: [u8; 32] = Sha256::digest(&bytes[..MAGIC.len() + 4 + length]).into();
+        // Magic and format included: the signature covers the version.
+        let digest: [u8; 32] = Sha256::digest(&bytes[..MAGIC.len() + 1 + 4 + length]).into();
         if take(32, "header digest")? != digest {
             return Err(unreadable("header digest does not match"));
         }
@@ -178,12 +211,6 @@ impl Projections {
             "signature",
         )?;
         let header: Header = postcard::from_bytes(header_bytes).map_err(unreadable)?;
-        if header.format != FORMAT {
-            return Err(unreadable(format!(
-                "format {} (this build reads {FORMAT})",
-                header.format
-            )));
-        }
         let snapshot = Snapshot {
             position: header.position,
             chain_hash: header.chain_hash.clone(),

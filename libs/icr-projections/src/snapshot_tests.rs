@@ -191,3 +191,73 @@ fn a_state_with_more_patients_than_a_chunk_reads_back() {
     let (loaded, _) = Projections::decode_snapshot(&bytes, accept).expect("reads");
     assert_eq!(loaded, live);
 }
+
+/// Where the format byte is: right after the magic.
+const FORMAT_AT: usize = MAGIC.len();
+
+#[test]
+fn a_snapshot_of_the_current_format_says_so_and_reads_back() {
+    let (live, bytes) = sample();
+    assert_eq!(&bytes[..FORMAT_AT], b"ICRSNAP");
+    assert_eq!(bytes[FORMAT_AT], SNAPSHOT_FORMAT);
+    let (loaded, _) = Projections::decode_snapshot(&bytes, accept).expect("reads");
+    assert_eq!(loaded, live);
+}
+
+#[test]
+fn a_snapshot_of_another_format_is_refused_naming_both_formats() {
+    let (_, bytes) = sample();
+    // 0: a snapshot written before the format was at the start of the file,
+    // whose magic ended in a NUL byte there; the others: older or newer builds.
+    for found in [0, 1, SNAPSHOT_FORMAT - 1, SNAPSHOT_FORMAT + 1, u8::MAX] {
+        let mut other = bytes.clone();
+        other[FORMAT_AT] = found;
+        let refused = Projections::decode_snapshot(&other, |_, _| {
+            panic!("the header of another format is not read")
+        });
+        let Err(error) = refused else {
+            panic!("format {found} was read");
+        };
+        assert!(
+            matches!(error, SnapshotError::Format { found: f, reads } if f == found && reads == SNAPSHOT_FORMAT),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("format v{found}, this build reads v{SNAPSHOT_FORMAT}")
+        );
+    }
+}
+
+#[test]
+fn the_signed_digest_covers_the_format() {
+    let (_, bytes) = sample();
+    let signed = |s: &Snapshot, signature: &[u8]| {
+        (signature == s.digest.as_slice())
+            .then_some(())
+            .ok_or_else(|| "bad signature".to_owned())
+    };
+    // A build that read another format would not take this file for one of
+    // its own: the header digest covers the format byte...
+    let other = SNAPSHOT_FORMAT + 1;
+    let mut relabelled = bytes.clone();
+    relabelled[FORMAT_AT] = other;
+    let refused = Projections::decode_format(&relabelled, other, signed);
+    assert!(
+        matches!(&refused, Err(SnapshotError::Unreadable(why)) if why == "header digest does not match"),
+        "{:?}",
+        refused.err()
+    );
+    // ...and with the digest recomputed, as anyone without the key can, the
+    // signature of the genuine digest no longer matches.
+    let length = u32::from_le_bytes(bytes[FORMAT_AT + 1..FORMAT_AT + 5].try_into().expect("4"));
+    let digest_at = FORMAT_AT + 5 + length as usize;
+    let digest: [u8; 32] = Sha256::digest(&relabelled[..digest_at]).into();
+    relabelled[digest_at..digest_at + 32].copy_from_slice(&digest);
+    let refused = Projections::decode_format(&relabelled, other, signed);
+    assert!(
+        matches!(&refused, Err(SnapshotError::Refused(why)) if why == "bad signature"),
+        "{:?}",
+        refused.err()
+    );
+}

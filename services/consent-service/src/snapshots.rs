@@ -4,7 +4,8 @@
 //! Files are `snapshots/projections-<position>.snap` in the data directory,
 //! written to a temporary name, synced, then renamed, so a crash leaves
 //! either the whole file or none. The newest [`KEEP`] are kept. A snapshot
-//! that is damaged, unsigned when a key is configured, signed by another
+//! of another format (another build's: the line names both formats), or
+//! one that is damaged, unsigned when a key is configured, signed by another
 //! key, or not taken from this log is skipped with a warning; with none
 //! left the log is replayed from the start, which is slower but the same.
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use icr_log::ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use icr_log::{EventLog, SledLog};
-use icr_projections::{Projections, Snapshot};
+use icr_projections::{Projections, Snapshot, SnapshotError};
 
 use crate::view::View;
 
@@ -77,6 +78,27 @@ async fn belongs<L: EventLog>(log: &L, snapshot: &Snapshot) -> anyhow::Result<()
     Ok(())
 }
 
+/// Logs why the snapshot at `path` is skipped and what happens instead:
+/// an older snapshot is tried, or, after the `last`, the log is folded from
+/// the start.
+fn skipped(path: &Path, error: &anyhow::Error, last: bool) {
+    let path = path.display();
+    let instead = if last {
+        "the log is folded from the start (slower, never different)"
+    } else {
+        "the next older snapshot is tried"
+    };
+    match error.downcast_ref::<SnapshotError>() {
+        Some(&SnapshotError::Format { found, reads }) => tracing::warn!(
+            %path,
+            found,
+            reads,
+            "snapshot {path} is format v{found}, this build reads v{reads}: skipped; {instead}"
+        ),
+        _ => tracing::warn!(%path, error = format!("{error:#}"), "snapshot skipped; {instead}"),
+    }
+}
+
 /// Accepts a snapshot's signature: required and valid when there is a key.
 fn check_signature(
     key: Option<&VerifyingKey>,
@@ -124,21 +146,26 @@ impl Snapshots {
 
     /// The first of `files` that decodes (and is signed as it must be).
     fn first_readable(&self, files: Vec<(u64, PathBuf)>) -> Option<Candidate> {
-        files.into_iter().find_map(|(_, path)| {
-            let started = Instant::now();
-            match self.decode(&path) {
-                Ok((projections, snapshot)) => Some(Candidate {
-                    path,
-                    projections,
-                    snapshot,
-                    elapsed: started.elapsed(),
-                }),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), error = format!("{error:#}"), "snapshot skipped");
-                    None
+        let count = files.len();
+        files
+            .into_iter()
+            .enumerate()
+            .find_map(|(index, (_, path))| {
+                let started = Instant::now();
+                match self.decode(&path) {
+                    Ok((projections, snapshot)) => Some(Candidate {
+                        path,
+                        projections,
+                        snapshot,
+                        elapsed: started.elapsed(),
+                    }),
+                    Err(error) => {
+                        let last = index + 1 == count;
+                        skipped(&path, &error, last);
+                        None
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// The projections to start from: `newest` (from [`Self::read_newest`])
@@ -157,7 +184,7 @@ impl Snapshots {
         loop {
             let position = candidate.snapshot.position;
             let path = candidate.path.display().to_string();
-            match belongs(log, &candidate.snapshot).await {
+            let error = match belongs(log, &candidate.snapshot).await {
                 Ok(()) => {
                     let (tail, hash) = (log.clone(), candidate.snapshot.chain_hash.clone());
                     let checked = tokio::task::spawn_blocking(move || {
@@ -181,10 +208,8 @@ impl Snapshots {
                     );
                     return Ok(Some(candidate.projections));
                 }
-                Err(error) => {
-                    tracing::warn!(path, error = format!("{error:#}"), "snapshot skipped");
-                }
-            }
+                Err(error) => error,
+            };
             // Rare: the newest snapshot is of another log, or ahead of this one.
             let older: Vec<_> = self
                 .files()
@@ -192,6 +217,7 @@ impl Snapshots {
                 .skip_while(|(_, path)| *path != candidate.path)
                 .skip(1)
                 .collect();
+            skipped(&candidate.path, &error, older.is_empty());
             let this = self.clone();
             let older = tokio::task::spawn_blocking(move || this.first_readable(older)).await;
             match older.context("the snapshot reader failed")? {
