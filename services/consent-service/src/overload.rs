@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tonic::Status;
 use tonic::codegen::http;
 
 use crate::access::Caller;
 use crate::gate::Admission;
+use crate::status::ServiceError;
 
 /// The service's overload limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl RateLimit {
 }
 
 impl Admission for RateLimit {
-    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), Status> {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), ServiceError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -93,11 +93,11 @@ impl Admission for RateLimit {
         if limiter.len() > MAX_BUCKETS {
             limiter.retain_recent();
         }
-        limiter.check_key(&identity.to_owned()).map_err(|_| {
-            Status::resource_exhausted(format!(
-                "{identity} is over its request rate; retry with backoff"
-            ))
-        })
+        limiter
+            .check_key(&identity.to_owned())
+            .map_err(|_| ServiceError::OverRate {
+                identity: identity.to_owned(),
+            })
     }
 }
 
