@@ -101,9 +101,6 @@ impl Admission for RateLimit {
     }
 }
 
-/// The start of the message tonic gives a request over the size limit.
-const TOO_LARGE: &str = "Error, decoded message length too large";
-
 /// Answers a request message over the size limit with `ResourceExhausted`,
 /// the code gRPC specifies for it, rather than tonic's `OutOfRange`. The
 /// status is in the trailers, or in the headers of a trailers-only reply.
@@ -122,18 +119,13 @@ pub(crate) fn too_large_is_resource_exhausted(
     http::Response::from_parts(parts, tonic::body::Body::new(body))
 }
 
+/// Replaces the code in `grpc-status` when `status.rs` recodes it.
 fn recode_too_large(headers: &mut http::HeaderMap) {
-    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
-    let status = headers.get("grpc-status").map(http::HeaderValue::as_bytes);
-    let message = headers.get("grpc-message").map(http::HeaderValue::as_bytes);
-    // `grpc-message` is percent-encoded.
-    let too_large = |m: &[u8]| {
-        percent_encoding::percent_decode(m)
-            .decode_utf8_lossy()
-            .starts_with(TOO_LARGE)
+    let Some(status) = headers.get("grpc-status") else {
+        return;
     };
-    if status == Some(out_of_range.as_bytes()) && message.is_some_and(too_large) {
-        let exhausted = tonic::Code::ResourceExhausted as u16;
-        headers.insert("grpc-status", http::HeaderValue::from(exhausted));
+    let message = headers.get("grpc-message").map(http::HeaderValue::as_bytes);
+    if let Some(code) = crate::status::recoded(status.as_bytes(), message) {
+        headers.insert("grpc-status", http::HeaderValue::from(code as u16));
     }
 }

@@ -145,6 +145,24 @@ impl From<ServiceError> for Status {
     }
 }
 
+/// The start of the message tonic gives a request over the size limit.
+const TOO_LARGE: &str = "Error, decoded message length too large";
+
+/// The code to answer instead of one tonic chose itself, from the reply's
+/// `grpc-status` and percent-encoded `grpc-message`: a request message over
+/// the size limit is `ResourceExhausted`, the code gRPC specifies for it,
+/// not tonic's `OutOfRange`. `None` keeps tonic's code.
+pub(crate) fn recoded(status: &[u8], message: Option<&[u8]>) -> Option<Code> {
+    let out_of_range = (Code::OutOfRange as i32).to_string();
+    let too_large = |m: &[u8]| {
+        percent_encoding::percent_decode(m)
+            .decode_utf8_lossy()
+            .starts_with(TOO_LARGE)
+    };
+    (status == out_of_range.as_bytes() && message.is_some_and(too_large))
+        .then_some(Code::ResourceExhausted)
+}
+
 /// `InvalidArgument` with `message`, and a `BadRequest` detail naming
 /// `field` (its path in the request) and `reason`.
 fn invalid_field(field: &str, reason: &str, message: String) -> Status {
@@ -268,6 +286,18 @@ mod tests {
             let status = Status::from(error);
             assert_eq!((status.code(), status.message()), (code, message));
         }
+    }
+
+    #[test]
+    fn only_a_message_over_the_size_limit_is_recoded() {
+        let too_large = b"Error%2C%20decoded%20message%20length%20too%20large: found 9 bytes";
+        assert_eq!(
+            recoded(b"11", Some(too_large)),
+            Some(Code::ResourceExhausted)
+        );
+        assert_eq!(recoded(b"11", Some(b"min_log_position 9 is past")), None);
+        assert_eq!(recoded(b"13", Some(too_large)), None);
+        assert_eq!(recoded(b"0", None), None);
     }
 
     /// Calls of a `Status` constructor (`Status::new(`, `Status::unavailable(`,
