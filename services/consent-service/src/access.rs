@@ -28,6 +28,8 @@ use icr_proto::pb;
 use serde::Deserialize;
 use tonic::transport::{Certificate, CertificateDer, Identity};
 
+use crate::status::{ServiceError, ServiceResult};
+
 pub(crate) use layer::Access;
 
 /// Mutual TLS: the service's certificate, the CA its callers' certificates
@@ -294,13 +296,18 @@ impl Caller {
     }
 }
 
-/// The caller a request carries, or `Unauthenticated` when none does (the
-/// access layer did not run): fail closed.
-pub(crate) fn caller(extensions: &tonic::Extensions) -> Result<&Caller, tonic::Status> {
+/// The caller a request carries. None is a bug (the access layer runs
+/// before every handler): refused, never answered without a caller.
+pub(crate) fn caller(extensions: &tonic::Extensions) -> ServiceResult<&Caller> {
     extensions
         .get::<Arc<Caller>>()
         .map(AsRef::as_ref)
-        .ok_or_else(|| tonic::Status::unauthenticated("the caller was not identified"))
+        .ok_or_else(|| {
+            ServiceError::bug(
+                "the caller was not identified (the access check did not run)",
+                "the RPC called and the time of the call",
+            )
+        })
 }
 
 #[cfg(test)]

@@ -8,11 +8,14 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tonic::codegen::http;
 
+use crate::status::ServiceError;
+
 /// Decides whether a request goes on; a refusal is answered at once with
 /// its status. May attach what it learnt to the request's extensions.
 pub(crate) trait Admission {
-    /// `Ok` lets the request through; `Err` answers it with the status.
-    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), Status>;
+    /// `Ok` lets the request through; `Err` answers it with the status
+    /// `status.rs` maps the error to.
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), ServiceError>;
 }
 
 /// Puts an [`Admission`] in front of a service.
@@ -64,7 +67,8 @@ where
                 let mut ready = std::mem::replace(&mut self.inner, clone);
                 Box::pin(ready.call(request))
             }
-            Err(status) => {
+            Err(refused) => {
+                let status: Status = refused.into();
                 tracing::warn!(
                     path = request.uri().path(),
                     code = ?status.code(),

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tonic::Status;
 use tonic::codegen::http;
 
 use crate::access::Caller;
 use crate::gate::Admission;
+use crate::status::ServiceError;
 
 /// The service's overload limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl RateLimit {
 }
 
 impl Admission for RateLimit {
-    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), Status> {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), ServiceError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -93,16 +93,13 @@ impl Admission for RateLimit {
         if limiter.len() > MAX_BUCKETS {
             limiter.retain_recent();
         }
-        limiter.check_key(&identity.to_owned()).map_err(|_| {
-            Status::resource_exhausted(format!(
-                "{identity} is over its request rate; retry with backoff"
-            ))
-        })
+        limiter
+            .check_key(&identity.to_owned())
+            .map_err(|_| ServiceError::OverRate {
+                identity: identity.to_owned(),
+            })
     }
 }
-
-/// The start of the message tonic gives a request over the size limit.
-const TOO_LARGE: &str = "Error, decoded message length too large";
 
 /// Answers a request message over the size limit with `ResourceExhausted`,
 /// the code gRPC specifies for it, rather than tonic's `OutOfRange`. The
@@ -122,18 +119,13 @@ pub(crate) fn too_large_is_resource_exhausted(
     http::Response::from_parts(parts, tonic::body::Body::new(body))
 }
 
+/// Replaces the code in `grpc-status` when `status.rs` recodes it.
 fn recode_too_large(headers: &mut http::HeaderMap) {
-    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
-    let status = headers.get("grpc-status").map(http::HeaderValue::as_bytes);
-    let message = headers.get("grpc-message").map(http::HeaderValue::as_bytes);
-    // `grpc-message` is percent-encoded.
-    let too_large = |m: &[u8]| {
-        percent_encoding::percent_decode(m)
-            .decode_utf8_lossy()
-            .starts_with(TOO_LARGE)
+    let Some(status) = headers.get("grpc-status") else {
+        return;
     };
-    if status == Some(out_of_range.as_bytes()) && message.is_some_and(too_large) {
-        let exhausted = tonic::Code::ResourceExhausted as u16;
-        headers.insert("grpc-status", http::HeaderValue::from(exhausted));
+    let message = headers.get("grpc-message").map(http::HeaderValue::as_bytes);
+    if let Some(code) = crate::status::recoded(status.as_bytes(), message) {
+        headers.insert("grpc-status", http::HeaderValue::from(code as u16));
     }
 }

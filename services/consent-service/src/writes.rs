@@ -109,11 +109,12 @@ pub(crate) async fn execute<L: EventLog>(
             "projections stopped: {why}"
         )));
     }
+    let report = || format!("request id {}", command.request_id);
     let stream = StreamId::of(&command.payload)
-        .ok_or_else(|| ServiceError::Unavailable("event has no stream; this is a bug".into()))?;
+        .ok_or_else(|| ServiceError::bug("the event has no stream", report()))?;
     let stream_name = stream.to_string();
     let (event_type, schema_version) = event_type(&command.payload)
-        .ok_or_else(|| ServiceError::Unavailable("empty event; this is a bug".into()))?;
+        .ok_or_else(|| ServiceError::bug("the event is empty", report()))?;
     let mut attempt = 0;
     loop {
         let folded = aggregates.load(log, &stream_name, &stream).await?;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use tonic::Status;
 use tonic::codegen::http;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use crate::gate::Admission;
+use crate::status::ServiceError;
 
 use super::{Caller, Callers, Unidentified};
 use crate::writes::CALLING_SYSTEM_HEADER;
@@ -44,7 +44,7 @@ impl Access {
 impl Admission for Access {
     /// Identifies the caller, checks the service it calls, and attaches the
     /// caller to the request.
-    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), Status> {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), ServiceError> {
         let caller = match &self.callers {
             None => Arc::new(self_declared(request)),
             Some(callers) => {
@@ -55,24 +55,26 @@ impl Admission for Access {
                 let chain = chain.as_deref().map_or(&[][..], Vec::as_slice);
                 let caller = callers.identify(chain).map_err(|why| match why {
                     Unidentified::NoCertificate => {
-                        Status::unauthenticated("a client certificate is required")
+                        ServiceError::Unauthenticated("a client certificate is required".into())
                     }
-                    Unidentified::NoIdentity => Status::permission_denied(
-                        "the client certificate names no DNS name or common name",
+                    Unidentified::NoIdentity => ServiceError::PermissionDenied(
+                        "the client certificate names no DNS name or common name".into(),
                     ),
-                    Unidentified::Unknown(identity) => {
-                        Status::permission_denied(format!("{identity} is not a configured caller"))
-                    }
+                    Unidentified::Unknown(identity) => ServiceError::PermissionDenied(format!(
+                        "{identity} is not a configured caller"
+                    )),
                 })?;
-                let value = http::HeaderValue::try_from(caller.identity.as_str())
-                    .map_err(|_| Status::permission_denied("the identity is not ASCII"))?;
+                let value =
+                    http::HeaderValue::try_from(caller.identity.as_str()).map_err(|_| {
+                        ServiceError::PermissionDenied("the identity is not ASCII".into())
+                    })?;
                 request.headers_mut().insert(CALLING_SYSTEM_HEADER, value);
                 caller
             }
         };
         let service = service_of(request.uri().path());
         if !caller.may_call(service) {
-            return Err(Status::permission_denied(format!(
+            return Err(ServiceError::PermissionDenied(format!(
                 "{} may not call {service}",
                 caller.identity
             )));

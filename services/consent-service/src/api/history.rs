@@ -31,15 +31,21 @@ impl<L: Storage> Api<L> {
             let at = projections.position();
             let want = usize::try_from(position - at).map_or(REBUILD_PAGE, |n| n.min(REBUILD_PAGE));
             let events = self.log.read_from(at + 1, want).await?;
+            // The position is at most the durable head, and durable events
+            // are never removed: a shorter log, or one that does not fold,
+            // is broken, and a retry would meet it again.
             if events.is_empty() {
-                return Err(ServiceError::Unavailable(format!(
-                    "the log ends at {at}, before position {position}"
-                )));
+                let what = format!("the log ends at {at}, before position {position}");
+                return Err(ServiceError::bug(what, format!("log position {position}")));
             }
             for event in events.iter().take_while(|e| e.position <= position) {
-                projections
-                    .apply(event)
-                    .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+                projections.apply(event).map_err(|e| {
+                    let what = format!(
+                        "the stored event at position {} does not fold: {e}",
+                        event.position
+                    );
+                    ServiceError::bug(what, format!("log position {}", event.position))
+                })?;
             }
             // A long fold must not hold a worker that live decisions need.
             tokio::task::yield_now().await;
@@ -61,10 +67,9 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<Decision> {
         let (projections, engine) = self.rebuilt_at(position).await?;
         let mut evaluated = evaluate(q, &[s], &projections, engine.as_ref(), now);
-        evaluated
-            .decisions
-            .pop()
-            .ok_or_else(|| ServiceError::Unavailable("no decision was made".into()))
+        evaluated.decisions.pop().ok_or_else(|| {
+            ServiceError::bug("no decision was made", format!("log position {position}"))
+        })
     }
 
     /// The last durable position at or before `at`.
@@ -118,7 +123,10 @@ impl<L: Storage> Api<L> {
                     .first()
                     .and_then(|e| e.recorded_at.as_ref())
                     .and_then(timestamp_from_proto)
-                    .ok_or_else(|| ServiceError::Unavailable("event time unreadable".into()))?;
+                    .ok_or_else(|| {
+                        let what = "the stored event's time is unreadable";
+                        ServiceError::bug(what, format!("log position {position}"))
+                    })?;
                 (position, now)
             }
         };
@@ -143,7 +151,10 @@ impl<L: Storage> Api<L> {
             role_code: recorded.role_code.clone(),
             organisation_ods: recorded.organisation_ods.clone(),
         };
-        let unreadable = || ServiceError::Unavailable("the recorded decision is unreadable".into());
+        let unreadable = || {
+            let report = format!("decision id {}", req.decision_id);
+            ServiceError::bug("the recorded decision is unreadable", report)
+        };
         let q = Question {
             nhs_number: recorded.nhs_number.parse().map_err(|_| unreadable())?,
             requester: &requester,

@@ -172,8 +172,8 @@ async fn run<T, R>(
             () = sleep(left) => return Ok(()),
             // The watch `Ref` is dropped inside: it holds a read lock.
             () = async { drop(plan.stopping.wait_for(|stopping| *stopping).await) } => {
-                let message = format!("the service is shutting down; resume from position {next}");
-                return Err(Stop::Failed(Status::unavailable(message)));
+                let stopping = ServiceError::ShuttingDown { resume_from: next };
+                return Err(Stop::Failed(stopping.into()));
             }
         }
     }

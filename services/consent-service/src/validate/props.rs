@@ -26,6 +26,7 @@ use tonic::{Code, Request, Status};
 use crate::PolicyFiles;
 use crate::api::Api;
 use crate::api::servers::Handle;
+use crate::status::ServiceError;
 use crate::view::View;
 
 /// A service over a temporary log with the default policy pack loaded.
@@ -392,8 +393,9 @@ fn a_refusal_names_the_field_before_the_colon() {
         named_field("request.requester.user_id: must not be empty"),
         "request.requester.user_id"
     );
-    let bad: Result<(), Status> = Err(Status::invalid_argument("nhs: bad"));
+    let bad = ServiceError::from(icr_events::FieldError::new("nhs", "bad"));
+    let bad: Result<(), Status> = Err(bad.into());
     assert!(judged(bad, &["nhs_number"]).is_err());
-    let internal: Result<(), Status> = Err(Status::internal("boom"));
+    let internal: Result<(), Status> = Err(ServiceError::bug("boom", "this test").into());
     assert!(judged(internal, &["nhs_number"]).is_err());
 }

@@ -5,10 +5,9 @@
 use icr_events::FieldError;
 use icr_events::codes::{identifier, purpose, role_code};
 use icr_proto::pb::{AccessMode, Purpose, Requester};
-use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use crate::status::ServiceResult;
+use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 use crate::validate::limits::MAX_REASON;
 use crate::writes::calling_system;
@@ -91,7 +90,7 @@ pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
 pub(crate) fn speaks_for(
     extensions: &tonic::Extensions,
     requester: Option<&Requester>,
-) -> Result<(), Status> {
+) -> ServiceResult<()> {
     let caller = crate::access::caller(extensions)?;
     // Without a requester nothing is decided: validation names the field.
     let Some(requester) = requester else {
@@ -101,7 +100,7 @@ pub(crate) fn speaks_for(
     if caller.speaks_for(ods) {
         Ok(())
     } else {
-        Err(Status::permission_denied(format!(
+        Err(ServiceError::PermissionDenied(format!(
             "{} may not ask on behalf of organisation {ods:?} (requester.organisation_ods)",
             caller.identity
         )))
