@@ -39,23 +39,11 @@ async fn the_cli_calls_a_mutual_tls_service_with_its_certificate() {
         (cert.display().to_string(), key.display().to_string())
     };
     let ca = ca.display().to_string();
-    let ask = [
-        "authorize",
-        "--nhs",
-        NHS,
-        "--role",
-        "R8000",
-        "--org",
-        "RKB",
-        "--section",
-        "medications",
-        "--purpose",
-        "direct_care",
-    ];
+    let ask = AUTHORIZE_MEDICATIONS;
 
     let (cert, key) = files("cli-viewer.test");
     let tls = ["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key];
-    let answer = succeeded(&cli(&service.endpoint, &with(&tls, &ask)).await);
+    let answer = succeeded(&cli(&service.endpoint, &with(&tls, ask)).await);
     assert!(
         answer.contains("DENY"),
         "an unknown patient is denied: {answer}"
@@ -63,11 +51,11 @@ async fn the_cli_calls_a_mutual_tls_service_with_its_certificate() {
 
     let (cert, key) = files("cli-auditor.test");
     let tls = ["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key];
-    let error = failed(&cli(&service.endpoint, &with(&tls, &ask)).await);
+    let error = failed(&cli(&service.endpoint, &with(&tls, ask)).await);
     assert!(error.contains("may not call"), "{error}");
     assert!(error.contains("--tls-cert"), "says what to check: {error}");
 
-    let error = failed(&cli(&service.endpoint, &with(&["--tls-ca", &ca], &ask)).await);
+    let error = failed(&cli(&service.endpoint, &with(&["--tls-ca", &ca], ask)).await);
     assert!(error.contains("client certificate"), "{error}");
     service.stop().await;
 }

@@ -10,7 +10,10 @@ use std::path::Path;
 use consent_service::{Options, PolicyFiles};
 use icr_log::test_util::{Record, copy_data_dir};
 use serde_json::Value;
-use support::{KeyPair, NHS, Service, cli, cli_offline, failed, json_lines, stderr, succeeded};
+use support::{
+    ADMIT, AUTHORIZE_MEDICATIONS, KeyPair, REGISTER, Service, cli, cli_offline, failed, json_lines,
+    stderr, succeeded, with,
+};
 
 /// Runs an unsigned service on `data` while `write` sends it commands.
 async fn unsigned(data: &Path, commands: &[&[&str]]) {
@@ -21,43 +24,10 @@ async fn unsigned(data: &Path, commands: &[&[&str]]) {
     service.stop().await;
 }
 
-const REGISTER: &[&str] = &[
-    "care",
-    "register-patient",
-    "--nhs",
-    NHS,
-    "--practice",
-    "M86003",
-    "--dob",
-    "1970-01-01",
-];
-const ADMIT: &[&str] = &[
-    "care",
-    "start",
-    "--nhs",
-    NHS,
-    "--relationship",
-    "ae-2026-001",
-    "--org",
-    "RKB",
-    "--kind",
-    "inpatient_episode",
-];
-const AUTHORIZE: &[&str] = &[
-    "--user",
-    "dr-verify",
-    "authorize",
-    "--nhs",
-    NHS,
-    "--role",
-    "R8000",
-    "--org",
-    "RKB",
-    "--section",
-    "medications",
-    "--purpose",
-    "direct_care",
-];
+/// The clinician of these tests, asking as in [`AUTHORIZE_MEDICATIONS`].
+fn authorize() -> Vec<&'static str> {
+    with(&["--user", "dr-verify"], AUTHORIZE_MEDICATIONS)
+}
 
 fn verify(data: &Path, more: &[&str]) -> std::process::Output {
     let data = data.to_str().expect("UTF-8");
@@ -80,7 +50,7 @@ fn heads(data: &Path) -> (u64, u64) {
 async fn without_a_public_key_everything_but_signatures_is_checked_and_it_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    unsigned(&data, &[REGISTER, ADMIT, AUTHORIZE]).await;
+    unsigned(&data, &[REGISTER, ADMIT, &authorize()]).await;
     let (events, decisions) = heads(&data);
     let verified = succeeded(&verify(&data, &[]));
     assert_eq!(
@@ -140,7 +110,7 @@ async fn a_log_missing_acknowledged_records_fails_naming_them() {
     unsigned(&data, &[REGISTER]).await;
     let (kept, _) = heads(&data);
     copy_data_dir(&data, &earlier, Record::Copied);
-    unsigned(&data, &[ADMIT, AUTHORIZE, AUTHORIZE]).await;
+    unsigned(&data, &[ADMIT, &authorize(), &authorize()]).await;
     let (events, decisions) = heads(&data);
     assert_eq!(decisions, 2);
     copy_data_dir(&earlier, &data, Record::Left);
@@ -180,7 +150,7 @@ async fn a_record_gone_with_the_tail_is_refused_until_it_is_replaced_on_purpose(
     let (data, earlier) = (dir.path().join("data"), dir.path().join("earlier"));
     unsigned(&data, &[REGISTER]).await;
     copy_data_dir(&data, &earlier, Record::Copied);
-    unsigned(&data, &[ADMIT, AUTHORIZE]).await;
+    unsigned(&data, &[ADMIT, &authorize()]).await;
     // The tail and the record lost together, as a backup copied without
     // the record would leave it.
     copy_data_dir(&earlier, &data, Record::Left);

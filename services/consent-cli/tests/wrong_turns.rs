@@ -242,20 +242,7 @@ async fn the_trail_shows_the_decision_id_review_and_recheck_take() {
     let dir = tempfile::tempdir().expect("tempdir");
     let service = plain_service(dir.path()).await;
     register(&service.endpoint, NHS, "M86003").await;
-    let ask = [
-        "authorize",
-        "--nhs",
-        NHS,
-        "--role",
-        "R8000",
-        "--org",
-        "RKB",
-        "--section",
-        "medications",
-        "--purpose",
-        "direct_care",
-    ];
-    succeeded(&cli(&service.endpoint, &ask).await);
+    succeeded(&cli(&service.endpoint, AUTHORIZE_MEDICATIONS).await);
     let recorded = json(&service.endpoint, &["audit", "trail"]).await;
     let decision_id = recorded[0]["decision_id"].as_str().expect("decision_id");
     let table = succeeded(&cli(&service.endpoint, &["audit", "trail"]).await);

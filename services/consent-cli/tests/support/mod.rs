@@ -20,6 +20,49 @@ pub(crate) const NOWHERE: &str = "http://127.0.0.1:9";
 /// The patient of the README walk-throughs.
 pub(crate) const NHS: &str = "9434765919";
 
+/// `care register-patient`: [`NHS`], an adult at a Coventry practice in
+/// the agreement.
+pub(crate) const REGISTER: &[&str] = &[
+    "care",
+    "register-patient",
+    "--nhs",
+    NHS,
+    "--practice",
+    "M86003",
+    "--dob",
+    "1970-01-01",
+];
+
+/// `care start`: [`NHS`] admitted to RKB as an inpatient.
+pub(crate) const ADMIT: &[&str] = &[
+    "care",
+    "start",
+    "--nhs",
+    NHS,
+    "--relationship",
+    "ae-2026-001",
+    "--org",
+    "RKB",
+    "--kind",
+    "inpatient_episode",
+];
+
+/// `authorize`: an R8000 clinician at RKB asks for [`NHS`]'s medications
+/// for direct care.
+pub(crate) const AUTHORIZE_MEDICATIONS: &[&str] = &[
+    "authorize",
+    "--nhs",
+    NHS,
+    "--role",
+    "R8000",
+    "--org",
+    "RKB",
+    "--section",
+    "medications",
+    "--purpose",
+    "direct_care",
+];
+
 /// Runs the CLI binary with `args` against `endpoint`.
 pub(crate) async fn cli(endpoint: &str, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_consent-cli"))
