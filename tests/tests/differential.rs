@@ -14,6 +14,8 @@ mod history;
 mod recorded;
 #[path = "differential/reference.rs"]
 mod reference;
+#[path = "differential/rules.rs"]
+mod rules;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -187,9 +189,9 @@ fn the_reference_knows_every_rule_in_file_order() {
         .map(|l| l.split(',').map(str::trim).collect())
         .collect();
     let whens: Vec<&str> = rows.iter().map(|row| row[5]).collect();
-    let rule_order: Vec<&str> = reference::rules().iter().map(|r| r.when).collect();
+    let rule_order: Vec<&str> = rules::rules().iter().map(|r| r.when).collect();
     assert_eq!(whens, rule_order);
-    let read: Vec<Vec<String>> = reference::rules()
+    let read: Vec<Vec<String>> = rules::rules()
         .iter()
         .map(|r| {
             let unless = match r.unless {
