@@ -13,7 +13,9 @@ mod support;
 use std::path::Path;
 
 use icr_log::test_util::{Record, copy_data_dir};
-use support::{KeyPair, NHS, Service, cli, cli_offline, failed, refusal_to_start, succeeded};
+use support::{
+    ADMIT, KeyPair, NHS, REGISTER, Service, cli, cli_offline, failed, refusal_to_start, succeeded,
+};
 
 /// The requester's user id, looked for in decision records' bytes.
 const USER: &str = "dr-tamper";
@@ -32,30 +34,8 @@ impl Stopped {
         let keys = KeyPair::generate(dir.path(), "audit");
         let service = Service::start(&dir.path().join("data"), keys.signing_key()).await;
         let endpoint = service.endpoint.as_str();
-        let register = [
-            "care",
-            "register-patient",
-            "--nhs",
-            NHS,
-            "--practice",
-            "M86003",
-            "--dob",
-            "1970-01-01",
-        ];
-        succeeded(&cli(endpoint, &register).await);
-        let start = [
-            "care",
-            "start",
-            "--nhs",
-            NHS,
-            "--relationship",
-            "ae-2026-001",
-            "--org",
-            "RKB",
-            "--kind",
-            "inpatient_episode",
-        ];
-        succeeded(&cli(endpoint, &start).await);
+        succeeded(&cli(endpoint, REGISTER).await);
+        succeeded(&cli(endpoint, ADMIT).await);
         for section in ["medications", "allergies", "care_plans"] {
             let authorize = [
                 "--user",
