@@ -319,3 +319,5 @@ mod tests;
 
 #[cfg(test)]
 mod readme_tests;
+#[cfg(test)]
+mod shell_words;

@@ -34,26 +34,11 @@ fn readme_commands() -> Vec<String> {
     commands
 }
 
-/// The words of a command line as a shell splits them: double quotes
-/// group, `#` outside quotes starts a comment. Placeholders are filled in:
+/// The words of a command line ([`crate::shell_words::split`]), with
+/// placeholders filled in:
 /// `<POSITION>` with a position, any other `<...>` with a word.
 fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                word.get_or_insert_with(String::new);
-            }
-            '#' if !quoted && word.is_none() => break,
-            c if c.is_whitespace() && !quoted => words.extend(word.take()),
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    words
+    crate::shell_words::split(line)
         .into_iter()
         .map(|word| match word.as_str() {
             "<POSITION>" => "2".to_owned(),

@@ -5,6 +5,8 @@
 #[path = "policy_apply/setup.rs"]
 #[allow(dead_code, reason = "this test starts its service with its own pack")]
 mod setup;
+#[path = "../src/shell_words.rs"]
+mod shell_words;
 mod support;
 
 use consent_service::{Options, PolicyFiles};
@@ -43,27 +45,8 @@ fn upgrade_commands() -> Vec<Vec<String>> {
         .replace("\\\n", " ")
         .lines()
         .filter_map(|line| line.strip_prefix("consent-cli "))
-        .map(shell_words)
+        .map(shell_words::split)
         .collect()
-}
-
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                word.get_or_insert_with(String::new);
-            }
-            '#' if !quoted && word.is_none() => break,
-            c if c.is_whitespace() && !quoted => words.extend(word.take()),
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    words
 }
 
 /// R8000 at University Hospitals Coventry and Warwickshire asks for a
