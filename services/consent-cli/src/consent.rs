@@ -113,7 +113,7 @@ pub(crate) enum ObjectionChange {
 
 /// Records or withdraws an objection as `args` say; returns the write's
 /// result as the service sent it.
-pub(crate) async fn change_objection(
+async fn change_objection(
     channel: Channel,
     caller: &Caller,
     args: &ObjectionArgs,
@@ -128,7 +128,7 @@ pub(crate) async fn change_objection(
 /// Sends an objection change: the result the service answered with, or its
 /// refusal as sent. `consent object`, `consent withdraw` and the FHIR import
 /// all send through here.
-pub(crate) async fn send_objection(
+async fn send_objection(
     channel: Channel,
     caller: &Caller,
     change: ObjectionChange,

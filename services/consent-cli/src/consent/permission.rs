@@ -97,7 +97,7 @@ pub(crate) async fn run(
 
 /// Which way a permission to view changes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum PermissionChange {
+pub(super) enum PermissionChange {
     /// Grant it until a time (GrantPermissionToView).
     Grant {
         /// When the permission lapses.
@@ -110,7 +110,7 @@ pub(crate) enum PermissionChange {
 /// Sends a change to `organisation_ods`'s permission to view: the result the
 /// service answered with, or its refusal as sent. `consent permission` and
 /// the FHIR import both send through here.
-pub(crate) async fn send_permission(
+pub(super) async fn send_permission(
     channel: Channel,
     caller: &Caller,
     change: PermissionChange,
