@@ -107,34 +107,30 @@ fn known<E: TryFrom<i32>>(field: &str, value: i32, unspecified: i32) -> Result<E
     E::try_from(value).map_err(|_| FieldError::new(field, format!("unknown value {value}")))
 }
 
-/// A known record section.
-pub fn section(field: &str, value: i32) -> Result<RecordSection, FieldError> {
-    known(field, value, RecordSection::Unspecified as i32)
+/// One checker per enum of the API that a request or an event must give a
+/// known, specified value of: its name, what it checks, and the enum.
+macro_rules! known_values {
+    ($($(#[$doc:meta])* $name:ident: $enum:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(field: &str, value: i32) -> Result<$enum, FieldError> {
+            known(field, value, $enum::Unspecified as i32)
+        }
+    )*};
 }
 
-/// A known purpose of use.
-pub fn purpose(field: &str, value: i32) -> Result<Purpose, FieldError> {
-    known(field, value, Purpose::Unspecified as i32)
-}
-
-/// A known objection scope.
-pub fn objection_scope(field: &str, value: i32) -> Result<ObjectionScope, FieldError> {
-    known(field, value, ObjectionScope::Unspecified as i32)
-}
-
-/// A known kind of power of attorney.
-pub fn power_of_attorney_kind(field: &str, value: i32) -> Result<PowerOfAttorneyKind, FieldError> {
-    known(field, value, PowerOfAttorneyKind::Unspecified as i32)
-}
-
-/// A known kind of care relationship.
-pub fn care_relationship_kind(field: &str, value: i32) -> Result<CareRelationshipKind, FieldError> {
-    known(field, value, CareRelationshipKind::Unspecified as i32)
-}
-
-/// A known consent model.
-pub fn consent_model(field: &str, value: i32) -> Result<ConsentModel, FieldError> {
-    known(field, value, ConsentModel::Unspecified as i32)
+known_values! {
+    /// A known record section.
+    section: RecordSection;
+    /// A known purpose of use.
+    purpose: Purpose;
+    /// A known objection scope.
+    objection_scope: ObjectionScope;
+    /// A known kind of power of attorney.
+    power_of_attorney_kind: PowerOfAttorneyKind;
+    /// A known kind of care relationship.
+    care_relationship_kind: CareRelationshipKind;
+    /// A known consent model.
+    consent_model: ConsentModel;
 }
 
 /// The short name policy files use for a proto enum value: its proto name

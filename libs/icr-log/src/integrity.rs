@@ -14,7 +14,7 @@ use prost::Message;
 
 use crate::append::RequestRecord;
 use crate::audit::{self, DECISION_ID, PATIENT, RECORD, REVIEW};
-use crate::chain::{Break, Chain};
+use crate::chain::{Break, Chain, ChainHash};
 use crate::keys::{self, decode_u64};
 use crate::verify::{Verification, Verifier};
 use crate::{LogError, SledLog};
@@ -105,17 +105,10 @@ impl SledLog {
     fn check_events(&self, verifier: &mut Verifier, until: u64, stop: &AtomicBool) -> Checked<u64> {
         let tree = &self.inner.tree;
         let (mut head, mut last) = (0, Timestamp::default());
-        for entry in tree.scan_prefix([keys::EVENT]) {
-            let (key, value) = entry?;
-            let at = decode_u64(&key[1..]).unwrap_or(0);
-            if at > until {
-                break;
-            }
-            stopped(stop)?;
-            let (hash, bytes) = keys::unseal(&value)
-                .ok_or_else(|| verifier.event_unreadable("shorter than a chain hash"))?;
-            let event = RecordedEvent::decode(bytes)
-                .map_err(|_| verifier.event_unreadable("the event cannot be decoded"))?;
+        for entry in chained(tree, keys::EVENT, until, stop) {
+            let (at, value) = entry?;
+            let (hash, bytes, event) = unsealed::<RecordedEvent>(&value, "event")
+                .map_err(|reason| verifier.event_unreadable(reason))?;
             verifier.event(at, event.position, bytes, &hash)?;
             let time = event.recorded_at.unwrap_or_default();
             if earlier(&time, &last) {
@@ -148,17 +141,10 @@ impl SledLog {
         let tree = &self.inner.audit_tree;
         let mut last = Timestamp::default();
         let mut reviews = 0;
-        for entry in tree.scan_prefix([RECORD]) {
-            let (key, value) = entry?;
-            let at = decode_u64(&key[1..]).unwrap_or(0);
-            if at > until {
-                break;
-            }
-            stopped(stop)?;
-            let (hash, bytes) = keys::unseal(&value)
-                .ok_or_else(|| verifier.decision_unreadable("shorter than a chain hash"))?;
-            let record = DecisionRecord::decode(bytes)
-                .map_err(|_| verifier.decision_unreadable("the record cannot be decoded"))?;
+        for entry in chained(tree, RECORD, until, stop) {
+            let (at, value) = entry?;
+            let (hash, bytes, record) = unsealed::<DecisionRecord>(&value, "record")
+                .map_err(|reason| verifier.decision_unreadable(reason))?;
             verifier.decision(at, record.audit_position, bytes, &hash)?;
             let fault = |reason: String| Err(broken(Chain::Decisions, at, reason));
             let time = record.recorded_at.unwrap_or_default();
@@ -331,6 +317,38 @@ struct Index<'a> {
 }
 
 /// Ends a check early when `stop` is set.
+/// The items of a chain stored under `prefix`, each with the position its
+/// key names, up to `until`; each read fails once `stop` is set.
+fn chained<'a>(
+    tree: &'a sled::Tree,
+    prefix: u8,
+    until: u64,
+    stop: &'a AtomicBool,
+) -> impl Iterator<Item = Checked<(u64, sled::IVec)>> + 'a {
+    tree.scan_prefix([prefix])
+        .map(|entry| -> Checked<(u64, sled::IVec)> {
+            let (key, value) = entry?;
+            Ok((decode_u64(&key[1..]).unwrap_or(0), value))
+        })
+        .take_while(move |entry| !matches!(entry, Ok((at, _)) if *at > until))
+        .map(move |entry| {
+            let item = entry?;
+            stopped(stop)?;
+            Ok(item)
+        })
+}
+
+/// A stored chain item opened: its chain hash, its encoding and the message
+/// it decodes to; or why it cannot be read, `what` naming it.
+fn unsealed<'a, M: Message + Default>(
+    value: &'a [u8],
+    what: &str,
+) -> Result<(ChainHash, &'a [u8], M), String> {
+    let (hash, bytes) = keys::unseal(value).ok_or("shorter than a chain hash")?;
+    let message = M::decode(bytes).map_err(|_| format!("the {what} cannot be decoded"))?;
+    Ok((hash, bytes, message))
+}
+
 fn stopped(stop: &AtomicBool) -> Checked<()> {
     if stop.load(Ordering::Relaxed) {
         return Err(Failure::Storage(LogError::Stopped));

@@ -155,28 +155,23 @@ pub(crate) async fn run(
 ) -> Result<()> {
     let decisions = authorize(channel, caller, args).await?;
     let records: Vec<Value> = decisions.iter().map(decision_record).collect();
-    let fields = if args.explain {
-        EXPLAINED_FIELDS
-    } else {
-        DECISION_FIELDS
-    };
-    output.records(fields, &records)?;
+    output.records(&decision_fields(args.explain, "decision_id"), &records)?;
     Ok(())
 }
 
-/// Fields of a decision, in the order people read them.
-pub(crate) const DECISION_FIELDS: &[&str] = &[
+/// Fields of a decision, in the order people read them, but for the one
+/// that names it (see [`decision_fields`]).
+const DECISION_FIELDS: &[&str] = &[
     "section",
     "outcome",
     "reason",
     "explanation",
     "obligations",
     "log_position",
-    "decision_id",
 ];
 
 /// With `--explain`: also what decided.
-pub(crate) const EXPLAINED_FIELDS: &[&str] = &[
+const EXPLAINED_FIELDS: &[&str] = &[
     "section",
     "outcome",
     "reason",
@@ -184,8 +179,19 @@ pub(crate) const EXPLAINED_FIELDS: &[&str] = &[
     "policy_lines",
     "event_positions",
     "log_position",
-    "decision_id",
 ];
+
+/// The columns of a table of decisions, `explain`ed or not, ending with
+/// the field that names each one: `decision_id` for a recorded decision,
+/// `evaluated_at` for one asked of the past and not recorded.
+pub(crate) fn decision_fields(explain: bool, named_by: &'static str) -> Vec<&'static str> {
+    let fields = if explain {
+        EXPLAINED_FIELDS
+    } else {
+        DECISION_FIELDS
+    };
+    fields.iter().copied().chain([named_by]).collect()
+}
 
 /// One decision as a record. The outcome is upper-cased (`ALLOW`, `DENY`)
 /// because it is the word a reader scans the table for.

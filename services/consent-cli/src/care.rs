@@ -8,16 +8,15 @@ use clap::{Args, Subcommand};
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::{
     CareRelationshipKind, EndCareRelationshipRequest, RegisterPatientRequest,
-    RegisterPatientResponse, StartCareRelationshipRequest, WriteResult,
+    StartCareRelationshipRequest,
 };
 use tonic::transport::Channel;
 
 use crate::caller::Caller;
 use crate::dates;
-use crate::failure::CallContext;
 use crate::names;
 use crate::output::Output;
-use crate::write::{self, PatientWriteOptions};
+use crate::write::{self, PatientWriteOptions, patient_request};
 
 /// Subcommands of `care`.
 #[derive(Subcommand, Debug, Clone)]
@@ -85,84 +84,56 @@ pub(crate) async fn run(
     command: &CareCommand,
     output: Output,
 ) -> Result<()> {
+    let mut client = CareContextServiceClient::new(channel);
     let mut warning = None;
-    let (result, request_id) = match command {
+    let (write, nhs_number, answer) = match command {
         CareCommand::RegisterPatient(args) => {
-            let answer = register_patient(channel, caller, args).await?;
-            // Recorded either way; the warning is for the operator who
-            // would otherwise learn it from the patient's denies.
-            warning = population::warning(&args.nhs_number, &answer.outside_population);
-            (write::written(answer.result)?, args.write.request_id())
+            let request = patient_request!(
+                args.write.header(&args.nhs_number, caller),
+                RegisterPatientRequest {
+                    gp_practice_ods: args.gp_practice_ods.clone(),
+                    date_of_birth: args.date_of_birth.clone(),
+                }
+            );
+            let answer = client.register_patient(caller.request(request)).await;
+            let answer = answer.map(|response| {
+                let response = response.into_inner();
+                // Recorded either way; the warning is for the operator who
+                // would otherwise learn it from the patient's denies.
+                warning = population::warning(&args.nhs_number, &response.outside_population);
+                response.result
+            });
+            (&args.write, &args.nhs_number, answer)
         }
-        CareCommand::Start(args) => (start(channel, caller, args).await?, args.write.request_id()),
-        CareCommand::End(args) => (end(channel, caller, args).await?, args.write.request_id()),
+        CareCommand::Start(args) => {
+            let request = patient_request!(
+                args.write.header(&args.nhs_number, caller),
+                StartCareRelationshipRequest {
+                    relationship_id: args.relationship_id.clone(),
+                    organisation_ods: args.organisation_ods.clone(),
+                    kind: args.kind.into(),
+                }
+            );
+            let answer = client.start_care_relationship(caller.request(request));
+            let answer = answer.await.map(|response| response.into_inner().result);
+            (&args.write, &args.nhs_number, answer)
+        }
+        CareCommand::End(args) => {
+            let request = patient_request!(
+                args.write.header(&args.nhs_number, caller),
+                EndCareRelationshipRequest {
+                    relationship_id: args.relationship_id.clone(),
+                }
+            );
+            let answer = client.end_care_relationship(caller.request(request));
+            let answer = answer.await.map(|response| response.into_inner().result);
+            (&args.write, &args.nhs_number, answer)
+        }
     };
-    write::print_receipt(output, &result, request_id)?;
+    let result = write::written(write.answered(nhs_number, answer)?)?;
+    write::print_receipt(output, &result, write.request_id())?;
     if let Some(warning) = warning {
         eprintln!("{warning}");
     }
     Ok(())
-}
-
-/// Registers a patient with their GP practice; the answer says whether the
-/// practice brings them into the population.
-pub(crate) async fn register_patient(
-    channel: Channel,
-    caller: &Caller,
-    args: &RegisterPatientArgs,
-) -> Result<RegisterPatientResponse> {
-    let request = RegisterPatientRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        gp_practice_ods: args.gp_practice_ods.clone(),
-        date_of_birth: args.date_of_birth.clone(),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = CareContextServiceClient::new(channel)
-        .register_patient(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    Ok(response.into_inner())
-}
-
-/// Starts a care relationship.
-pub(crate) async fn start(
-    channel: Channel,
-    caller: &Caller,
-    args: &StartArgs,
-) -> Result<WriteResult> {
-    let request = StartCareRelationshipRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        relationship_id: args.relationship_id.clone(),
-        organisation_ods: args.organisation_ods.clone(),
-        kind: args.kind.into(),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = CareContextServiceClient::new(channel)
-        .start_care_relationship(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
-}
-
-/// Ends a care relationship.
-pub(crate) async fn end(channel: Channel, caller: &Caller, args: &EndArgs) -> Result<WriteResult> {
-    let request = EndCareRelationshipRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        relationship_id: args.relationship_id.clone(),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = CareContextServiceClient::new(channel)
-        .end_care_relationship(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
 }

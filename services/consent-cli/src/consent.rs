@@ -13,13 +13,13 @@ use icr_proto::pb::submitter::Who;
 use icr_proto::pb::{
     ObjectionScope, RecordObjectionRequest, Submitter, WithdrawObjectionRequest, WriteResult,
 };
+use tonic::Status;
 use tonic::transport::Channel;
 
 use crate::caller::Caller;
-use crate::failure::CallContext;
 use crate::names;
 use crate::output::Output;
-use crate::write::{self, PatientWriteOptions};
+use crate::write::{self, PatientWrite, PatientWriteOptions, patient_request};
 
 pub(crate) use attorney::AttorneyCommand;
 pub(crate) use permission::PermissionCommand;
@@ -85,11 +85,11 @@ pub(crate) async fn run(
 ) -> Result<()> {
     match command {
         ConsentCommand::Object(args) => {
-            let result = record_objection(channel, caller, args).await?;
+            let result = change_objection(channel, caller, args, ObjectionChange::Record).await?;
             write::print_receipt(output, &result, args.write.request_id())
         }
         ConsentCommand::Withdraw(args) => {
-            let result = withdraw_objection(channel, caller, args).await?;
+            let result = change_objection(channel, caller, args, ObjectionChange::Withdraw).await?;
             write::print_receipt(output, &result, args.write.request_id())
         }
         ConsentCommand::Status(args) => status::run(channel, caller, args, output).await,
@@ -101,48 +101,69 @@ pub(crate) async fn run(
     }
 }
 
-/// Records an objection; returns the write's result as the service sent it.
-pub(crate) async fn record_objection(
-    channel: Channel,
-    caller: &Caller,
-    args: &ObjectionArgs,
-) -> Result<WriteResult> {
-    let request = RecordObjectionRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        scope: args.scope.into(),
-        submitter: Some(submitter(args.attorney.as_deref())),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .record_objection(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+/// Which way an objection changes. Recording and withdrawing take the same
+/// fields, so one function sends both.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ObjectionChange {
+    /// Record the objection (RecordObjection).
+    Record,
+    /// Withdraw it (WithdrawObjection).
+    Withdraw,
 }
 
-/// Withdraws an objection; returns the write's result as the service sent it.
-pub(crate) async fn withdraw_objection(
+/// Records or withdraws an objection as `args` say; returns the write's
+/// result as the service sent it.
+async fn change_objection(
     channel: Channel,
     caller: &Caller,
     args: &ObjectionArgs,
+    change: ObjectionChange,
 ) -> Result<WriteResult> {
-    let request = WithdrawObjectionRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        scope: args.scope.into(),
-        submitter: Some(submitter(args.attorney.as_deref())),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
+    let header = args.write.header(&args.nhs_number, caller);
+    let submitter = submitter(args.attorney.as_deref());
+    let answer = send_objection(channel, caller, change, header, args.scope, submitter).await;
+    write::written(args.write.answered(&args.nhs_number, answer)?)
+}
+
+/// Sends an objection change: the result the service answered with, or its
+/// refusal as sent. `consent object`, `consent withdraw` and the FHIR import
+/// all send through here.
+async fn send_objection(
+    channel: Channel,
+    caller: &Caller,
+    change: ObjectionChange,
+    header: PatientWrite,
+    scope: ObjectionScope,
+    submitter: Submitter,
+) -> Result<Option<WriteResult>, Status> {
+    // The two requests differ only in their type.
+    macro_rules! request {
+        ($request:ident) => {
+            caller.request(patient_request!(
+                header,
+                $request {
+                    scope: scope.into(),
+                    submitter: Some(submitter),
+                }
+            ))
+        };
+    }
+    let mut client = ConsentServiceClient::new(channel);
+    let result = match change {
+        ObjectionChange::Record => {
+            let request = request!(RecordObjectionRequest);
+            client.record_objection(request).await?.into_inner().result
+        }
+        ObjectionChange::Withdraw => {
+            let request = request!(WithdrawObjectionRequest);
+            client
+                .withdraw_objection(request)
+                .await?
+                .into_inner()
+                .result
+        }
     };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .withdraw_objection(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+    Ok(result)
 }
 
 /// Who submits a consent change: the named attorney, or else the patient.

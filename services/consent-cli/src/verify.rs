@@ -15,7 +15,7 @@ use clap::{ArgGroup, Args};
 use icr_log::chain::{decision_bytes, event_bytes};
 use icr_log::ed25519_dalek::VerifyingKey;
 use icr_log::{Break, KeyMismatch, SledLog, Verification, Verifier};
-use icr_proto::pb::ReadEventsRequest;
+use icr_proto::pb::{DecisionRecord, ReadEventsRequest, RecordedEvent};
 use serde_json::json;
 use tonic::transport::Channel;
 
@@ -157,41 +157,57 @@ pub(crate) async fn run_server(
         from_position: 1,
         ..ReadEventsRequest::default()
     };
-    let read = events::read_events(channel.clone(), caller, everything, |message| {
-        if let Replayed::Item(event) = message {
-            let bytes = event_bytes(&event);
-            if let Err(found) =
-                verifier.event(event.position, event.position, &bytes, &event.chain_hash)
-            {
-                broken = Some(found);
-                bail!("stopped at the first break");
-            }
-        }
-        Ok(())
-    })
-    .await;
-    if let Some(found) = broken.take() {
+    let check = |event: &RecordedEvent| {
+        let bytes = event_bytes(event);
+        verifier.event(event.position, event.position, &bytes, &event.chain_hash)
+    };
+    let read = events::read_events(
+        channel.clone(),
+        caller,
+        everything,
+        until_break(&mut broken, check),
+    );
+    if let Some(found) = first_break(read.await, broken.take())? {
         return report(Err(found), key, output);
     }
-    read?;
     let everything = audit::DecisionFilter::default().request();
-    let read = audit::read_decisions(channel, caller, everything, |message| {
-        if let Replayed::Item(record) = message {
-            let bytes = decision_bytes(&record);
-            let position = record.audit_position;
-            if let Err(found) = verifier.decision(position, position, &bytes, &record.chain_hash) {
-                broken = Some(found);
-                bail!("stopped at the first break");
-            }
-        }
-        Ok(())
-    })
-    .await;
-    if let Some(found) = broken.take() {
+    let check = |record: &DecisionRecord| {
+        let bytes = decision_bytes(record);
+        let position = record.audit_position;
+        verifier.decision(position, position, &bytes, &record.chain_hash)
+    };
+    let read = audit::read_decisions(channel, caller, everything, until_break(&mut broken, check));
+    if let Some(found) = first_break(read.await, broken.take())? {
         return report(Err(found), key, output);
     }
-    read?;
     report(verifier.finish(), key, output)
+}
+
+/// Hands each item a replay brings to `check`, and stops the replay at the
+/// first break, which it keeps in `broken`: verifying reads no further than
+/// it must.
+fn until_break<'a, T>(
+    broken: &'a mut Option<Break>,
+    mut check: impl FnMut(&T) -> Result<(), Break> + 'a,
+) -> impl FnMut(Replayed<T>) -> Result<()> + 'a {
+    move |message| {
+        if let Replayed::Item(item) = message
+            && let Err(found) = check(&item)
+        {
+            *broken = Some(found);
+            bail!("stopped at the first break");
+        }
+        Ok(())
+    }
+}
+
+/// The break a replay stopped at, if any; else the replay's own failure, if
+/// it failed.
+fn first_break(read: Result<()>, broken: Option<Break>) -> Result<Option<Break>> {
+    match broken {
+        Some(found) => Ok(Some(found)),
+        None => read.map(|()| None),
+    }
 }
 
 /// The failure (exit status 1) when the checkpoints were signed by another

@@ -5,8 +5,10 @@ use anyhow::Result;
 use clap::Args;
 use icr_proto::pb::WriteResult;
 use serde_json::json;
+use tonic::Status;
 
-use crate::failure;
+use crate::caller::Caller;
+use crate::failure::{self, CallContext};
 use crate::output::Output;
 
 /// Options of every write.
@@ -38,7 +40,58 @@ impl PatientWriteOptions {
     pub(crate) fn request_id(&self) -> &str {
         &self.write.request_id
     }
+
+    /// The fields this write to `nhs_number`'s record carries in every
+    /// request, for [`patient_request!`].
+    pub(crate) fn header(&self, nhs_number: &str, caller: &Caller) -> PatientWrite {
+        PatientWrite {
+            request_id: self.request_id().to_owned(),
+            nhs_number: nhs_number.to_owned(),
+            user_id: caller.user_id(),
+            expected_stream_version: self.expected_version,
+        }
+    }
+
+    /// The service's answer to this write to `nhs_number`'s record; a
+    /// refusal becomes the error that names the patient and the request id
+    /// to retry with.
+    pub(crate) fn answered<T>(&self, nhs_number: &str, answer: Result<T, Status>) -> Result<T> {
+        let call = CallContext::patient_write(self.request_id(), nhs_number);
+        answer.map_err(|status| call.rejected(status))
+    }
 }
+
+/// The fields every write to one patient's record carries besides the
+/// change itself: the same names in every such request of the API.
+#[derive(Debug, Clone)]
+pub(crate) struct PatientWrite {
+    /// Idempotency key of the write.
+    pub(crate) request_id: String,
+    /// NHS number of the patient whose record changes.
+    pub(crate) nhs_number: String,
+    /// The person making the change.
+    pub(crate) user_id: String,
+    /// The optimistic-concurrency check, if any.
+    pub(crate) expected_stream_version: Option<u64>,
+}
+
+/// Builds a write request to one patient's record: the [`PatientWrite`]
+/// fields from `$header`, the change's own as listed. The literal names
+/// every field, so a field added to the API fails to compile here rather
+/// than going out empty.
+macro_rules! patient_request {
+    ($header:expr, $request:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let header: $crate::write::PatientWrite = $header;
+        $request {
+            request_id: header.request_id,
+            nhs_number: header.nhs_number,
+            user_id: header.user_id,
+            expected_stream_version: header.expected_stream_version,
+            $($field $(: $value)?,)*
+        }
+    }};
+}
+pub(crate) use patient_request;
 
 /// Fields of a write's receipt, in the order people read them.
 const RECEIPT_FIELDS: &[&str] = &[

@@ -208,23 +208,40 @@ async fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Sets a config's closed-loop shape from the command line's [`Shape`]: the
+/// gRPC and the JetStream configs carry its fields under the same names.
+macro_rules! set_shape {
+    ($config:expr, $shape:expr) => {{
+        let Shape {
+            connections,
+            concurrency,
+            duration,
+            warmup,
+            patients,
+            patient_offset,
+            timeout,
+        } = $shape;
+        let config = &mut $config;
+        config.connections = connections;
+        config.concurrency = concurrency;
+        config.duration = duration;
+        config.warmup = warmup;
+        config.patients = patients;
+        config.patient_offset = patient_offset;
+        config.timeout = timeout;
+    }};
+}
+
 async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let mut config = LoadConfig::new(args.endpoint, args.target);
-    let shape = args.shape;
-    config.connections = shape.connections;
-    config.concurrency = shape.concurrency;
+    set_shape!(config, args.shape);
     config.rate = args.rate;
     config.max_in_flight = args.max_in_flight;
-    config.duration = shape.duration;
-    config.warmup = shape.warmup;
-    config.patients = shape.patients;
-    config.patient_offset = shape.patient_offset;
     config.requester = Requester {
         user_id: args.user,
         role_code: args.role,
         organisation_ods: args.org,
     };
-    config.timeout = shape.timeout;
     config.noop_response_bytes = args.noop_response_bytes;
     let report = run(&config).await?;
     print_report(&report, args.json)
@@ -234,14 +251,7 @@ async fn publish(args: JetStreamArgs) -> anyhow::Result<ExitCode> {
     let mut config = JetStreamConfig::new(args.server);
     config.stream = args.stream;
     config.subject = args.subject;
-    let shape = args.shape;
-    config.connections = shape.connections;
-    config.concurrency = shape.concurrency;
-    config.duration = shape.duration;
-    config.warmup = shape.warmup;
-    config.patients = shape.patients;
-    config.patient_offset = shape.patient_offset;
-    config.timeout = shape.timeout;
+    set_shape!(config, args.shape);
     if args.print_event {
         let events = jetstream::ObjectionEvents::new(
             config.patient_offset,

@@ -289,28 +289,25 @@ async fn write_objection(
     let submitter = Some(Submitter {
         who: Some(Who::Patient(true)),
     });
+    // Withdrawing and recording take the same fields; only the type differs.
+    macro_rules! message {
+        ($request:ident) => {
+            $request {
+                request_id: w.request_id(),
+                nhs_number,
+                scope: ObjectionScope::DirectCare.into(),
+                submitter,
+                user_id: w.requester.user_id.clone(),
+                expected_stream_version: None,
+            }
+        };
+    }
     let (result, after) = if objection == Objection::Active {
-        let message = WithdrawObjectionRequest {
-            request_id: w.request_id(),
-            nhs_number,
-            scope: ObjectionScope::DirectCare.into(),
-            submitter,
-            user_id: w.requester.user_id.clone(),
-            expected_stream_version: None,
-        };
-        let sent = client.withdraw_objection(request(message)).await;
-        (sent.map(|r| r.into_inner().result), Objection::None)
+        let sent = client.withdraw_objection(request(message!(WithdrawObjectionRequest)));
+        (sent.await.map(|r| r.into_inner().result), Objection::None)
     } else {
-        let message = RecordObjectionRequest {
-            request_id: w.request_id(),
-            nhs_number,
-            scope: ObjectionScope::DirectCare.into(),
-            submitter,
-            user_id: w.requester.user_id.clone(),
-            expected_stream_version: None,
-        };
-        let sent = client.record_objection(request(message)).await;
-        (sent.map(|r| r.into_inner().result), Objection::Active)
+        let sent = client.record_objection(request(message!(RecordObjectionRequest)));
+        (sent.await.map(|r| r.into_inner().result), Objection::Active)
     };
     match result {
         Ok(result) => {

@@ -90,29 +90,30 @@ pub(crate) async fn run(
 /// fingerprint (what a reader compares with the key they were given, as
 /// keygen and verify show it).
 fn checkpoint_row(checkpoint: &Checkpoint) -> Value {
-    json!({
-        "sequence": checkpoint.sequence,
-        "signed_at": dates::format_timestamp(checkpoint.signed_at.as_ref()),
-        "event_position": checkpoint.event_position,
-        "audit_position": checkpoint.audit_position,
-        "event_hash": output::short_hex(&checkpoint.event_hash),
-        "audit_hash": output::short_hex(&checkpoint.audit_hash),
-        "signed_by": signer(checkpoint),
-    })
+    let mut row = checkpoint_record(checkpoint, output::short_hex);
+    row["signed_by"] = json!(signer(checkpoint));
+    row
 }
 
 /// A checkpoint in full, every byte string as hex.
 fn checkpoint_json(checkpoint: &Checkpoint) -> Value {
+    let mut record = checkpoint_record(checkpoint, output::hex);
+    record["public_key"] = json!(output::hex(&checkpoint.public_key));
+    record["fingerprint"] = json!(signer(checkpoint));
+    record["signature"] = json!(output::hex(&checkpoint.signature));
+    record
+}
+
+/// What the table and the JSON both show of a checkpoint: what it covers,
+/// its hashes written by `hash`.
+fn checkpoint_record(checkpoint: &Checkpoint, hash: fn(&[u8]) -> String) -> Value {
     json!({
         "sequence": checkpoint.sequence,
         "signed_at": dates::format_timestamp(checkpoint.signed_at.as_ref()),
         "event_position": checkpoint.event_position,
         "audit_position": checkpoint.audit_position,
-        "event_hash": output::hex(&checkpoint.event_hash),
-        "audit_hash": output::hex(&checkpoint.audit_hash),
-        "public_key": output::hex(&checkpoint.public_key),
-        "fingerprint": signer(checkpoint),
-        "signature": output::hex(&checkpoint.signature),
+        "event_hash": hash(&checkpoint.event_hash),
+        "audit_hash": hash(&checkpoint.audit_hash),
     })
 }
 

@@ -51,30 +51,6 @@ pub(crate) struct RecheckArgs {
     pub(crate) decision_id: String,
 }
 
-/// Fields of a point-in-time decision (it has no decision id: it is not
-/// recorded).
-const AT_FIELDS: &[&str] = &[
-    "section",
-    "outcome",
-    "reason",
-    "explanation",
-    "obligations",
-    "log_position",
-    "evaluated_at",
-];
-
-/// With `--explain`: also what decided.
-const AT_EXPLAINED_FIELDS: &[&str] = &[
-    "section",
-    "outcome",
-    "reason",
-    "obligations",
-    "policy_lines",
-    "event_positions",
-    "log_position",
-    "evaluated_at",
-];
-
 /// Fields of a re-check: the recorded decision beside today's.
 const RECHECK_FIELDS: &[&str] = &[
     "decision_id",
@@ -125,12 +101,9 @@ pub(crate) async fn run_at(
         .ok_or_else(|| failure::missing("decision"))?;
     let mut record = authorize::decision_record(&decision);
     record["evaluated_at"] = json!(dates::format_timestamp(response.evaluated_at.as_ref()));
-    let fields = if args.explain {
-        AT_EXPLAINED_FIELDS
-    } else {
-        AT_FIELDS
-    };
-    output.records(fields, &[record])?;
+    // It has no decision id: it is not recorded.
+    let fields = authorize::decision_fields(args.explain, "evaluated_at");
+    output.records(&fields, &[record])?;
     Ok(())
 }
 

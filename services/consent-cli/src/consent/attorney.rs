@@ -5,16 +5,15 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::{
-    PowerOfAttorneyKind, RegisterPowerOfAttorneyRequest, RevokePowerOfAttorneyRequest, WriteResult,
+    PowerOfAttorneyKind, RegisterPowerOfAttorneyRequest, RevokePowerOfAttorneyRequest,
 };
 use tonic::transport::Channel;
 
 use crate::caller::Caller;
 use crate::dates;
-use crate::failure::CallContext;
 use crate::names;
 use crate::output::Output;
-use crate::write::{self, PatientWriteOptions};
+use crate::write::{self, PatientWriteOptions, patient_request};
 
 /// Subcommands of `consent attorney`.
 #[derive(Subcommand, Debug, Clone)]
@@ -70,61 +69,35 @@ pub(crate) async fn run(
     command: &AttorneyCommand,
     output: Output,
 ) -> Result<()> {
-    let (result, request_id) = match command {
-        AttorneyCommand::Register(args) => (
-            register(channel, caller, args).await?,
-            args.write.request_id(),
-        ),
-        AttorneyCommand::Revoke(args) => (
-            revoke(channel, caller, args).await?,
-            args.write.request_id(),
-        ),
+    let mut client = ConsentServiceClient::new(channel);
+    let (write, nhs_number, answer) = match command {
+        AttorneyCommand::Register(args) => {
+            let request = patient_request!(
+                args.write.header(&args.nhs_number, caller),
+                RegisterPowerOfAttorneyRequest {
+                    attorney_id: args.attorney_id.clone(),
+                    kind: args.kind.into(),
+                    verified_by: args.verified_by.clone(),
+                    valid_from: args.valid_from.clone(),
+                    valid_until: args.valid_until.clone().unwrap_or_default(),
+                }
+            );
+            let answer = client.register_power_of_attorney(caller.request(request));
+            let answer = answer.await.map(|response| response.into_inner().result);
+            (&args.write, &args.nhs_number, answer)
+        }
+        AttorneyCommand::Revoke(args) => {
+            let request = patient_request!(
+                args.write.header(&args.nhs_number, caller),
+                RevokePowerOfAttorneyRequest {
+                    attorney_id: args.attorney_id.clone(),
+                }
+            );
+            let answer = client.revoke_power_of_attorney(caller.request(request));
+            let answer = answer.await.map(|response| response.into_inner().result);
+            (&args.write, &args.nhs_number, answer)
+        }
     };
-    write::print_receipt(output, &result, request_id)
-}
-
-/// Registers a power of attorney.
-pub(crate) async fn register(
-    channel: Channel,
-    caller: &Caller,
-    args: &RegisterArgs,
-) -> Result<WriteResult> {
-    let request = RegisterPowerOfAttorneyRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        attorney_id: args.attorney_id.clone(),
-        kind: args.kind.into(),
-        verified_by: args.verified_by.clone(),
-        valid_from: args.valid_from.clone(),
-        valid_until: args.valid_until.clone().unwrap_or_default(),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .register_power_of_attorney(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
-}
-
-/// Revokes a power of attorney.
-pub(crate) async fn revoke(
-    channel: Channel,
-    caller: &Caller,
-    args: &RevokeArgs,
-) -> Result<WriteResult> {
-    let request = RevokePowerOfAttorneyRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        attorney_id: args.attorney_id.clone(),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .revoke_power_of_attorney(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+    let result = write::written(write.answered(nhs_number, answer)?)?;
+    write::print_receipt(output, &result, write.request_id())
 }

@@ -59,31 +59,30 @@ pub(crate) struct ImportFhirArgs {
     pub(crate) attorney_id_system: Option<String>,
 }
 
-/// Columns of the table of plans and rejections, in reading order.
-const PLAN_FIELDS: &[&str] = &[
+/// The first columns of both tables, in reading order: what each change is
+/// and what came of it.
+const CHANGE_FIELDS: &[&str] = &[
     "resource",
     "change",
     "detail",
     "nhs_number",
     "submitter",
     "outcome",
-    "request_id",
-    "reason",
 ];
 
-/// Columns of the table of changes sent.
-const SENT_FIELDS: &[&str] = &[
-    "resource",
-    "change",
-    "detail",
-    "nhs_number",
-    "submitter",
-    "outcome",
-    "log_position",
-    "replayed",
-    "request_id",
-    "reason",
-];
+/// The last columns of both tables: the request and why it came to that.
+const REQUEST_FIELDS: &[&str] = &["request_id", "reason"];
+
+/// Columns of the table of plans and rejections.
+fn plan_fields() -> Vec<&'static str> {
+    [CHANGE_FIELDS, REQUEST_FIELDS].concat()
+}
+
+/// Columns of the table of changes sent: the plan's, and where each change
+/// was written.
+fn sent_fields() -> Vec<&'static str> {
+    [CHANGE_FIELDS, &["log_position", "replayed"], REQUEST_FIELDS].concat()
+}
 
 /// Maps the file and prints the plan, sending nothing (`--dry-run`).
 pub(crate) fn run_offline(args: &ImportFhirArgs, output: Output) -> Result<()> {
@@ -92,7 +91,7 @@ pub(crate) fn run_offline(args: &ImportFhirArgs, output: Output) -> Result<()> {
         .iter()
         .map(|(name, plan)| planned_row(name, plan, "planned"))
         .collect();
-    output.records(PLAN_FIELDS, &rows)?;
+    output.records(&plan_fields(), &rows)?;
     Ok(())
 }
 
@@ -119,7 +118,7 @@ pub(crate) async fn run(
             }
             Err(error) => {
                 // What was sent stays sent: show it, then the failure.
-                output.records(SENT_FIELDS, &rows)?;
+                output.records(&sent_fields(), &rows)?;
                 return Err(error.context(format!(
                     "importing {name} failed after {} of {} resources; importing the file \
                      again as the same user is safe (what was sent replays: the user is part \
@@ -130,7 +129,7 @@ pub(crate) async fn run(
             }
         }
     }
-    output.records(SENT_FIELDS, &rows)?;
+    output.records(&sent_fields(), &rows)?;
     if !superseded.is_empty() {
         return Err(anyhow!(
             "{} of {} resources were imported before and a later change has undone them, so \
@@ -180,7 +179,7 @@ fn checked_plans(args: &ImportFhirArgs, output: Output) -> Result<Vec<(String, I
             Err(rejection) => rejected_row(name, rejection),
         })
         .collect();
-    output.records(PLAN_FIELDS, &rows)?;
+    output.records(&plan_fields(), &rows)?;
     Err(anyhow!(
         "{rejected} of {} resources in {file} cannot be imported faithfully, so nothing was \
          sent: {}",

@@ -4,16 +4,18 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
-use icr_proto::pb::{GrantPermissionToViewRequest, RevokePermissionToViewRequest, WriteResult};
+use icr_proto::pb::{
+    GrantPermissionToViewRequest, RevokePermissionToViewRequest, Submitter, WriteResult,
+};
 use prost_types::Timestamp;
+use tonic::Status;
 use tonic::transport::Channel;
 
 use super::submitter;
 use crate::caller::Caller;
 use crate::dates;
-use crate::failure::CallContext;
 use crate::output::Output;
-use crate::write::{self, PatientWriteOptions};
+use crate::write::{self, PatientWrite, PatientWriteOptions, patient_request};
 
 /// Subcommands of `consent permission`.
 #[derive(Subcommand, Debug, Clone)]
@@ -69,59 +71,80 @@ pub(crate) async fn run(
     command: &PermissionCommand,
     output: Output,
 ) -> Result<()> {
-    let (result, request_id) = match command {
-        PermissionCommand::Grant(args) => {
-            (grant(channel, caller, args).await?, args.write.request_id())
-        }
+    let (change, nhs_number, organisation_ods, attorney, write) = match command {
+        PermissionCommand::Grant(args) => (
+            PermissionChange::Grant { until: args.until },
+            &args.nhs_number,
+            &args.organisation_ods,
+            &args.attorney,
+            &args.write,
+        ),
         PermissionCommand::Revoke(args) => (
-            revoke(channel, caller, args).await?,
-            args.write.request_id(),
+            PermissionChange::Revoke,
+            &args.nhs_number,
+            &args.organisation_ods,
+            &args.attorney,
+            &args.write,
         ),
     };
-    write::print_receipt(output, &result, request_id)
+    let header = write.header(nhs_number, caller);
+    let submitter = submitter(attorney.as_deref());
+    let answer =
+        send_permission(channel, caller, change, header, organisation_ods, submitter).await;
+    let result = write::written(write.answered(nhs_number, answer)?)?;
+    write::print_receipt(output, &result, write.request_id())
 }
 
-/// Grants a permission to view.
-pub(crate) async fn grant(
-    channel: Channel,
-    caller: &Caller,
-    args: &GrantArgs,
-) -> Result<WriteResult> {
-    let request = GrantPermissionToViewRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        organisation_ods: args.organisation_ods.clone(),
-        until: Some(args.until),
-        submitter: Some(submitter(args.attorney.as_deref())),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
-    };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .grant_permission_to_view(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+/// Which way a permission to view changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum PermissionChange {
+    /// Grant it until a time (GrantPermissionToView).
+    Grant {
+        /// When the permission lapses.
+        until: Timestamp,
+    },
+    /// Revoke it (RevokePermissionToView).
+    Revoke,
 }
 
-/// Revokes a permission to view.
-pub(crate) async fn revoke(
+/// Sends a change to `organisation_ods`'s permission to view: the result the
+/// service answered with, or its refusal as sent. `consent permission` and
+/// the FHIR import both send through here.
+pub(super) async fn send_permission(
     channel: Channel,
     caller: &Caller,
-    args: &RevokeArgs,
-) -> Result<WriteResult> {
-    let request = RevokePermissionToViewRequest {
-        request_id: args.write.request_id().to_owned(),
-        nhs_number: args.nhs_number.clone(),
-        organisation_ods: args.organisation_ods.clone(),
-        submitter: Some(submitter(args.attorney.as_deref())),
-        user_id: caller.user_id(),
-        expected_stream_version: args.write.expected_version,
+    change: PermissionChange,
+    header: PatientWrite,
+    organisation_ods: &str,
+    submitter: Submitter,
+) -> Result<Option<WriteResult>, Status> {
+    let mut client = ConsentServiceClient::new(channel);
+    let organisation_ods = organisation_ods.to_owned();
+    let submitter = Some(submitter);
+    let result = match change {
+        PermissionChange::Grant { until } => {
+            let request = patient_request!(
+                header,
+                GrantPermissionToViewRequest {
+                    organisation_ods,
+                    until: Some(until),
+                    submitter,
+                }
+            );
+            let response = client.grant_permission_to_view(caller.request(request));
+            response.await?.into_inner().result
+        }
+        PermissionChange::Revoke => {
+            let request = patient_request!(
+                header,
+                RevokePermissionToViewRequest {
+                    organisation_ods,
+                    submitter,
+                }
+            );
+            let response = client.revoke_permission_to_view(caller.request(request));
+            response.await?.into_inner().result
+        }
     };
-    let call = CallContext::patient_write(args.write.request_id(), &args.nhs_number);
-    let response = ConsentServiceClient::new(channel)
-        .revoke_permission_to_view(caller.request(request))
-        .await
-        .map_err(|status| call.rejected(status))?;
-    write::written(response.into_inner().result)
+    Ok(result)
 }

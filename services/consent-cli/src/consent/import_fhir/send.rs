@@ -21,20 +21,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow};
 use icr_fhir::consent_import::{ConsentChange, ConsentSubmitter, ImportPlan};
-use icr_proto::pb::consent_service_client::ConsentServiceClient;
-use icr_proto::pb::{
-    GetConsentStatusResponse, GrantPermissionToViewRequest, RecordObjectionRequest,
-    RevokePermissionToViewRequest, WithdrawObjectionRequest, WriteResult,
-};
+use icr_proto::pb::{GetConsentStatusResponse, WriteResult};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use super::super::permission::{PermissionChange, send_permission};
 use super::super::status::{StatusArgs, consent_status};
-use super::super::submitter;
+use super::super::{ObjectionChange, send_objection, submitter};
 use super::state;
 use crate::caller::Caller;
 use crate::failure::CallContext;
-use crate::write;
+use crate::write::{self, PatientWrite};
 
 /// What the service made of one planned change.
 #[derive(Debug)]
@@ -160,73 +157,53 @@ async fn call(
     caller: &Caller,
     plan: &ImportPlan,
 ) -> Result<Option<WriteResult>, Status> {
-    let mut client = ConsentServiceClient::new(channel);
-    let request_id = plan.request_id.clone();
-    let nhs_number = plan.nhs_number.clone();
-    let who = Some(submitter(match &plan.submitter {
+    let header = PatientWrite {
+        request_id: plan.request_id.clone(),
+        nhs_number: plan.nhs_number.clone(),
+        user_id: caller.user_id(),
+        expected_stream_version: None,
+    };
+    let who = submitter(match &plan.submitter {
         ConsentSubmitter::Patient => None,
         ConsentSubmitter::Attorney { attorney_id } => Some(attorney_id.as_str()),
-    }));
-    let user_id = caller.user_id();
+    });
     match &plan.change {
         ConsentChange::RecordObjection { scope } => {
-            let request = RecordObjectionRequest {
-                request_id,
-                nhs_number,
-                scope: (*scope).into(),
-                submitter: who,
-                user_id,
-                expected_stream_version: None,
-            };
-            let response = client.record_objection(caller.request(request)).await;
-            response.map(|r| r.into_inner().result)
+            send_objection(
+                channel,
+                caller,
+                ObjectionChange::Record,
+                header,
+                *scope,
+                who,
+            )
+            .await
         }
         ConsentChange::WithdrawObjection { scope } => {
-            let request = WithdrawObjectionRequest {
-                request_id,
-                nhs_number,
-                scope: (*scope).into(),
-                submitter: who,
-                user_id,
-                expected_stream_version: None,
-            };
-            let response = client.withdraw_objection(caller.request(request)).await;
-            response.map(|r| r.into_inner().result)
+            send_objection(
+                channel,
+                caller,
+                ObjectionChange::Withdraw,
+                header,
+                *scope,
+                who,
+            )
+            .await
         }
         ConsentChange::GrantPermissionToView {
             organisation_ods,
             until,
         } => {
-            let request = GrantPermissionToViewRequest {
-                request_id,
-                nhs_number,
-                organisation_ods: organisation_ods.clone(),
-                until: Some(prost_types::Timestamp {
-                    seconds: until.as_second(),
-                    nanos: until.subsec_nanosecond(),
-                }),
-                submitter: who,
-                user_id,
-                expected_stream_version: None,
+            let until = prost_types::Timestamp {
+                seconds: until.as_second(),
+                nanos: until.subsec_nanosecond(),
             };
-            let response = client
-                .grant_permission_to_view(caller.request(request))
-                .await;
-            response.map(|r| r.into_inner().result)
+            let change = PermissionChange::Grant { until };
+            send_permission(channel, caller, change, header, organisation_ods, who).await
         }
         ConsentChange::RevokePermissionToView { organisation_ods } => {
-            let request = RevokePermissionToViewRequest {
-                request_id,
-                nhs_number,
-                organisation_ods: organisation_ods.clone(),
-                submitter: who,
-                user_id,
-                expected_stream_version: None,
-            };
-            let response = client
-                .revoke_permission_to_view(caller.request(request))
-                .await;
-            response.map(|r| r.into_inner().result)
+            let change = PermissionChange::Revoke;
+            send_permission(channel, caller, change, header, organisation_ods, who).await
         }
     }
 }
