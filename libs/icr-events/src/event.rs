@@ -2,7 +2,7 @@
 //! stream.
 //!
 //! [`event_kinds!`] below is the one list of kinds. From it follow
-//! [`EVENT_TYPES`], [`event_type`], [`StreamId::of`], [`summary`], and the
+//! [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`], [`StreamId::of`], [`summary`], and the
 //! dispatch of patient events to their fold and decide rules (the
 //! [`PatientEvent`](crate::patient::PatientEvent) impl of each patient kind,
 //! in `patient/kinds.rs`). The matches it generates name every kind, so a
@@ -35,6 +35,14 @@ macro_rules! event_kinds {
         /// Every event type name the log may hold, for filters.
         pub const EVENT_TYPES: [&str; [$(stringify!($patient),)* $(stringify!($other),)*].len()] =
             [$(stringify!($patient),)* $(stringify!($other),)*];
+
+        /// Every event kind this build folds: type name and schema version,
+        /// in declaration order. A snapshot records the list it was folded
+        /// with, and a build with another list folds the log instead.
+        pub const EVENT_KINDS: [(&str, u32); EVENT_TYPES.len()] = [
+            $((stringify!($patient), $patient_version),)*
+            $((stringify!($other), $other_version),)*
+        ];
 
         /// The stored name and schema version of an event payload. The name
         /// is what upcasters and auditors key on; bump the version when a

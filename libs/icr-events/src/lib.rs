@@ -31,7 +31,7 @@ pub mod policy;
 mod words;
 
 pub use codes::FieldError;
-pub use event::{EVENT_TYPES, StreamId, Summary, event_type, summary};
+pub use event::{EVENT_KINDS, EVENT_TYPES, StreamId, Summary, event_type, summary};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use patient::{Patient, PatientEvent, Source};
 pub use policy::Membership;
