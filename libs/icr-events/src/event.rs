@@ -1,12 +1,14 @@
 //! The event kinds, declared once: each kind's type name, schema version and
 //! stream.
 //!
-//! [`event_kinds!`] below is the one list of kinds. From it follow
-//! [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`], [`StreamId::of`], [`summary`], and the
-//! dispatch of patient events to their fold and decide rules (the
-//! [`PatientEvent`](crate::patient::PatientEvent) impl of each patient kind,
-//! in `patient/kinds.rs`). The matches it generates name every kind, so a
-//! kind added to `events.proto` does not compile until it has a row here.
+//! `event_kinds!` below takes the one list of kinds: one row per kind, the
+//! patient kinds' rows in `patient/kinds.rs` beside their rules, the others
+//! here. From it follow [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`],
+//! [`StreamId::of`], [`summary`], and the dispatch of patient events to
+//! their fold and decide rules (each patient kind's
+//! [`PatientEvent`](crate::patient::PatientEvent) impl). The matches it
+//! generates name every kind, so a kind added to `events.proto` does not
+//! compile until it has a row.
 
 use std::fmt;
 
@@ -99,24 +101,16 @@ macro_rules! event_kinds {
     };
 }
 
-event_kinds! {
-    patient {
-        PatientRegistered: 1,
-        ObjectionRecorded: 1,
-        ObjectionWithdrawn: 1,
-        PowerOfAttorneyRegistered: 1,
-        PowerOfAttorneyRevoked: 1,
-        CareRelationshipStarted: 1,
-        CareRelationshipEnded: 1,
-        PermissionToViewGranted: 1,
-        PermissionToViewRevoked: 1,
-    }
-    other {
-        OrganisationJoined: 1 => Organisation(ods_code),
-        OrganisationLeft: 1 => Organisation(ods_code),
-        RolePolicySet: 1 => Role(role_code),
-        RegionPolicySet: 1 => Region(region),
-        AccessReviewed: 1 => Review(decision_id),
+// The patient kinds' rows are in `patient/kinds.rs`, beside their rules.
+crate::patient::with_patient_kinds! {
+    event_kinds! {
+        other {
+            OrganisationJoined: 1 => Organisation(ods_code),
+            OrganisationLeft: 1 => Organisation(ods_code),
+            RolePolicySet: 1 => Role(role_code),
+            RegionPolicySet: 1 => Region(region),
+            AccessReviewed: 1 => Review(decision_id),
+        }
     }
 }
 
@@ -165,5 +159,33 @@ mod tests {
         assert_eq!(stream.to_string(), "patient/9434765919");
         assert_eq!(event_type(&payload), Some(("ObjectionRecorded", 1)));
         assert_eq!(event_type(&EventPayload::default()), None);
+    }
+
+    #[test]
+    fn the_stored_type_names_and_versions_never_change() {
+        // Names in the log are forever: a kind is only ever added (at the
+        // end of its group), never renamed. Every kind is at version 1.
+        assert_eq!(
+            EVENT_TYPES,
+            [
+                "PatientRegistered",
+                "ObjectionRecorded",
+                "ObjectionWithdrawn",
+                "PowerOfAttorneyRegistered",
+                "PowerOfAttorneyRevoked",
+                "CareRelationshipStarted",
+                "CareRelationshipEnded",
+                "PermissionToViewGranted",
+                "PermissionToViewRevoked",
+                "OrganisationJoined",
+                "OrganisationLeft",
+                "RolePolicySet",
+                "RegionPolicySet",
+                "AccessReviewed",
+            ]
+        );
+        assert!(EVENT_KINDS.iter().all(|&(_, version)| version == 1));
+        let names: Vec<&str> = EVENT_KINDS.iter().map(|&(name, _)| name).collect();
+        assert_eq!(names, EVENT_TYPES);
     }
 }

@@ -29,6 +29,7 @@ use uncommon::Uncommon;
 
 pub use facts::{Attorney, CareRelationship, Registration, Source};
 pub use kinds::PatientEvent;
+pub(crate) use kinds::with_patient_kinds;
 pub use ods::OdsCode;
 
 /// Current state of one patient, folded from their stream.

@@ -1,8 +1,7 @@
-//! Each patient event kind in one place: how it folds into a [`Patient`],
-//! whether current state accepts it, and how it reads in a summary.
-//!
-//! A kind's type name, schema version and stream are its row in
-//! [`crate::event`]'s list; everything else about it is its impl here.
+//! Each patient event kind in one place: its row in the list of kinds
+//! (type name and schema version; its stream is the patient's), how it
+//! folds into a [`Patient`], whether current state accepts it, and how it
+//! reads in a summary.
 
 use icr_proto::pb::{
     CareRelationshipEnded, CareRelationshipKind, CareRelationshipStarted, ObjectionRecorded,
@@ -18,6 +17,29 @@ use super::{OdsCode, Patient};
 use crate::event::Summary;
 use crate::words::{by_attorney, enum_name, validity};
 use crate::{CommandError, timestamp_from_proto, uk_date};
+
+/// The patient event kinds, each with its schema version: the patient part
+/// of the list of kinds in [`crate::event`], kept here beside their rules.
+/// Hands the list to the macro `$then`, before the rest of its input.
+macro_rules! with_patient_kinds {
+    ($then:ident! { $($rest:tt)* }) => {
+        $then! {
+            patient {
+                PatientRegistered: 1,
+                ObjectionRecorded: 1,
+                ObjectionWithdrawn: 1,
+                PowerOfAttorneyRegistered: 1,
+                PowerOfAttorneyRevoked: 1,
+                CareRelationshipStarted: 1,
+                CareRelationshipEnded: 1,
+                PermissionToViewGranted: 1,
+                PermissionToViewRevoked: 1,
+            }
+            $($rest)*
+        }
+    };
+}
+pub(crate) use with_patient_kinds;
 
 /// An event of a patient's stream: its fold and its decide rule.
 pub trait PatientEvent: Summary {
