@@ -6,7 +6,7 @@
 //! here. From it follow [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`],
 //! [`StreamId::of`], [`summary`], and the dispatch of patient events to
 //! their fold and decide rules (each patient kind's
-//! [`PatientEvent`](crate::patient::PatientEvent) impl). The matches it
+//! [`PatientEvent`] impl). The matches it
 //! generates name every kind, so a kind added to `events.proto` does not
 //! compile until it has a row.
 

@@ -29,7 +29,7 @@ use crate::{Patients, PolicyState, Projections};
 /// First bytes of every snapshot; the byte after them is the format.
 const MAGIC: &[u8; 7] = b"ICRSNAP";
 /// The snapshot format this build writes and reads, stored in the byte
-/// after [`MAGIC`].
+/// after `MAGIC`.
 ///
 /// Bump it with any change to what a snapshot encodes that is not a change
 /// of the event kinds: this file's layout, or how `Patient` or `PolicyState`
