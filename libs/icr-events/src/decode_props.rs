@@ -1,5 +1,5 @@
 //! Property tests: whatever bytes or field values an event holds, decoding,
-//! folding and deciding never panic; every state the fold can reach passes
+//! folding, deciding and summarising never panic; every state the fold can reach passes
 //! the checks a snapshot is read back with (`Unchecked` → `Patient`); and
 //! arbitrary bytes never read back as a patient. Validators name the field
 //! they were given.
@@ -70,6 +70,15 @@ proptest! {
         if let Ok(payload) = EventPayload::decode(bytes.as_slice()) {
             use_payload(&mut Patient::default(), 1, &payload, now);
         }
+    }
+
+    #[test]
+    fn every_readable_event_has_a_summary_whatever_its_fields(payload in payload()) {
+        // Words for the `events` table, never a panic; only a payload this
+        // build cannot read has none.
+        let summary = crate::summary(&payload);
+        prop_assert_eq!(summary.is_some(), payload.kind.is_some());
+        prop_assert!(summary.is_none_or(|line| !line.is_empty()));
     }
 
     #[test]

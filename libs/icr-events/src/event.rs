@@ -1,51 +1,117 @@
-//! Event type names, schema versions and stream names.
+//! The event kinds, declared once: each kind's type name, schema version and
+//! stream.
+//!
+//! `event_kinds!` below takes the one list of kinds: one row per kind, the
+//! patient kinds' rows in `patient/kinds.rs` beside their rules, the others
+//! here. From it follow [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`],
+//! [`StreamId::of`], [`summary`], and the dispatch of patient events to
+//! their fold and decide rules (each patient kind's
+//! [`PatientEvent`] impl). The matches it
+//! generates name every kind, so a kind added to `events.proto` does not
+//! compile until it has a row.
 
 use std::fmt;
 
 use icr_proto::pb::EventPayload;
 use icr_proto::pb::event_payload::Kind;
+use jiff::Timestamp;
 
-use crate::NhsNumber;
+use crate::patient::{Patient, PatientEvent};
+use crate::{CommandError, NhsNumber};
 
-/// Every event type name the log may hold, for filters.
-pub const EVENT_TYPES: [&str; 14] = [
-    "PatientRegistered",
-    "ObjectionRecorded",
-    "ObjectionWithdrawn",
-    "PowerOfAttorneyRegistered",
-    "PowerOfAttorneyRevoked",
-    "CareRelationshipStarted",
-    "CareRelationshipEnded",
-    "PermissionToViewGranted",
-    "PermissionToViewRevoked",
-    "OrganisationJoined",
-    "OrganisationLeft",
-    "RolePolicySet",
-    "RegionPolicySet",
-    "AccessReviewed",
-];
+/// A readable account of one event of a kind, for operators (the CLI's
+/// `events` table). Each kind says it beside its other rules.
+pub trait Summary {
+    /// One line of plain words saying what the event records.
+    fn summary(&self) -> String;
+}
 
-/// The stored name and schema version of an event payload. The name is what
-/// upcasters and auditors key on; bump the version when a payload's meaning
-/// changes, and teach the fold to read both.
-pub fn event_type(payload: &EventPayload) -> Option<(&'static str, u32)> {
-    let name = match payload.kind.as_ref()? {
-        Kind::PatientRegistered(_) => "PatientRegistered",
-        Kind::ObjectionRecorded(_) => "ObjectionRecorded",
-        Kind::ObjectionWithdrawn(_) => "ObjectionWithdrawn",
-        Kind::PowerOfAttorneyRegistered(_) => "PowerOfAttorneyRegistered",
-        Kind::PowerOfAttorneyRevoked(_) => "PowerOfAttorneyRevoked",
-        Kind::CareRelationshipStarted(_) => "CareRelationshipStarted",
-        Kind::CareRelationshipEnded(_) => "CareRelationshipEnded",
-        Kind::PermissionToViewGranted(_) => "PermissionToViewGranted",
-        Kind::PermissionToViewRevoked(_) => "PermissionToViewRevoked",
-        Kind::OrganisationJoined(_) => "OrganisationJoined",
-        Kind::OrganisationLeft(_) => "OrganisationLeft",
-        Kind::RolePolicySet(_) => "RolePolicySet",
-        Kind::RegionPolicySet(_) => "RegionPolicySet",
-        Kind::AccessReviewed(_) => "AccessReviewed",
+/// Declares the event kinds. Patient kinds go to `patient/<nhs_number>` and
+/// are folded by [`Patient`]; every other kind names the [`StreamId`]
+/// variant and the field that identifies its stream.
+macro_rules! event_kinds {
+    (
+        patient { $($patient:ident: $patient_version:literal,)* }
+        other { $($other:ident: $other_version:literal => $stream:ident($field:ident),)* }
+    ) => {
+        /// Every event type name the log may hold, for filters.
+        pub const EVENT_TYPES: [&str; [$(stringify!($patient),)* $(stringify!($other),)*].len()] =
+            [$(stringify!($patient),)* $(stringify!($other),)*];
+
+        /// Every event kind this build folds: type name and schema version,
+        /// in declaration order. A snapshot records the list it was folded
+        /// with, and a build with another list folds the log instead.
+        pub const EVENT_KINDS: [(&str, u32); EVENT_TYPES.len()] = [
+            $((stringify!($patient), $patient_version),)*
+            $((stringify!($other), $other_version),)*
+        ];
+
+        /// The stored name and schema version of an event payload. The name
+        /// is what upcasters and auditors key on; bump the version when a
+        /// payload's meaning changes, and teach the fold to read both.
+        pub fn event_type(payload: &EventPayload) -> Option<(&'static str, u32)> {
+            Some(match payload.kind.as_ref()? {
+                $(Kind::$patient(_) => (stringify!($patient), $patient_version),)*
+                $(Kind::$other(_) => (stringify!($other), $other_version),)*
+            })
+        }
+
+        impl StreamId {
+            /// The stream of a payload, derived from the identifiers it
+            /// carries. `None` for an empty payload or a malformed NHS number.
+            pub fn of(payload: &EventPayload) -> Option<Self> {
+                match payload.kind.as_ref()? {
+                    $(Kind::$patient(e) => e.nhs_number.parse().ok().map(StreamId::Patient),)*
+                    $(Kind::$other(e) => Some(Self::$stream(e.$field.clone())),)*
+                }
+            }
+        }
+
+        /// What the event records, in one line of plain words; `None` for a
+        /// payload this build cannot read (written by a newer one).
+        pub fn summary(payload: &EventPayload) -> Option<String> {
+            Some(match payload.kind.as_ref()? {
+                $(Kind::$patient(e) => e.summary(),)*
+                $(Kind::$other(e) => e.summary(),)*
+            })
+        }
+
+        /// Folds `kind` into `patient` when it is a patient kind.
+        pub(crate) fn apply_to_patient(kind: &Kind, patient: &mut Patient, position: u64) {
+            match kind {
+                $(Kind::$patient(e) => e.apply(patient, position),)*
+                $(Kind::$other(_) => {})*
+            }
+        }
+
+        /// Whether the patient kind `kind` may be appended to `patient`'s
+        /// stream at `now`; any other kind is refused.
+        pub(crate) fn decide_for_patient(
+            kind: &Kind,
+            patient: &Patient,
+            now: Timestamp,
+        ) -> Result<(), CommandError> {
+            match kind {
+                $(Kind::$patient(e) => e.decide(patient, now),)*
+                $(Kind::$other(_))|* => Err(CommandError::FailedPrecondition(
+                    "not a patient event".into(),
+                )),
+            }
+        }
     };
-    Some((name, 1))
+}
+
+// The patient kinds' rows are in `patient/kinds.rs`, beside their rules.
+crate::patient::with_patient_kinds! {
+    event_kinds! {
+        other {
+            OrganisationJoined: 1 => Organisation(ods_code),
+            OrganisationLeft: 1 => Organisation(ods_code),
+            RolePolicySet: 1 => Role(role_code),
+            RegionPolicySet: 1 => Region(region),
+            AccessReviewed: 1 => Review(decision_id),
+        }
+    }
 }
 
 /// The stream an event belongs to: one per patient, one per policy subject.
@@ -62,30 +128,6 @@ pub enum StreamId {
     /// The review of one exceptional access, by decision id: one review
     /// per access.
     Review(String),
-}
-
-impl StreamId {
-    /// The stream of a payload, derived from the identifiers it carries.
-    /// `None` for an empty payload or a malformed NHS number.
-    pub fn of(payload: &EventPayload) -> Option<Self> {
-        let patient = |n: &str| n.parse().ok().map(StreamId::Patient);
-        match payload.kind.as_ref()? {
-            Kind::PatientRegistered(e) => patient(&e.nhs_number),
-            Kind::ObjectionRecorded(e) => patient(&e.nhs_number),
-            Kind::ObjectionWithdrawn(e) => patient(&e.nhs_number),
-            Kind::PowerOfAttorneyRegistered(e) => patient(&e.nhs_number),
-            Kind::PowerOfAttorneyRevoked(e) => patient(&e.nhs_number),
-            Kind::CareRelationshipStarted(e) => patient(&e.nhs_number),
-            Kind::CareRelationshipEnded(e) => patient(&e.nhs_number),
-            Kind::PermissionToViewGranted(e) => patient(&e.nhs_number),
-            Kind::PermissionToViewRevoked(e) => patient(&e.nhs_number),
-            Kind::OrganisationJoined(e) => Some(Self::Organisation(e.ods_code.clone())),
-            Kind::OrganisationLeft(e) => Some(Self::Organisation(e.ods_code.clone())),
-            Kind::RolePolicySet(e) => Some(Self::Role(e.role_code.clone())),
-            Kind::RegionPolicySet(e) => Some(Self::Region(e.region.clone())),
-            Kind::AccessReviewed(e) => Some(Self::Review(e.decision_id.clone())),
-        }
-    }
 }
 
 impl fmt::Display for StreamId {
@@ -117,5 +159,33 @@ mod tests {
         assert_eq!(stream.to_string(), "patient/9434765919");
         assert_eq!(event_type(&payload), Some(("ObjectionRecorded", 1)));
         assert_eq!(event_type(&EventPayload::default()), None);
+    }
+
+    #[test]
+    fn the_stored_type_names_and_versions_never_change() {
+        // Names in the log are forever: a kind is only ever added (at the
+        // end of its group), never renamed. Every kind is at version 1.
+        assert_eq!(
+            EVENT_TYPES,
+            [
+                "PatientRegistered",
+                "ObjectionRecorded",
+                "ObjectionWithdrawn",
+                "PowerOfAttorneyRegistered",
+                "PowerOfAttorneyRevoked",
+                "CareRelationshipStarted",
+                "CareRelationshipEnded",
+                "PermissionToViewGranted",
+                "PermissionToViewRevoked",
+                "OrganisationJoined",
+                "OrganisationLeft",
+                "RolePolicySet",
+                "RegionPolicySet",
+                "AccessReviewed",
+            ]
+        );
+        assert!(EVENT_KINDS.iter().all(|&(_, version)| version == 1));
+        let names: Vec<&str> = EVENT_KINDS.iter().map(|&(name, _)| name).collect();
+        assert_eq!(names, EVENT_TYPES);
     }
 }

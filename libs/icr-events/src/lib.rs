@@ -5,9 +5,12 @@
 //! - [`nhs_number`]: NHS numbers with their Modulus 11 check digit.
 //! - [`codes`]: ODS, role and region codes, dates, and the closed enum
 //!   vocabularies (record sections, purposes, scopes, kinds).
-//! - [`event`]: event type names, schema versions and stream names.
-//! - [`patient`]: the patient aggregate, folded from a patient's stream.
-//! - [`policy`]: an organisation's membership of the sharing agreement.
+//! - [`event`]: the one list of event kinds, with each kind's type name,
+//!   schema version and stream; the rest of a kind lives with its aggregate.
+//! - [`patient`]: the patient aggregate, folded from a patient's stream;
+//!   each patient kind's fold, decide rule and summary in `patient/kinds.rs`.
+//! - [`policy`]: an organisation's membership of the sharing agreement, and
+//!   the summaries of the policy and review kinds.
 //! - `arbitrary` (feature `test-util`): property-test strategies for events
 //!   with arbitrary field values.
 //!
@@ -25,11 +28,12 @@ pub mod event;
 pub mod nhs_number;
 pub mod patient;
 pub mod policy;
+mod words;
 
 pub use codes::FieldError;
-pub use event::{EVENT_TYPES, StreamId, event_type};
+pub use event::{EVENT_KINDS, EVENT_TYPES, StreamId, Summary, event_type, summary};
 pub use nhs_number::{NhsNumber, NhsNumberError};
-pub use patient::{Patient, Source};
+pub use patient::{Patient, PatientEvent, Source};
 pub use policy::Membership;
 
 use jiff::Timestamp;

@@ -13,23 +13,23 @@
 //! one pointer. A patient with a registration and one care relationship is
 //! 56 bytes plus one 48-byte allocation.
 
-mod decide;
 mod facts;
+mod kinds;
 mod ods;
 mod sorted;
 mod uncommon;
 
-use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{EventPayload, ObjectionScope, Purpose};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::timestamp_from_proto;
-use facts::Grant;
+use crate::CommandError;
 use sorted::Sorted;
 use uncommon::Uncommon;
 
 pub use facts::{Attorney, CareRelationship, Registration, Source};
+pub use kinds::PatientEvent;
+pub(crate) use kinds::with_patient_kinds;
 pub use ods::OdsCode;
 
 /// Current state of one patient, folded from their stream.
@@ -102,73 +102,18 @@ impl Patient {
             self.change_uncommon(true, |u| u.note_unreadable(position));
             return;
         };
-        match kind {
-            Kind::PatientRegistered(e) => {
-                // A date that cannot be read leaves the patient unregistered,
-                // hence out of every population: fail closed.
-                self.registration =
-                    e.date_of_birth
-                        .parse()
-                        .ok()
-                        .map(|date_of_birth| Registration {
-                            gp_practice_ods: OdsCode::new(&e.gp_practice_ods),
-                            date_of_birth,
-                            position,
-                        });
-                let unregistered = self.registration.is_none().then_some(position);
-                self.change_uncommon(unregistered.is_some(), |u| {
-                    u.unregistered_source = unregistered;
-                });
-            }
-            Kind::ObjectionRecorded(e) => {
-                self.change_uncommon(true, |u| u.objections.put((e.scope, position)));
-            }
-            Kind::ObjectionWithdrawn(e) => {
-                self.change_uncommon(false, |u| u.objections.remove(&e.scope));
-            }
-            Kind::PowerOfAttorneyRegistered(e) => {
-                let attorney = e.valid_from.parse().ok().map(|valid_from| Attorney {
-                    kind: e.kind(),
-                    verified_by: e.verified_by.clone(),
-                    valid_from,
-                    valid_until: e.valid_until.parse().ok(),
-                });
-                if let Some(attorney) = attorney {
-                    let id = e.attorney_id.clone();
-                    self.change_uncommon(true, |u| u.attorneys.put((id, attorney)));
-                }
-            }
-            Kind::PowerOfAttorneyRevoked(e) => {
-                self.change_uncommon(false, |u| u.attorneys.remove(&e.attorney_id));
-            }
-            Kind::CareRelationshipStarted(e) => {
-                self.care_relationships.put(CareRelationship {
-                    relationship_id: e.relationship_id.as_str().into(),
-                    organisation_ods: OdsCode::new(&e.organisation_ods),
-                    kind: e.kind(),
-                    position,
-                });
-            }
-            Kind::CareRelationshipEnded(e) => {
-                self.care_relationships.remove(&e.relationship_id);
-            }
-            Kind::PermissionToViewGranted(e) => {
-                // An end that cannot be read grants nothing; the grant still
-                // replaces any earlier one and is the source of the outcome.
-                let until = e.until.as_ref().and_then(timestamp_from_proto);
-                let grant = (e.organisation_ods.clone(), Grant { until, position });
-                self.change_uncommon(true, |u| u.permissions_to_view.put(grant));
-            }
-            Kind::PermissionToViewRevoked(e) => {
-                let ods = &e.organisation_ods;
-                self.change_uncommon(false, |u| u.permissions_to_view.remove(ods));
-            }
-            Kind::OrganisationJoined(_)
-            | Kind::OrganisationLeft(_)
-            | Kind::RolePolicySet(_)
-            | Kind::RegionPolicySet(_)
-            | Kind::AccessReviewed(_) => {}
-        }
+        crate::event::apply_to_patient(kind, self, position);
+    }
+
+    /// Decides whether `proposed` may be appended to this patient's stream at
+    /// `now`: the decide rule of its kind ([`PatientEvent::decide`]).
+    /// Identifiers and enum values were validated at the boundary; this
+    /// checks the change against current state.
+    pub fn decide(&self, proposed: &EventPayload, now: Timestamp) -> Result<(), CommandError> {
+        let Some(kind) = proposed.kind.as_ref() else {
+            return Err(CommandError::FailedPrecondition("empty event".into()));
+        };
+        crate::event::decide_for_patient(kind, self, now)
     }
 
     /// Changes the uncommon parts: made first when `adds` (the change may add

@@ -1,7 +1,7 @@
 //! Given events / when a proposed event / then accepted or refused.
 
 use super::*;
-use crate::CommandError;
+use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
     CareRelationshipEnded, CareRelationshipKind, CareRelationshipStarted, ObjectionRecorded,
     ObjectionWithdrawn, PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked,

@@ -2,10 +2,15 @@
 //! Role and region policies are replaced whole by each event, so any
 //! well-formed one is accepted.
 
-use icr_proto::pb::EventPayload;
 use icr_proto::pb::event_payload::Kind;
+use icr_proto::pb::{
+    AccessReviewed, ConsentModel, EventPayload, OrganisationJoined, OrganisationLeft, Purpose,
+    RecordSection, RegionPolicySet, ReviewOutcome, RolePolicySet,
+};
 
 use crate::CommandError;
+use crate::event::Summary;
+use crate::words::{enum_name, enum_names, viewed_from};
 
 /// An organisation's standing in the sharing agreement, folded from its stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +53,63 @@ impl Membership {
                 "not a policy event".into(),
             )),
         }
+    }
+}
+
+impl Summary for OrganisationJoined {
+    fn summary(&self) -> String {
+        format!(
+            "{} ({}) joined in region {}",
+            self.ods_code, self.name, self.region
+        )
+    }
+}
+
+impl Summary for OrganisationLeft {
+    fn summary(&self) -> String {
+        format!("{} left", self.ods_code)
+    }
+}
+
+impl Summary for RolePolicySet {
+    fn summary(&self) -> String {
+        format!(
+            "role {} ({}) sees {} for {}",
+            self.role_code,
+            self.description,
+            enum_names::<RecordSection>(&self.sections),
+            enum_names::<Purpose>(&self.purposes)
+        )
+    }
+}
+
+impl Summary for RegionPolicySet {
+    fn summary(&self) -> String {
+        format!(
+            "region {} ({}): {}, minimum age {}, {}",
+            self.region,
+            self.name,
+            enum_name::<ConsentModel>(self.consent_model),
+            self.minimum_age,
+            viewed_from(&self.viewing_regions)
+        )
+    }
+}
+
+/// The review of an exceptional access is not a policy, but like the
+/// policies it is a stream of its own (one per reviewed decision).
+impl Summary for AccessReviewed {
+    fn summary(&self) -> String {
+        let note = if self.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.note)
+        };
+        format!(
+            "access {} reviewed: {}{note}",
+            self.decision_id,
+            enum_name::<ReviewOutcome>(self.outcome)
+        )
     }
 }
 

@@ -8,7 +8,8 @@
 //! not check out is refused, and the caller replays the log instead.
 //!
 //! Layout: magic (7 bytes), format version (1 byte, [`SNAPSHOT_FORMAT`]), header
-//! length (u32 LE), header (postcard), SHA-256 of everything before it (so
+//! length (u32 LE), header (postcard, opening with the event kinds the state
+//! was folded with, [`icr_events::EVENT_KINDS`]), SHA-256 of everything before it (so
 //! the signature covers the version too), signature length (u16 LE),
 //! signature, then the patient chunks. The version is read before anything
 //! else, so a snapshot of another format is refused as such, never parsed
@@ -17,7 +18,7 @@
 
 use std::sync::Arc;
 
-use icr_events::{NhsNumber, Patient};
+use icr_events::{EVENT_KINDS, NhsNumber, Patient};
 use icr_proto::pb::EventPayload;
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -28,18 +29,22 @@ use crate::{Patients, PolicyState, Projections};
 /// First bytes of every snapshot; the byte after them is the format.
 const MAGIC: &[u8; 7] = b"ICRSNAP";
 /// The snapshot format this build writes and reads, stored in the byte
-/// after [`MAGIC`].
+/// after `MAGIC`.
 ///
-/// Bump it with ANY change to what a snapshot encodes: this file's layout,
-/// how `Patient` or `PolicyState` (or anything in them) serialise, or what
-/// an event does to them (the fold rules the state was built with, a new
-/// event kind included). A build then skips the older snapshots, naming
-/// both formats, and folds the log from the start: slower, never different.
+/// Bump it with any change to what a snapshot encodes that is not a change
+/// of the event kinds: this file's layout, or how `Patient` or `PolicyState`
+/// (or anything in them) serialise, or what an existing kind does to them.
+/// A build then skips the older snapshots, naming both formats, and folds
+/// the log from the start: slower, never different. A new event kind, or a
+/// kind's new schema version, needs no bump: the header records the kinds
+/// the state was folded with, and a build that folds other kinds refuses
+/// the snapshot the same way ([`SnapshotError::EventKinds`]).
 ///
 /// Snapshots written before the format moved here (formats 1 and 2 kept it
 /// inside the header) have a NUL byte in its place, so they read as format
-/// 0; numbering goes on from 3 so that no number means two layouts.
-pub const SNAPSHOT_FORMAT: u8 = 3;
+/// 0; numbering goes on from 3 so that no number means two layouts. Format
+/// 4 added the event kinds to the header.
+pub const SNAPSHOT_FORMAT: u8 = 4;
 /// Patients per chunk.
 const CHUNK: usize = 65_536;
 
@@ -57,6 +62,18 @@ pub enum SnapshotError {
         found: u8,
         /// The format this build reads: [`SNAPSHOT_FORMAT`].
         reads: u8,
+    },
+    /// Folded by a build with other event kinds: its state may hold what
+    /// this build would fold differently (an event it could not read, or a
+    /// field this build's state lacks), so it is read no further.
+    #[error(
+        "folded with other event kinds (this build does not fold {unknown:?}, the snapshot's build did not fold {missing:?})"
+    )]
+    EventKinds {
+        /// Kinds (`Name v1`) the snapshot's build folded and this one does not.
+        unknown: Vec<String>,
+        /// Kinds this build folds and the snapshot's build did not.
+        missing: Vec<String>,
     },
     /// The caller's check of the header refused it (e.g. a bad signature).
     #[error("snapshot refused: {0}")]
@@ -83,6 +100,8 @@ pub struct Snapshot {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    /// The event kinds (type name, schema version) the state was folded with.
+    event_kinds: Vec<(String, u32)>,
     position: u64,
     chain_hash: Vec<u8>,
     patients: u64,
@@ -125,6 +144,20 @@ impl Projections {
         chain_hash: &[u8],
         sign: impl FnOnce(&[u8; 32]) -> Vec<u8>,
     ) -> Vec<u8> {
+        let event_kinds = EVENT_KINDS
+            .iter()
+            .map(|&(name, version)| (name.to_owned(), version));
+        self.encode_folded_with(event_kinds.collect(), chain_hash, sign)
+    }
+
+    /// [`Projections::encode_snapshot`], saying the state was folded with
+    /// `event_kinds`.
+    fn encode_folded_with(
+        &self,
+        event_kinds: Vec<(String, u32)>,
+        chain_hash: &[u8],
+        sign: impl FnOnce(&[u8; 32]) -> Vec<u8>,
+    ) -> Vec<u8> {
         let patients: Vec<(&NhsNumber, &Patient)> = self.patients.iter().collect();
         let groups: Vec<_> = patients.chunks(CHUNK).collect();
         // Serialising owned data into a Vec cannot fail.
@@ -132,6 +165,7 @@ impl Projections {
             postcard::to_stdvec(group).unwrap_or_default()
         });
         let header = Header {
+            event_kinds,
             position: self.position,
             chain_hash: chain_hash.to_vec(),
             patients: patients.len() as u64,
@@ -211,6 +245,7 @@ impl Projections {
             "signature",
         )?;
         let header: Header = postcard::from_bytes(header_bytes).map_err(unreadable)?;
+        check_event_kinds(&header.event_kinds)?;
         let snapshot = Snapshot {
             position: header.position,
             chain_hash: header.chain_hash.clone(),
@@ -260,6 +295,34 @@ impl Projections {
         };
         Ok((projections, snapshot))
     }
+}
+
+/// Refuses a snapshot folded with other event kinds than this build's.
+fn check_event_kinds(folded_with: &[(String, u32)]) -> Result<(), SnapshotError> {
+    let named = |(name, version): (&str, u32)| format!("{name} v{version}");
+    let mut ours: Vec<String> = EVENT_KINDS.iter().copied().map(named).collect();
+    let mut theirs: Vec<String> = folded_with
+        .iter()
+        .map(|(name, version)| named((name, *version)))
+        .collect();
+    // The order of the list does not change what a fold does.
+    ours.sort();
+    theirs.sort();
+    if ours == theirs {
+        return Ok(());
+    }
+    Err(SnapshotError::EventKinds {
+        unknown: theirs
+            .iter()
+            .filter(|k| !ours.contains(k))
+            .cloned()
+            .collect(),
+        missing: ours
+            .iter()
+            .filter(|k| !theirs.contains(k))
+            .cloned()
+            .collect(),
+    })
 }
 
 #[cfg(test)]

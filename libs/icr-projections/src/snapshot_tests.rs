@@ -261,3 +261,30 @@ fn the_signed_digest_covers_the_format() {
         refused.err()
     );
 }
+
+#[test]
+fn a_snapshot_folded_with_other_event_kinds_is_refused_naming_them() {
+    let (live, _) = sample();
+    let mut kinds: Vec<(String, u32)> = EVENT_KINDS
+        .iter()
+        .map(|&(name, version)| (name.to_owned(), version))
+        .collect();
+    // A build that did not know the first kind, and knew one this build
+    // does not: its state may hold as unreadable what this build would fold.
+    let (first, _) = kinds.remove(0);
+    kinds.push(("FromANewerBuild".to_owned(), 1));
+    let bytes = live.encode_folded_with(kinds.clone(), &[7; 32], |digest| digest.to_vec());
+    let refused = Projections::decode_snapshot(&bytes, accept);
+    let Err(SnapshotError::EventKinds { unknown, missing }) = refused else {
+        panic!("read: {:?}", refused.map(|(_, s)| s));
+    };
+    assert_eq!(unknown, ["FromANewerBuild v1"]);
+    assert_eq!(missing, [format!("{first} v1")]);
+    // The same kinds in another order fold the same: read back.
+    kinds.pop();
+    kinds.insert(0, (first, 1));
+    kinds.reverse();
+    let bytes = live.encode_folded_with(kinds, &[7; 32], |digest| digest.to_vec());
+    let (loaded, _) = Projections::decode_snapshot(&bytes, accept).expect("reads");
+    assert_eq!(loaded, live);
+}

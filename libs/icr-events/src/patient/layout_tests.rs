@@ -3,6 +3,7 @@
 //! a fold can reach.
 
 use super::*;
+use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
     CareRelationshipEnded, CareRelationshipStarted, ObjectionRecorded, ObjectionWithdrawn,
     PatientRegistered, PermissionToViewGranted, PermissionToViewRevoked,
