@@ -8,6 +8,7 @@
 //! - [`event`]: event type names, schema versions and stream names.
 //! - [`patient`]: the patient aggregate, folded from a patient's stream.
 //! - [`policy`]: an organisation's membership of the sharing agreement.
+//! - [`review`]: the reviews of one exceptional access (one final review).
 //! - `arbitrary` (feature `test-util`): property-test strategies for events
 //!   with arbitrary field values.
 //!
@@ -25,12 +26,14 @@ pub mod event;
 pub mod nhs_number;
 pub mod patient;
 pub mod policy;
+pub mod review;
 
 pub use codes::FieldError;
 pub use event::{EVENT_TYPES, StreamId, event_type};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use patient::{Patient, Source};
 pub use policy::Membership;
+pub use review::Review;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
