@@ -37,10 +37,13 @@
 mod access;
 mod aggregates;
 mod api;
+mod calling_system;
 pub mod config;
 pub mod faults;
 mod gate;
 mod health;
+#[cfg(test)]
+mod module_graph;
 mod opening;
 mod overload;
 mod policy_files;
@@ -85,7 +88,7 @@ impl<T> Storage for T where
     T: icr_log::EventLog + icr_log::DecisionAudit + icr_log::TamperEvidence + Clone
 {
 }
-pub use writes::CALLING_SYSTEM_HEADER;
+pub use calling_system::CALLING_SYSTEM_HEADER;
 
 /// Longest in-flight requests may run on once shutdown begins; past it a
 /// warning names the grace period and the service stops without them.

@@ -268,7 +268,10 @@ impl Startup {
             }
             stopping.send_replace(true);
         };
-        let _gauges = telemetry::metrics::projection_gauges(view.clone(), log.clone());
+        let _gauges = {
+            let view = view.clone();
+            telemetry::metrics::projection_gauges(move || view.position(), log.clone())
+        };
         let health_keeper = tokio::spawn(health::keep(
             reporter.clone(),
             view.clone(),
@@ -277,7 +280,8 @@ impl Startup {
         let mut began = stopped.clone();
         let server = crate::router::serve(
             &self.options,
-            folded,
+            &folded.view,
+            &folded.storage,
             health_service,
             stopped,
             TcpIncoming::from(listener).with_nodelay(Some(true)),

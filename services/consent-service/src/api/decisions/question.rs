@@ -7,10 +7,10 @@ use icr_events::codes::{identifier, purpose, role_code};
 use icr_proto::pb::{AccessMode, Purpose, Requester};
 use tonic::metadata::MetadataMap;
 
+use crate::calling_system::calling_system;
 use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 use crate::validate::limits::MAX_REASON;
-use crate::writes::calling_system;
 
 /// A validated access question about one patient, for one or more sections.
 pub(crate) struct Question<'a> {
