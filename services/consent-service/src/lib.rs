@@ -28,8 +28,9 @@
 //! - [`config`]: the TOML configuration file under flags and variables.
 //! - [`telemetry`]: OpenTelemetry traces (a span per RPC, `telemetry::rpc`)
 //!   and metrics, exported over OTLP when the `OTEL_*` variables ask.
-//! - [`faults`]: switches that make storage, projections and decisions fail
-//!   on demand, for tests (feature `fault-injection`; inert without it).
+//! - [`faults`]: switches that make storage fail or stall, the follower
+//!   pause and reads of the view panic, for tests (feature
+//!   `fault-injection`; inert without it). The decision code has no hooks.
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
 #![forbid(unsafe_code)]
@@ -113,8 +114,9 @@ pub struct Options {
     pub tls: Option<MutualTls>,
     /// Overload limits.
     pub limits: Limits,
-    /// Failures to inject, for tests (switches only with the
-    /// `fault-injection` feature; without it, none).
+    /// Failures to inject into storage and the view, for tests (only with
+    /// the `fault-injection` feature).
+    #[cfg(feature = "fault-injection")]
     pub faults: faults::Faults,
 }
 
@@ -129,8 +131,17 @@ impl Options {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             tls: None,
             limits: Limits::default(),
+            #[cfg(feature = "fault-injection")]
             faults: faults::Faults::default(),
         }
+    }
+
+    /// The failures to inject: none without the `fault-injection` feature.
+    pub(crate) fn faults(&self) -> faults::Faults {
+        #[cfg(feature = "fault-injection")]
+        return self.faults.clone();
+        #[cfg(not(feature = "fault-injection"))]
+        faults::Faults::default()
     }
 }
 

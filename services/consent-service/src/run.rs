@@ -181,10 +181,10 @@ impl Startup {
         let (log, options) = (&self.log, &self.options);
         let snapshot_position = snapshot.as_ref().map_or(0, Projections::position);
         let from_snapshot = snapshot.is_some();
-        let view = View::starting_from(snapshot.unwrap_or_default(), options.faults.clone());
+        let view = View::starting_from(snapshot.unwrap_or_default(), options.faults());
         // The follower and the handlers use storage that fails on demand under
         // the `fault-injection` feature; without it, `storage` is `log`.
-        let storage = options.faults.storage(log.clone());
+        let storage = options.faults().storage(log.clone());
         let follower = tokio::spawn(view.clone().follow(storage.clone(), options.policy.clone()));
         self.guard.tasks.push(follower.abort_handle());
         let verifier = from_snapshot.then(|| {

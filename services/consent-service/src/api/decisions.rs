@@ -3,7 +3,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::Storage;
-use crate::faults::Faults;
 use icr_decision::{AccessRequest, Engine, Reason, Verdict, explain};
 use icr_events::codes::{purpose_name, section, section_name};
 use icr_events::{FieldError, timestamp_to_proto};
@@ -150,7 +149,7 @@ pub(crate) fn evaluate(
     now: jiff::Timestamp,
 ) -> Evaluated {
     let evaluated = catch_unwind(AssertUnwindSafe(|| {
-        evaluate_with(q, sections, projections, engine, now, &Faults::default())
+        evaluate_sections(q, sections, projections, engine, now)
     }));
     evaluated.unwrap_or_else(|_| {
         tracing::error!("deciding panicked; denying");
@@ -158,16 +157,14 @@ pub(crate) fn evaluate(
     })
 }
 
-/// [`evaluate`], meeting the injected `faults`.
-fn evaluate_with(
+/// [`evaluate`], letting a panic through.
+fn evaluate_sections(
     q: &Question<'_>,
     sections: &[RecordSection],
     projections: &Projections,
     engine: Option<&Engine>,
     now: jiff::Timestamp,
-    faults: &Faults,
 ) -> Evaluated {
-    faults.panic_in_decision();
     let position = projections.position();
     let request_facts = projections.facts(&FactQuery {
         nhs_number: &q.nhs_number,
@@ -193,7 +190,7 @@ fn evaluate_with(
                 patient_region: &request_facts.patient_region,
             };
             let verdict = match engine {
-                Some(engine) => faults.decide(engine, &request, &request_facts.facts),
+                Some(engine) => engine.decide(&request, &request_facts.facts),
                 None => Verdict {
                     allowed: false,
                     reason: POLICY_UNAVAILABLE.into(),
@@ -240,13 +237,12 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<Vec<Decision>> {
         self.caught_up(q.min_log_position).await?;
         let now = jiff::Timestamp::now();
-        let faults = self.view.faults();
         // A panic while deciding (a bug, in casbin or in the facts) is a
         // deny with its own reason, recorded like any other decision; the
         // view's read lock is not poisoned by a reader's panic.
         let evaluated = catch_unwind(AssertUnwindSafe(|| {
             self.view.read(|projections, engine: Option<&Engine>| {
-                evaluate_with(&q, sections, projections, engine, now, faults)
+                evaluate_sections(&q, sections, projections, engine, now)
             })
         }));
         let Evaluated {
@@ -256,7 +252,6 @@ impl<L: Storage> Api<L> {
             tracing::error!("deciding panicked; denying");
             panicked(sections, self.view.position().unwrap_or_default())
         });
-        faults.decision_may_proceed().await;
         for d in &mut decisions {
             d.decision_id = Ulid::new().to_string();
         }
