@@ -16,8 +16,8 @@ const ALLOWED: &[(&str, &str, &str)] = &[(
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path) -> Vec<PathBuf> {
+/// Every `.rs` file under `dir`, in order.
+pub(crate) fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![dir.to_path_buf()];
     let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {

@@ -19,7 +19,7 @@ use ulid::Ulid;
 mod question;
 
 use question::speaks_for;
-pub(crate) use question::{Asked, Question, question};
+pub(crate) use question::{Asked, Question, asked, question};
 
 use super::Api;
 use super::servers::Handle;
@@ -294,16 +294,7 @@ impl<L: Storage> Api<L> {
         metadata: &MetadataMap,
         mut req: AuthorizeRequest,
     ) -> ServiceResult<AuthorizeResponse> {
-        let q = question(Asked {
-            nhs_number: &mut req.nhs_number,
-            requester: req.requester.as_mut(),
-            purpose: req.purpose,
-            source_organisation_ods: &mut req.source_organisation_ods,
-            access_mode: req.access_mode,
-            access_reason: &req.access_reason,
-            min_log_position: req.min_log_position,
-            metadata,
-        })?;
+        let q = question(asked!(req, metadata))?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
         Ok(AuthorizeResponse {
@@ -316,16 +307,7 @@ impl<L: Storage> Api<L> {
         metadata: &MetadataMap,
         mut req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
-        let q = question(Asked {
-            nhs_number: &mut req.nhs_number,
-            requester: req.requester.as_mut(),
-            purpose: req.purpose,
-            source_organisation_ods: &mut req.source_organisation_ods,
-            access_mode: req.access_mode,
-            access_reason: &req.access_reason,
-            min_log_position: req.min_log_position,
-            metadata,
-        })?;
+        let q = question(asked!(req, metadata))?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
             return Err(FieldError::new("sections", message).into());

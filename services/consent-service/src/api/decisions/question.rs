@@ -39,6 +39,24 @@ pub(crate) struct Asked<'a> {
     pub(crate) metadata: &'a MetadataMap,
 }
 
+/// The [`Asked`] of `$req`, an `AuthorizeRequest` or an
+/// `AuthorizeBatchRequest` (which share these fields), with `$metadata`.
+macro_rules! asked {
+    ($req:ident, $metadata:expr) => {
+        $crate::api::decisions::Asked {
+            nhs_number: &mut $req.nhs_number,
+            requester: $req.requester.as_mut(),
+            purpose: $req.purpose,
+            source_organisation_ods: &mut $req.source_organisation_ods,
+            access_mode: $req.access_mode,
+            access_reason: &$req.access_reason,
+            min_log_position: $req.min_log_position,
+            metadata: $metadata,
+        }
+    };
+}
+pub(crate) use asked;
+
 /// Validates the question, naming fields as in the request.
 pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {
     let calling_system = calling_system(asked.metadata)?;
