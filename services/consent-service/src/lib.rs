@@ -11,8 +11,10 @@
 //!   loads the default policy pack into an empty log, rebuilds
 //!   the projections, and serves gRPC until shutdown, signing checkpoints
 //!   when it has a key (`tamper`).
-//! - `api/`: one file per gRPC service. Handlers validate (`validate`), then
-//!   either write through `writes` or read through `view`. The audit service
+//! - `api/`: one file per gRPC service. A write RPC's request proposes its
+//!   event (`api/commands`, one impl per request type) and takes the one
+//!   write path (`api/write`) into `writes`; a read validates (`validate`)
+//!   and reads `view` or the log. The audit service
 //!   is split: `audit` (replay, report, checkpoints), `replay` (filtered,
 //!   resumable, live streams), `review` (the review queue) and `history`
 //!   (point-in-time decisions and re-checks).
@@ -21,6 +23,8 @@
 //! - `view`: projections and the casbin engine at one log position, and the
 //!   follower task that folds new durable events into them.
 //! - `status`: the one map from domain errors to gRPC codes.
+//! - `calling_system`: the `x-calling-system` header, read by writes and
+//!   decisions alike.
 //! - `policy_files` and `startup`: the model, rules and policy pack.
 //! - `access`, `gate` and `overload`: who is calling (mutual TLS), what
 //!   they may call, and the limits past which requests are refused.
@@ -33,6 +37,7 @@
 //!   `fault-injection`; inert without it). The decision code has no hooks.
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
+//! Modules import each other one way too (`module_graph` checks it).
 #![forbid(unsafe_code)]
 
 mod access;
