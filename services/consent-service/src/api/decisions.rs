@@ -289,11 +289,14 @@ impl<L: Storage> Api<L> {
         Ok(decisions)
     }
 
+    /// Refuses a caller that does not speak for the requester, then decides.
     async fn authorize(
         &self,
+        extensions: &tonic::Extensions,
         metadata: &MetadataMap,
         mut req: AuthorizeRequest,
     ) -> ServiceResult<AuthorizeResponse> {
+        speaks_for(extensions, req.requester.as_ref())?;
         let q = question(asked!(req, metadata))?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
@@ -302,11 +305,14 @@ impl<L: Storage> Api<L> {
         })
     }
 
+    /// [`Api::authorize`] for several sections at once.
     async fn authorize_batch(
         &self,
+        extensions: &tonic::Extensions,
         metadata: &MetadataMap,
         mut req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
+        speaks_for(extensions, req.requester.as_ref())?;
         let q = question(asked!(req, metadata))?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
@@ -331,10 +337,7 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
         let (metadata, extensions, req) = request.into_parts();
-        let answer = async {
-            speaks_for(&extensions, req.requester.as_ref())?;
-            Ok(self.0.authorize(&metadata, req).await?)
-        };
+        let answer = async { Ok(self.0.authorize(&extensions, &metadata, req).await?) };
         let answer = self.0.metrics.authorize_timed("Authorize", answer).await;
         Ok(Response::new(answer?))
     }
@@ -344,15 +347,9 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
         let (metadata, extensions, req) = request.into_parts();
-        let answer = async {
-            speaks_for(&extensions, req.requester.as_ref())?;
-            Ok(self.0.authorize_batch(&metadata, req).await?)
-        };
-        let answer = self
-            .0
-            .metrics
-            .authorize_timed("AuthorizeBatch", answer)
-            .await;
+        let answer = async { Ok(self.0.authorize_batch(&extensions, &metadata, req).await?) };
+        let answer = self.0.metrics.authorize_timed("AuthorizeBatch", answer);
+        let answer = answer.await;
         Ok(Response::new(answer?))
     }
 }
