@@ -12,9 +12,10 @@ use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
 use icr_proto::pb::*;
 use tonic::{Request, Response, Status};
 
+use super::Api;
 use super::servers::Handle;
-use super::{Api, WriteParts};
-use crate::status::{ServiceError, ServiceResult};
+use super::write::Proposal;
+use crate::status::ServiceResult;
 use crate::validate;
 
 use crate::validate::limits::{
@@ -129,47 +130,22 @@ impl<L: Storage> Api<L> {
             })
     }
 
-    async fn policy_write(
-        &self,
-        parts: WriteParts<'_>,
-        request_id: String,
-        request: &impl prost::Message,
-        kind: Kind,
-    ) -> ServiceResult<WriteResult> {
+    /// The proposal of a policy change, checked the way the engine will
+    /// read it; it holds the policy lock until the change is written.
+    pub(crate) async fn policy_change(&self, kind: Kind) -> ServiceResult<Proposal<'_>> {
         let payload = EventPayload { kind: Some(kind) };
         validate_policy_event(&payload)?;
         // One policy change at a time, checked against the policy as of
         // everything durable: two changes that each build alone may not
         // build together.
-        let _serialised = self.policy_writes.lock().await;
+        let serialised = self.policy_writes.lock().await;
         self.caught_up(0).await?;
         self.check_engine_builds(&payload).await?;
-        self.write(parts, request_id, request, payload).await
+        Ok(Proposal {
+            serialised: Some(serialised),
+            ..Proposal::of(payload)
+        })
     }
-}
-
-/// Runs one policy RPC: take the request id and expected stream version out,
-/// build the event, write.
-macro_rules! policy_rpc {
-    ($self:ident, $request:ident, $rpc:literal, $response:ident, |$req:ident| $kind:expr) => {{
-        let (metadata, _, mut $req) = $request.into_parts();
-        let request_id = std::mem::take(&mut $req.request_id);
-        // A retry may re-read the stream version; it is not part of what the
-        // request asks for, so it stays out of the fingerprint.
-        let expected_version = $req.expected_stream_version.take();
-        let kind = $kind;
-        let parts = WriteParts {
-            rpc: $rpc,
-            metadata: &metadata,
-            user_id: &$req.user_id,
-            on_behalf_of: "",
-            expected_version,
-        };
-        let result = $self.0.policy_write(parts, request_id, &$req, kind).await?;
-        Ok(Response::new($response {
-            result: Some(result),
-        }))
-    }};
 }
 
 #[tonic::async_trait]
@@ -178,80 +154,27 @@ impl<L: Storage> PolicyAdminService for Handle<L> {
         &self,
         request: Request<JoinOrganisationRequest>,
     ) -> Result<Response<JoinOrganisationResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "JoinOrganisation",
-            JoinOrganisationResponse,
-            |req| {
-                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
-                Kind::OrganisationJoined(OrganisationJoined {
-                    ods_code: req.ods_code.clone(),
-                    name: req.name.clone(),
-                    region: req.region.clone(),
-                })
-            }
-        )
+        self.write(request).await
     }
 
     async fn leave_organisation(
         &self,
         request: Request<LeaveOrganisationRequest>,
     ) -> Result<Response<LeaveOrganisationResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "LeaveOrganisation",
-            LeaveOrganisationResponse,
-            |req| {
-                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
-                Kind::OrganisationLeft(OrganisationLeft {
-                    ods_code: req.ods_code.clone(),
-                })
-            }
-        )
+        self.write(request).await
     }
 
     async fn set_role_policy(
         &self,
         request: Request<SetRolePolicyRequest>,
     ) -> Result<Response<SetRolePolicyResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "SetRolePolicy",
-            SetRolePolicyResponse,
-            |req| Kind::RolePolicySet(RolePolicySet {
-                role_code: req.role_code.clone(),
-                description: req.description.clone(),
-                sections: req.sections.clone(),
-                purposes: req.purposes.clone(),
-                clinical: req.clinical,
-            })
-        )
+        self.write(request).await
     }
 
     async fn set_region_policy(
         &self,
         request: Request<SetRegionPolicyRequest>,
     ) -> Result<Response<SetRegionPolicyResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "SetRegionPolicy",
-            SetRegionPolicyResponse,
-            |req| Kind::RegionPolicySet(RegionPolicySet {
-                region: req.region.clone(),
-                name: req.name.clone(),
-                consent_model: req.consent_model,
-                minimum_age: req.minimum_age,
-                viewing_regions: req.viewing_regions.clone(),
-                break_glass: req.break_glass,
-                self_claimed_relationship: req.self_claimed_relationship,
-                review_within_days: req.review_within_days,
-                secondary_use_pseudonymised: req.secondary_use_pseudonymised,
-                children_social_care_from: req.children_social_care_from.clone(),
-            })
-        )
+        self.write(request).await
     }
 }
