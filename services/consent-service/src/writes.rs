@@ -16,7 +16,7 @@ use crate::validate;
 use crate::view::View;
 
 /// Metadata key naming the calling system (until mutual TLS identifies it).
-pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
+pub(crate) use icr_proto::CALLING_SYSTEM_HEADER;
 
 /// How often a write without an explicit expected version is retried when
 /// another write to the same stream slipped in between read and append.
