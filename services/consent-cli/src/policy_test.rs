@@ -38,7 +38,10 @@ pub(crate) async fn run(args: &TestArgs, output: Output) -> Result<()> {
     let (files, scenarios_dir) = pack(&args.pack_dir)?;
     let scenarios = icr_scenarios::load(&scenarios_dir)?;
     let services = ServiceBinary::find(args.service_binary.as_deref())?;
-    let report = icr_scenarios::run(services, &files, &scenarios).await;
+    let report = tokio::select! {
+        report = icr_scenarios::run(services, &files, &scenarios) => report,
+        () = interrupted() => bail!("interrupted; the scenarios' services were stopped"),
+    };
     print(&report, output)?;
     if report.failed() > 0 {
         bail!(
@@ -48,6 +51,31 @@ pub(crate) async fn run(args: &TestArgs, output: Output) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Returning then drops the runner, and
+/// with it every scenario's service process (each is killed on drop), so a
+/// stopped `policy test` leaves none running.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                interrupt = tokio::signal::ctrl_c() => {
+                    if interrupt.is_err() {
+                        terminate.recv().await;
+                    }
+                }
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    // No handler could be installed: never resolve, rather than at once.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The policy files of the pack in `pack_dir` and its scenarios directory.

@@ -1,5 +1,9 @@
 //! `consent-cli policy test <PACK_DIR>` with the real binary, from the
-//! workspace root as a policy author would run it.
+//! workspace root as a policy author would run it, with the
+//! `consent-service` binary beside it.
+
+#[path = "support/service_binary.rs"]
+mod service_binary;
 
 use std::path::Path;
 use std::process::Command;
@@ -9,6 +13,7 @@ fn workspace_root() -> &'static Path {
 }
 
 fn policy_test(pack_dir: &str) -> std::process::Output {
+    service_binary::build_beside_the_cli();
     Command::new(env!("CARGO_BIN_EXE_consent-cli"))
         .current_dir(workspace_root())
         // Nothing listens here: `policy test` must not need a service.
