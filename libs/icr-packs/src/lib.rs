@@ -22,6 +22,25 @@
 //! holds and whether the engine can be built from it.
 #![forbid(unsafe_code)]
 
+/// `$ty { … }` with a region policy's settings (everything but its code,
+/// name and consent model) moved from `$from`, and the `$rest` fields: the
+/// one list of those settings for every type that carries them (the pack's
+/// region, the `RegionPolicySet` event, the `SetRegionPolicy` request).
+macro_rules! with_region_settings {
+    ($ty:ident, $from:ident, { $($rest:tt)* }) => {
+        $ty {
+            minimum_age: $from.minimum_age,
+            viewing_regions: $from.viewing_regions,
+            break_glass: $from.break_glass,
+            self_claimed_relationship: $from.self_claimed_relationship,
+            review_within_days: $from.review_within_days,
+            secondary_use_pseudonymised: $from.secondary_use_pseudonymised,
+            children_social_care_from: $from.children_social_care_from,
+            $($rest)*
+        }
+    };
+}
+
 pub mod limits;
 mod pack;
 pub mod requests;

@@ -105,18 +105,12 @@ impl Pack {
                     r.code, r.consent_model
                 )
             })?;
-            events.push(Kind::RegionPolicySet(RegionPolicySet {
+            let event = with_region_settings!(RegionPolicySet, r, {
                 region: r.code,
                 name: r.name,
                 consent_model: model.into(),
-                minimum_age: r.minimum_age,
-                viewing_regions: r.viewing_regions,
-                break_glass: r.break_glass,
-                self_claimed_relationship: r.self_claimed_relationship,
-                review_within_days: r.review_within_days,
-                secondary_use_pseudonymised: r.secondary_use_pseudonymised,
-                children_social_care_from: r.children_social_care_from,
-            }));
+            });
+            events.push(Kind::RegionPolicySet(event));
         }
         for o in self.organisations {
             events.push(Kind::OrganisationJoined(OrganisationJoined {

@@ -73,21 +73,16 @@ impl PolicyRequest {
                 user_id,
                 expected_stream_version,
             }),
-            Kind::RegionPolicySet(r) => Self::SetRegionPolicy(SetRegionPolicyRequest {
-                request_id,
-                region: r.region,
-                name: r.name,
-                consent_model: r.consent_model,
-                minimum_age: r.minimum_age,
-                viewing_regions: r.viewing_regions,
-                break_glass: r.break_glass,
-                self_claimed_relationship: r.self_claimed_relationship,
-                review_within_days: r.review_within_days,
-                secondary_use_pseudonymised: r.secondary_use_pseudonymised,
-                children_social_care_from: r.children_social_care_from,
-                user_id,
-                expected_stream_version,
-            }),
+            Kind::RegionPolicySet(r) => {
+                Self::SetRegionPolicy(with_region_settings!(SetRegionPolicyRequest, r, {
+                    request_id,
+                    region: r.region,
+                    name: r.name,
+                    consent_model: r.consent_model,
+                    user_id,
+                    expected_stream_version,
+                }))
+            }
             _ => return None,
         })
     }
