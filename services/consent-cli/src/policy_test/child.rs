@@ -28,6 +28,8 @@ use tonic::transport::Channel;
 const SERVICE_BINARY: &str = "consent-service";
 /// Longest a service may take to say it is serving.
 const START_GIVE_UP: Duration = Duration::from_secs(60);
+/// Longest a service that closed its output may take to exit.
+const EXIT_GIVE_UP: Duration = Duration::from_secs(10);
 /// Lines of the service's stderr kept for an error message.
 const KEPT_LINES: usize = 20;
 
@@ -131,10 +133,14 @@ impl StartService for ServiceBinary {
         let address = match tokio::time::timeout(START_GIVE_UP, address).await {
             Ok(Ok(address)) => address,
             Ok(Err(_)) => {
-                // Its stdout closed without a `serving` line: it exited.
-                let status = match child.wait().await {
-                    Ok(status) => status.to_string(),
-                    Err(e) => e.to_string(),
+                // Its stdout closed without a `serving` line: it is exiting.
+                let status = match tokio::time::timeout(EXIT_GIVE_UP, child.wait()).await {
+                    Ok(Ok(status)) => status.to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => {
+                        let _ = child.kill().await;
+                        "it closed its output but did not exit, and was killed".to_owned()
+                    }
                 };
                 // Its last words may still be on their way through the pipe.
                 tokio::time::sleep(Duration::from_millis(100)).await;
