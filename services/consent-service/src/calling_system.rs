@@ -7,8 +7,7 @@ use tonic::metadata::MetadataMap;
 
 use crate::validate;
 
-/// Metadata key naming the calling system (until mutual TLS identifies it).
-pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
+pub(crate) use icr_proto::CALLING_SYSTEM_HEADER;
 
 /// The calling system named in the request metadata.
 pub(crate) fn calling_system(metadata: &MetadataMap) -> Result<String, FieldError> {

@@ -25,7 +25,8 @@
 //! - `status`: the one map from domain errors to gRPC codes.
 //! - `calling_system`: the `x-calling-system` header, read by writes and
 //!   decisions alike.
-//! - `policy_files` and `startup`: the model, rules and policy pack.
+//! - `policy_files` and `startup`: the model, rules and policy pack (read
+//!   and checked by `icr-packs`), loaded into a new log.
 //! - `access`, `gate` and `overload`: who is calling (mutual TLS), what
 //!   they may call, and the limits past which requests are refused.
 //! - `health`: `grpc.health.v1`, tied to the projections and shutdown.
@@ -94,7 +95,7 @@ impl<T> Storage for T where
     T: icr_log::EventLog + icr_log::DecisionAudit + icr_log::TamperEvidence + Clone
 {
 }
-pub use calling_system::CALLING_SYSTEM_HEADER;
+pub use icr_proto::CALLING_SYSTEM_HEADER;
 
 /// Longest in-flight requests may run on once shutdown begins; past it a
 /// warning names the grace period and the service stops without them.
