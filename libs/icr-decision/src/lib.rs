@@ -19,7 +19,7 @@ mod rules;
 #[cfg(feature = "fault-injection")]
 pub use engine::InjectedFault;
 pub use engine::{AccessRequest, Engine, EngineError, PolicySet, RolePolicy};
-pub use facts::{Fact, Facts};
+pub use facts::{Fact, FactInputs, FactQuery, Facts, age_on};
 pub use reason::{Reason, explain};
 
 /// The answer to one access request.
