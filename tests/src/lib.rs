@@ -1,6 +1,8 @@
 //! Shared fixtures for the integration tests: a real server on
-//! `127.0.0.1:0` over a temporary sled directory, and typed clients.
+//! `127.0.0.1:0` over a temporary sled directory, and typed clients;
+//! [`in_process`] starts one per policy scenario.
 
+pub mod in_process;
 pub mod pki;
 
 use std::path::Path;

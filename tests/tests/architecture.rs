@@ -2,7 +2,8 @@
 //! the root `Cargo.toml` has a row with its path, a concern and a "must
 //! not"; its "depends on" column is the workspace crates in the member's
 //! `[dependencies]`; and rows run lowest first, each depending only on rows
-//! above it.
+//! above it. The operators' CLI does not link the server, directly or
+//! through anything it depends on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -148,5 +149,95 @@ fn the_crate_table_lists_every_workspace_member_as_its_cargo_toml_has_it() {
             row.name
         );
         above.insert(row.name.clone());
+    }
+}
+
+/// Every package `package` links: its normal dependencies and theirs, as
+/// `cargo tree -e normal` shows them (dev- and build-dependencies left out).
+fn linked(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(root())
+        .args(["metadata", "--format-version", "1"])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata's JSON");
+    let names: BTreeMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let nodes: BTreeMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve.nodes")
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?, n)))
+        .collect();
+    let start = names
+        .iter()
+        .find(|(_, name)| **name == package)
+        .map(|(id, _)| *id)
+        .unwrap_or_else(|| panic!("no package {package}"));
+    let mut seen = BTreeSet::new();
+    let mut to_visit = vec![start];
+    while let Some(id) = to_visit.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let deps = nodes[id]["deps"].as_array().expect("deps");
+        for dep in deps {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k["kind"].is_null()));
+            if normal {
+                to_visit.push(dep["pkg"].as_str().expect("pkg"));
+            }
+        }
+    }
+    seen.remove(start);
+    seen.iter().map(|id| names[id].to_owned()).collect()
+}
+
+#[test]
+fn the_cli_links_neither_the_service_nor_its_telemetry_sdk() {
+    let linked = linked("consent-cli");
+    assert!(
+        linked.contains("icr-proto"),
+        "the walk found the CLI's own dependencies: {linked:?}"
+    );
+    let server_only = [
+        "consent-service",
+        "opentelemetry_sdk",
+        "governor",
+        "x509-parser",
+    ];
+    let found: Vec<&str> = server_only
+        .into_iter()
+        .filter(|name| linked.contains(*name))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "consent-cli links {found:?} through its [dependencies] (`cargo tree -p consent-cli -e \
+         normal -i <crate>` shows the path): the CLI talks to the service over gRPC and must not \
+         link it; move what it needs below the service"
+    );
+}
+
+#[test]
+fn the_libraries_the_cli_and_the_benchmarks_use_do_not_link_the_service() {
+    for package in ["icr-packs", "icr-scenarios", "icr-datagen"] {
+        let linked = linked(package);
+        assert!(
+            !linked.contains("consent-service"),
+            "{package} links consent-service through its [dependencies]: it must stay below the \
+             service, which depends on it"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use consent_service::PolicyFiles;
+use icr_integration_tests::in_process::InProcess;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_packs_scenarios_pass() {
@@ -23,7 +24,7 @@ async fn every_packs_scenarios_pass() {
             }
         };
         let started = Instant::now();
-        let report = icr_scenarios::run(&files, &scenarios).await;
+        let report = icr_scenarios::run(InProcess, &files, &scenarios).await;
         println!(
             "{pack}: {} scenarios in {:.1?}: {}",
             report.results.len(),

@@ -9,9 +9,9 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, bail};
-use consent_service::PolicyFiles;
 use icr_events::{NhsNumber, StreamId, event_type};
 use icr_log::{AppendRequest, ExpectedVersion, PendingEvent, SledLog};
+use icr_packs::PolicyFiles;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::*;
 use rand::rngs::SmallRng;
@@ -43,7 +43,7 @@ impl Default for Profile {
     fn default() -> Self {
         Self {
             patients: 1000,
-            pack: consent_service::DEFAULT_PACK.to_owned(),
+            pack: icr_packs::DEFAULT_PACK.to_owned(),
             hospital: "RKB".to_owned(),
             objecting_percent: 3,
             attorney_percent: 1,

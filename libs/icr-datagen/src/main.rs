@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     patients: u32,
     /// Built-in policy pack whose organisations patients are placed at.
-    #[arg(long, default_value = consent_service::DEFAULT_PACK)]
+    #[arg(long, default_value = icr_packs::DEFAULT_PACK)]
     pack: String,
     /// Hospital of every patient's first care relationship.
     #[arg(long, default_value = "RKB")]

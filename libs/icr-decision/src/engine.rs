@@ -74,17 +74,6 @@ pub struct AccessRequest<'a> {
 /// casbin's answer to one request, or its error, or its panic.
 type Outcome = std::thread::Result<casbin::Result<(bool, Vec<Vec<String>>)>>;
 
-/// A fault injected into one evaluation (feature `fault-injection`, for
-/// tests that show a failing evaluation is a deny).
-#[cfg(feature = "fault-injection")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InjectedFault {
-    /// casbin is asked with too few request values: a real casbin error.
-    CasbinError,
-    /// A panic where casbin evaluates.
-    CasbinPanic,
-}
-
 /// A built enforcer for one version of the policy.
 pub struct Engine {
     enforcer: Enforcer,
@@ -298,27 +287,6 @@ impl Engine {
                 .map(|rule| format!("p, {}", rule.join(", ")))
                 .collect(),
         }
-    }
-
-    /// Decides one request with `fault` injected where casbin evaluates,
-    /// bypassing the verdict cache: what a casbin error or panic turns into.
-    #[cfg(feature = "fault-injection")]
-    pub fn decide_with_fault(
-        &self,
-        request: &AccessRequest<'_>,
-        facts: &Facts,
-        fault: InjectedFault,
-    ) -> Verdict {
-        let outcome = catch_unwind(AssertUnwindSafe(|| match fault {
-            // casbin itself refuses a request with fewer values than the
-            // model defines.
-            InjectedFault::CasbinError => {
-                self.enforcer
-                    .enforce_ex((request.role_code, request.section, *facts))
-            }
-            InjectedFault::CasbinPanic => panic!("injected fault: panic inside casbin evaluation"),
-        }));
-        self.verdict(request, facts, outcome)
     }
 }
 

@@ -360,7 +360,35 @@ async fn a_matcher_casbin_cannot_evaluate_stops_the_build() {
     );
 }
 
-#[cfg(feature = "fault-injection")]
+/// A fault met where casbin evaluates.
+#[derive(Debug, Clone, Copy)]
+enum InjectedFault {
+    /// casbin is asked with too few request values: a real casbin error.
+    CasbinError,
+    /// A panic where casbin evaluates.
+    CasbinPanic,
+}
+
+impl Engine {
+    /// Decides one request with `fault` met where casbin evaluates,
+    /// bypassing the verdict cache: what a casbin error or panic turns into.
+    fn decide_with_fault(
+        &self,
+        request: &AccessRequest<'_>,
+        facts: &Facts,
+        fault: InjectedFault,
+    ) -> Verdict {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match fault {
+            InjectedFault::CasbinError => {
+                self.enforcer
+                    .enforce_ex((request.role_code, request.section, *facts))
+            }
+            InjectedFault::CasbinPanic => panic!("injected fault: panic inside casbin evaluation"),
+        }));
+        self.verdict(request, facts, outcome)
+    }
+}
+
 #[tokio::test]
 async fn casbin_errors_and_panics_are_denies_with_their_own_reasons() {
     let e = engine().await;

@@ -16,8 +16,6 @@ mod model_check;
 mod reason;
 mod rules;
 
-#[cfg(feature = "fault-injection")]
-pub use engine::InjectedFault;
 pub use engine::{AccessRequest, Engine, EngineError, PolicySet, RolePolicy};
 pub use facts::{Fact, FactInputs, FactQuery, Facts, age_on};
 pub use reason::{Reason, explain};

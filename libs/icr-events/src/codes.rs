@@ -91,6 +91,18 @@ pub fn identifier(field: &str, value: &str, max: usize) -> Result<(), FieldError
     Ok(())
 }
 
+/// A repeated field of at most `max` entries. Checked before the entries
+/// are, so a long list costs nothing.
+pub fn at_most(field: &str, len: usize, max: usize) -> Result<(), FieldError> {
+    if len > max {
+        return Err(FieldError::new(
+            field,
+            format!("must list at most {max} values, not {len}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses an ISO 8601 calendar date (`YYYY-MM-DD`).
 pub fn iso_date(field: &str, value: &str) -> Result<Date, FieldError> {
     let well_formed =

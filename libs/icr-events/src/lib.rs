@@ -11,6 +11,7 @@
 //!   each patient kind's fold, decide rule and summary in `patient/kinds.rs`.
 //! - [`policy`]: an organisation's membership of the sharing agreement, and
 //!   the summaries of the policy and review kinds.
+//! - [`review`]: the reviews of one exceptional access (one final review).
 //! - `arbitrary` (feature `test-util`): property-test strategies for events
 //!   with arbitrary field values.
 //!
@@ -28,6 +29,7 @@ pub mod event;
 pub mod nhs_number;
 pub mod patient;
 pub mod policy;
+pub mod review;
 mod words;
 
 pub use codes::FieldError;
@@ -35,6 +37,7 @@ pub use event::{EVENT_KINDS, EVENT_TYPES, StreamId, Summary, event_type, summary
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use patient::{Patient, PatientEvent, Source};
 pub use policy::Membership;
+pub use review::Review;
 
 use jiff::Timestamp;
 use jiff::civil::Date;

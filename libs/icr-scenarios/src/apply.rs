@@ -2,15 +2,18 @@
 //! with a fresh request id, user `scenario` and calling system
 //! `icr-scenarios`.
 
-use consent_service::CALLING_SYSTEM_HEADER;
 use icr_events::{timestamp_to_proto, uk_date};
+use icr_packs::requests::{PolicyRequest, Submission};
+use icr_proto::CALLING_SYSTEM_HEADER;
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::audit_service_client::AuditServiceClient;
 use icr_proto::pb::care_context_service_client::CareContextServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
+use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_client::PolicyAdminServiceClient;
 use icr_proto::pb::{self, submitter::Who};
 use jiff::Timestamp;
+use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 
 use crate::given::{Action, Objection};
@@ -56,18 +59,52 @@ impl From<tonic::Status> for StepFailure {
     }
 }
 
+/// The metadata of every call: the calling-system header.
+fn metadata() -> MetadataMap {
+    let mut metadata = MetadataMap::new();
+    metadata.insert(
+        CALLING_SYSTEM_HEADER,
+        MetadataValue::from_static(CALLING_SYSTEM),
+    );
+    metadata
+}
+
 /// `message` with the calling-system header.
 pub(crate) fn call<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        CALLING_SYSTEM_HEADER,
-        tonic::metadata::MetadataValue::from_static(CALLING_SYSTEM),
-    );
-    request
+    tonic::Request::from_parts(metadata(), Default::default(), message)
 }
 
 fn request_id() -> String {
     format!("scenario-{}", ulid::Ulid::new())
+}
+
+/// Sends a write through `$client.$rpc`: `pb::$request` with the fields
+/// given, a fresh request id, user `scenario` and no expected version.
+macro_rules! send {
+    ($client:expr, $rpc:ident, $request:ident { $($field:ident: $value:expr),* $(,)? }) => {
+        $client
+            .$rpc(call(pb::$request {
+                request_id: request_id(),
+                user_id: USER.into(),
+                expected_stream_version: None,
+                $($field: $value),*
+            }))
+            .await?
+    };
+}
+
+/// Records a policy event through its policy RPC, the request built as
+/// `consent-cli policy apply` builds it.
+async fn policy(clients: &mut Clients, kind: Kind) -> Result<(), StepFailure> {
+    let submission = Submission {
+        request_id: request_id(),
+        user_id: USER.into(),
+        expected_stream_version: None,
+    };
+    let request = PolicyRequest::new(kind, submission)
+        .ok_or_else(|| StepFailure::Unusable("not a policy change".into()))?;
+    request.send(&mut clients.policy, &metadata()).await?;
+    Ok(())
 }
 
 fn submitter(attorney: Option<&String>) -> Option<pb::Submitter> {
@@ -95,182 +132,158 @@ pub(crate) async fn apply(clients: &mut Clients, action: &Action) -> Result<(), 
     };
     match action {
         Action::JoinOrg(a) => {
-            let request = pb::JoinOrganisationRequest {
-                request_id: request_id(),
+            let joined = pb::OrganisationJoined {
                 ods_code: a.ods.clone(),
                 name: a.name.clone().unwrap_or_else(|| a.ods.clone()),
                 region: a.region.clone(),
-                user_id: USER.into(),
-                expected_stream_version: None,
             };
-            clients.policy.join_organisation(call(request)).await?;
+            policy(clients, Kind::OrganisationJoined(joined)).await?;
         }
         Action::LeaveOrg(a) => {
-            let request = pb::LeaveOrganisationRequest {
-                request_id: request_id(),
+            let left = pb::OrganisationLeft {
                 ods_code: a.ods.clone(),
-                user_id: USER.into(),
-                expected_stream_version: None,
             };
-            clients.policy.leave_organisation(call(request)).await?;
+            policy(clients, Kind::OrganisationLeft(left)).await?;
         }
         Action::SetRole(a) => {
-            let request = pb::SetRolePolicyRequest {
-                request_id: request_id(),
+            let role = pb::RolePolicySet {
                 role_code: a.code.clone(),
                 description: a.description.clone().unwrap_or_else(|| a.code.clone()),
                 sections: a.sections.iter().map(|s| s.number()).collect(),
                 purposes: a.purposes.iter().map(|p| p.number()).collect(),
-                user_id: USER.into(),
                 clinical: a.clinical,
-                expected_stream_version: None,
             };
-            clients.policy.set_role_policy(call(request)).await?;
+            policy(clients, Kind::RolePolicySet(role)).await?;
         }
         Action::SetRegion(a) => {
             let children = match &a.children_social_care_from {
                 Some(from) => date(from)?,
                 None => String::new(),
             };
-            let request = pb::SetRegionPolicyRequest {
-                request_id: request_id(),
+            let region = pb::RegionPolicySet {
                 region: a.code.clone(),
                 name: a.name.clone().unwrap_or_else(|| a.code.clone()),
                 consent_model: a.consent_model.number(),
                 minimum_age: a.minimum_age,
                 viewing_regions: a.viewing_regions.clone(),
-                user_id: USER.into(),
                 break_glass: a.break_glass,
                 self_claimed_relationship: a.self_claimed_relationship,
                 review_within_days: a.review_within_days,
                 secondary_use_pseudonymised: a.secondary_use_pseudonymised,
                 children_social_care_from: children,
-                expected_stream_version: None,
             };
-            clients.policy.set_region_policy(call(request)).await?;
+            policy(clients, Kind::RegionPolicySet(region)).await?;
         }
         Action::Register(a) => {
-            let request = pb::RegisterPatientRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                gp_practice_ods: a.practice.clone(),
-                date_of_birth: date(&a.dob)?,
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients.care.register_patient(call(request)).await?;
+            send!(
+                clients.care,
+                register_patient,
+                RegisterPatientRequest {
+                    nhs_number: a.nhs.clone(),
+                    gp_practice_ods: a.practice.clone(),
+                    date_of_birth: date(&a.dob)?,
+                }
+            );
         }
         Action::CareStart(a) => {
-            let request = pb::StartCareRelationshipRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                relationship_id: a.relationship.clone(),
-                organisation_ods: a.org.clone(),
-                kind: a.kind.number(),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients.care.start_care_relationship(call(request)).await?;
+            send!(
+                clients.care,
+                start_care_relationship,
+                StartCareRelationshipRequest {
+                    nhs_number: a.nhs.clone(),
+                    relationship_id: a.relationship.clone(),
+                    organisation_ods: a.org.clone(),
+                    kind: a.kind.number(),
+                }
+            );
         }
         Action::CareEnd(a) => {
-            let request = pb::EndCareRelationshipRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                relationship_id: a.relationship.clone(),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients.care.end_care_relationship(call(request)).await?;
+            send!(
+                clients.care,
+                end_care_relationship,
+                EndCareRelationshipRequest {
+                    nhs_number: a.nhs.clone(),
+                    relationship_id: a.relationship.clone(),
+                }
+            );
         }
         Action::Object(a) => {
-            let request = pb::RecordObjectionRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                scope: scope(a),
-                submitter: submitter(a.attorney.as_ref()),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients.consent.record_objection(call(request)).await?;
+            send!(
+                clients.consent,
+                record_objection,
+                RecordObjectionRequest {
+                    nhs_number: a.nhs.clone(),
+                    scope: scope(a),
+                    submitter: submitter(a.attorney.as_ref()),
+                }
+            );
         }
         Action::Withdraw(a) => {
-            let request = pb::WithdrawObjectionRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                scope: scope(a),
-                submitter: submitter(a.attorney.as_ref()),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients.consent.withdraw_objection(call(request)).await?;
+            send!(
+                clients.consent,
+                withdraw_objection,
+                WithdrawObjectionRequest {
+                    nhs_number: a.nhs.clone(),
+                    scope: scope(a),
+                    submitter: submitter(a.attorney.as_ref()),
+                }
+            );
         }
         Action::Attorney(a) => {
-            let valid_from = match &a.valid_from {
+            let from = match &a.valid_from {
                 Some(from) => date(from)?,
                 None => today.to_string(),
             };
-            let valid_until = match &a.valid_until {
+            let until = match &a.valid_until {
                 Some(until) => date(until)?,
                 None => String::new(),
             };
-            let request = pb::RegisterPowerOfAttorneyRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                attorney_id: a.attorney.clone(),
-                kind: a.kind.number(),
-                verified_by: a.verified_by.clone().unwrap_or_else(|| USER.into()),
-                valid_from,
-                valid_until,
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients
-                .consent
-                .register_power_of_attorney(call(request))
-                .await?;
+            send!(
+                clients.consent,
+                register_power_of_attorney,
+                RegisterPowerOfAttorneyRequest {
+                    nhs_number: a.nhs.clone(),
+                    attorney_id: a.attorney.clone(),
+                    kind: a.kind.number(),
+                    verified_by: a.verified_by.clone().unwrap_or_else(|| USER.into()),
+                    valid_from: from,
+                    valid_until: until,
+                }
+            );
         }
         Action::RevokeAttorney(a) => {
-            let request = pb::RevokePowerOfAttorneyRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                attorney_id: a.attorney.clone(),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients
-                .consent
-                .revoke_power_of_attorney(call(request))
-                .await?;
+            send!(
+                clients.consent,
+                revoke_power_of_attorney,
+                RevokePowerOfAttorneyRequest {
+                    nhs_number: a.nhs.clone(),
+                    attorney_id: a.attorney.clone(),
+                }
+            );
         }
         Action::Grant(a) => {
             let until = a.until.resolve(now).map_err(StepFailure::Unusable)?;
-            let request = pb::GrantPermissionToViewRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                organisation_ods: a.org.clone(),
-                until: Some(timestamp_to_proto(until)),
-                submitter: submitter(a.attorney.as_ref()),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients
-                .consent
-                .grant_permission_to_view(call(request))
-                .await?;
+            send!(
+                clients.consent,
+                grant_permission_to_view,
+                GrantPermissionToViewRequest {
+                    nhs_number: a.nhs.clone(),
+                    organisation_ods: a.org.clone(),
+                    until: Some(timestamp_to_proto(until)),
+                    submitter: submitter(a.attorney.as_ref()),
+                }
+            );
         }
         Action::RevokePermission(a) => {
-            let request = pb::RevokePermissionToViewRequest {
-                request_id: request_id(),
-                nhs_number: a.nhs.clone(),
-                organisation_ods: a.org.clone(),
-                submitter: submitter(a.attorney.as_ref()),
-                user_id: USER.into(),
-                expected_stream_version: None,
-            };
-            clients
-                .consent
-                .revoke_permission_to_view(call(request))
-                .await?;
+            send!(
+                clients.consent,
+                revoke_permission_to_view,
+                RevokePermissionToViewRequest {
+                    nhs_number: a.nhs.clone(),
+                    organisation_ods: a.org.clone(),
+                    submitter: submitter(a.attorney.as_ref()),
+                }
+            );
         }
         Action::Wait(pause) => tokio::time::sleep(pause.0).await,
     }

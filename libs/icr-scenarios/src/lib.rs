@@ -4,16 +4,18 @@
 //! Policy authors write scenarios in TOML next to their pack
 //! (`policies/<pack>/scenarios/*.toml`, format in `policies/SCENARIOS.md`);
 //! `consent-cli policy test <PACK_DIR>` and the integration tests run them.
-//! Each scenario gets a fresh in-process service on `127.0.0.1:0` over its
-//! own temporary directory, loaded with the given [`PolicyFiles`], so
-//! scenarios cannot leak into one another and what passes here is what the
-//! service does.
+//! Each scenario gets a fresh service over its own empty log, loaded with
+//! the given [`PolicyFiles`], so scenarios cannot leak into one another and
+//! what passes here is what the service does. The caller says how a service
+//! is started ([`StartService`]): the CLI starts the `consent-service`
+//! binary, the integration tests start it in process; this crate does not
+//! link the service.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), icr_scenarios::LoadError> {
+//! # async fn example(services: impl icr_scenarios::StartService) -> Result<(), icr_scenarios::LoadError> {
 //! let scenarios = icr_scenarios::load("policies/bsw/scenarios")?;
 //! let files = icr_scenarios::PolicyFiles::built_in_pack("bsw").expect("built in");
-//! let report = icr_scenarios::run(&files, &scenarios).await;
+//! let report = icr_scenarios::run(services, &files, &scenarios).await;
 //! println!("{report}");
 //! assert_eq!(report.failures().count(), 0);
 //! # Ok(())
@@ -26,7 +28,8 @@
 //! - `dates`: `today-18y`, `now+2s`, `1500ms`; `names`: enum values and gRPC
 //!   codes by their short names.
 //! - `run`: a service per scenario, the steps, the `when` request, the
-//!   comparison with `then`; `recorded`: finding the decision in the
+//!   comparison with `then`; [`service`](mod@service): what starts and
+//!   stops that service; `recorded`: finding the decision in the
 //!   patient's access report; [`report`](mod@report): the results.
 //!
 //! This crate holds no decision rules: a scenario only states what the
@@ -41,8 +44,10 @@ pub mod names;
 mod recorded;
 pub mod report;
 mod run;
+pub mod service;
 
-pub use consent_service::PolicyFiles;
 pub use format::{LoadError, Promise, Scenario, ScenarioFile, load};
+pub use icr_packs::PolicyFiles;
 pub use report::{Report, ScenarioResult};
 pub use run::run;
+pub use service::{RunningService, StartService};

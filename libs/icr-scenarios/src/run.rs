@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use consent_service::{Options, PolicyFiles};
+use icr_packs::PolicyFiles;
 use icr_proto::pb;
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
-use tonic::transport::Channel;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::apply::{self, Clients, StepFailure, USER, call};
 use crate::format::{Scenario, ScenarioFile, Then};
 use crate::names::{code_name, short_name};
 use crate::report::{Report, ScenarioResult};
+use crate::service::{RunningService, StartService};
 
 /// Longest one scenario may take, service start and stop included.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,9 +21,14 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 /// they cannot see each other; the limit only bounds open files and threads.
 const MAX_PARALLEL: usize = 8;
 
-/// Runs every scenario, each against a fresh service with `files`, and
-/// reports on each in load order.
-pub async fn run(files: &PolicyFiles, scenarios: &ScenarioFile) -> Report {
+/// Runs every scenario, each against a fresh service that `services`
+/// starts with `files`, and reports on each in load order.
+pub async fn run<S: StartService>(
+    services: S,
+    files: &PolicyFiles,
+    scenarios: &ScenarioFile,
+) -> Report {
+    let services = Arc::new(services);
     let files = Arc::new(files.clone());
     let parallel = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
@@ -32,10 +37,11 @@ pub async fn run(files: &PolicyFiles, scenarios: &ScenarioFile) -> Report {
     let mut tasks = JoinSet::new();
     for (index, scenario) in scenarios.scenarios.iter().cloned().enumerate() {
         let (files, permits) = (Arc::clone(&files), Arc::clone(&permits));
+        let services = Arc::clone(&services);
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail.
             let _permit = permits.acquire_owned().await.ok();
-            (index, run_one(&files, &scenario).await)
+            (index, run_one(&*services, &files, &scenario).await)
         });
     }
     let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.scenarios.len()];
@@ -60,12 +66,16 @@ pub async fn run(files: &PolicyFiles, scenarios: &ScenarioFile) -> Report {
 }
 
 /// Runs one scenario against its own service.
-async fn run_one(files: &PolicyFiles, scenario: &Scenario) -> ScenarioResult {
+async fn run_one<S: StartService>(
+    services: &S,
+    files: &PolicyFiles,
+    scenario: &Scenario,
+) -> ScenarioResult {
     let started = Instant::now();
-    let failure = match Service::start(files.clone()).await {
+    let failure = match services.start(files).await {
         Err(error) => Some(format!("could not start the service: {error}")),
         Ok(service) => {
-            let mut clients = Clients::new(service.channel.clone());
+            let mut clients = Clients::new(service.channel());
             let checked = tokio::time::timeout(SCENARIO_TIMEOUT, check(&mut clients, scenario))
                 .await
                 .unwrap_or_else(|_| Err(format!("timed out after {SCENARIO_TIMEOUT:?}")));
@@ -189,54 +199,4 @@ fn compare(then: &Then, decision: &pb::Decision) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// A service on `127.0.0.1:0` over its own temporary directory.
-struct Service {
-    channel: Channel,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), String>>,
-    /// Removed when the service is dropped, after it stopped.
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    /// Starts the service; calls wait for it to finish loading the pack.
-    async fn start(policy: PolicyFiles) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .map_err(|e| e.to_string())?
-            .connect_lazy();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let options = Options::new(dir.path(), policy);
-        let task = tokio::spawn(async move {
-            consent_service::run(listener, options, async {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(|e| format!("{e:#}"))
-        });
-        Ok(Self {
-            channel,
-            stop,
-            task,
-            _dir: dir,
-        })
-    }
-
-    /// Stops the service and waits for it; its error, if it failed.
-    async fn stop(self) -> Result<(), String> {
-        let _ = self.stop.send(());
-        drop(self.channel);
-        let outcome = match self.task.await {
-            Ok(outcome) => outcome,
-            Err(join) => Err(format!("the service task ended abnormally: {join}")),
-        };
-        drop(self._dir);
-        outcome
-    }
 }

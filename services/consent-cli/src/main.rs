@@ -18,9 +18,9 @@
 //!   [`audit`] (trail, report, review queue and reviews, point-in-time
 //!   decisions, checkpoints, FHIR export, keygen) and [`verify`].
 //! - Some commands need no service: [`policy_test`] runs a pack's scenarios
-//!   in-process, `audit keygen` writes a key pair, `verify --data-dir`
-//!   reads a stopped service's directory, and [`rpcs`] lists which command
-//!   makes each RPC;
+//!   against `consent-service` processes it starts, `audit keygen` writes
+//!   a key pair, `verify --data-dir` reads a stopped service's directory,
+//!   and [`rpcs`] lists which command makes each RPC;
 //!   `consent import-fhir --dry-run` only maps its file.
 //! - Shared pieces: [`caller`] (who is calling, sent on every request),
 //!   [`write`](mod@write) (request ids, expected versions, receipts), [`names`] (enum
@@ -203,8 +203,8 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     let output = Output::new(cli.global.json);
     // Commands that need no service run without connecting, so they work
-    // where none is running: `policy test` starts its own in-process
-    // services, keygen writes files, offline verify reads a directory.
+    // where none is running: `policy test` starts its own services,
+    // keygen writes files, offline verify reads a directory.
     match &cli.command {
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -31,8 +31,9 @@ pub(crate) enum PolicyCommand {
     /// the changes needed (regions to set, organisations to join or leave,
     /// roles to set) and make them, unless --dry-run. Safe to re-run.
     Apply(crate::policy_apply::ApplyArgs),
-    /// Run a policy pack's scenarios against in-process services built from
-    /// the pack on disk (no running service needed).
+    /// Run a policy pack's scenarios, each against a fresh consent-service
+    /// started with the pack on disk (no running service needed; the
+    /// consent-service binary beside this one, or --service-binary).
     Test(crate::policy_test::TestArgs),
 }
 

@@ -31,12 +31,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
-use icr_proto::pb::event_payload::Kind;
+use icr_packs::requests::{PolicyRequest, Submission};
 use icr_proto::pb::policy_admin_service_client::PolicyAdminServiceClient;
-use icr_proto::pb::{
-    JoinOrganisationRequest, LeaveOrganisationRequest, ReadEventsRequest, SetRegionPolicyRequest,
-    SetRolePolicyRequest, WriteResult,
-};
+use icr_proto::pb::{ReadEventsRequest, WriteResult};
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -190,77 +187,23 @@ async fn read_current(channel: Channel, caller: &Caller) -> Result<CurrentPolicy
 /// Submits one change through its policy RPC, on condition that its stream
 /// is still at the version the plan was read at.
 async fn submit(channel: Channel, caller: &Caller, change: &Change) -> Result<WriteResult> {
-    let mut client = PolicyAdminServiceClient::new(channel);
-    let request_id = change.request_id.clone();
-    let user_id = caller.user_id();
-    let expected_stream_version = Some(change.version);
-    let response = match change.payload.kind.clone() {
-        Some(Kind::RegionPolicySet(r)) => {
-            let request = SetRegionPolicyRequest {
-                request_id,
-                region: r.region,
-                name: r.name,
-                consent_model: r.consent_model,
-                minimum_age: r.minimum_age,
-                viewing_regions: r.viewing_regions,
-                break_glass: r.break_glass,
-                self_claimed_relationship: r.self_claimed_relationship,
-                review_within_days: r.review_within_days,
-                secondary_use_pseudonymised: r.secondary_use_pseudonymised,
-                children_social_care_from: r.children_social_care_from,
-                user_id,
-                expected_stream_version,
-            };
-            client
-                .set_region_policy(caller.request(request))
-                .await
-                .map(|r| r.into_inner().result)
-        }
-        Some(Kind::OrganisationJoined(o)) => {
-            let request = JoinOrganisationRequest {
-                request_id,
-                ods_code: o.ods_code,
-                name: o.name,
-                region: o.region,
-                user_id,
-                expected_stream_version,
-            };
-            client
-                .join_organisation(caller.request(request))
-                .await
-                .map(|r| r.into_inner().result)
-        }
-        Some(Kind::OrganisationLeft(o)) => {
-            let request = LeaveOrganisationRequest {
-                request_id,
-                ods_code: o.ods_code,
-                user_id,
-                expected_stream_version,
-            };
-            client
-                .leave_organisation(caller.request(request))
-                .await
-                .map(|r| r.into_inner().result)
-        }
-        Some(Kind::RolePolicySet(r)) => {
-            let request = SetRolePolicyRequest {
-                request_id,
-                role_code: r.role_code,
-                description: r.description,
-                sections: r.sections,
-                purposes: r.purposes,
-                clinical: r.clinical,
-                user_id,
-                expected_stream_version,
-            };
-            client
-                .set_role_policy(caller.request(request))
-                .await
-                .map(|r| r.into_inner().result)
-        }
-        _ => anyhow::bail!("{}: not a policy change", change.stream),
+    let submission = Submission {
+        request_id: change.request_id.clone(),
+        user_id: caller.user_id(),
+        expected_stream_version: Some(change.version),
     };
-    let result = response
+    let Some(request) = change
+        .payload
+        .kind
+        .clone()
+        .and_then(|kind| PolicyRequest::new(kind, submission))
+    else {
+        anyhow::bail!("{}: not a policy change", change.stream);
+    };
+    let metadata = caller.request(()).into_parts().0;
+    let result = request
+        .send(&mut PolicyAdminServiceClient::new(channel), &metadata)
+        .await
         .map_err(|status| rejected(change, status))
         .with_context(|| format!("{} {}", change.action(), change.stream))?;
     write::written(result)

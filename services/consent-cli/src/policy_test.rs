@@ -1,16 +1,22 @@
 //! `policy test <PACK_DIR>`: runs a policy pack's scenarios
-//! (`<PACK_DIR>/scenarios/*.toml`) against in-process services built from the
-//! pack on disk, so a policy author can check a change before it is loaded
-//! anywhere. Needs no running service: `--endpoint` is not used.
+//! (`<PACK_DIR>/scenarios/*.toml`), each against a fresh `consent-service`
+//! started from the pack on disk, so a policy author can check a change
+//! before it is loaded anywhere. Needs no running service: `--endpoint` is
+//! not used; it needs the `consent-service` binary, beside `consent-cli` or
+//! named by `--service-binary` ([`child`]).
+
+mod child;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use icr_scenarios::{PolicyFiles, Report};
+use icr_packs::PolicyFiles;
+use icr_scenarios::Report;
 use serde_json::json;
 
 use crate::output::{self, Output};
+use child::ServiceBinary;
 
 /// Arguments of `policy test`.
 #[derive(Args, Debug, Clone)]
@@ -20,6 +26,10 @@ pub(crate) struct TestArgs {
     /// from its parent directory.
     #[arg(value_name = "PACK_DIR")]
     pub(crate) pack_dir: PathBuf,
+    /// The `consent-service` binary each scenario's service runs; by
+    /// default the one beside `consent-cli`.
+    #[arg(long, value_name = "PATH", env = "ICR_SERVICE_BINARY")]
+    pub(crate) service_binary: Option<PathBuf>,
 }
 
 /// Runs the pack's scenarios, prints a line per scenario and a summary, and
@@ -27,7 +37,11 @@ pub(crate) struct TestArgs {
 pub(crate) async fn run(args: &TestArgs, output: Output) -> Result<()> {
     let (files, scenarios_dir) = pack(&args.pack_dir)?;
     let scenarios = icr_scenarios::load(&scenarios_dir)?;
-    let report = icr_scenarios::run(&files, &scenarios).await;
+    let services = ServiceBinary::find(args.service_binary.as_deref())?;
+    let report = tokio::select! {
+        report = icr_scenarios::run(services, &files, &scenarios) => report,
+        () = interrupted() => bail!("interrupted; the scenarios' services were stopped"),
+    };
     print(&report, output)?;
     if report.failed() > 0 {
         bail!(
@@ -37,6 +51,31 @@ pub(crate) async fn run(args: &TestArgs, output: Output) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Returning then drops the runner, and
+/// with it every scenario's service process (each is killed on drop), so a
+/// stopped `policy test` leaves none running.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                interrupt = tokio::signal::ctrl_c() => {
+                    if interrupt.is_err() {
+                        terminate.recv().await;
+                    }
+                }
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    // No handler could be installed: never resolve, rather than at once.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The policy files of the pack in `pack_dir` and its scenarios directory.

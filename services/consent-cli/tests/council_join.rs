@@ -4,6 +4,8 @@
 //! `consent-cli policy apply` with the real binary against a real service
 //! that started with the pack as published.
 
+#[path = "support/service_binary.rs"]
+mod service_binary;
 #[path = "policy_apply/setup.rs"]
 #[allow(
     dead_code,
@@ -118,6 +120,7 @@ async fn a_council_added_to_the_pack_and_applied_sees_social_care() {
     // The region's copy passes its scenarios, the published ones and its own.
     let policies = tempfile::tempdir().expect("tempdir");
     let pack = regions_copy(policies.path());
+    service_binary::build_beside_the_cli();
     let tested = succeeded(&cli_offline(&["policy", "test", &pack]));
     assert!(
         tested.contains("PASS  council.toml: the council joined by this pack"),

@@ -11,10 +11,9 @@
 //! durable-or-flushing events and extended by reading the stream from its
 //! version on, so a stale entry costs a longer read, never a wrong decision.
 
-use icr_events::{CommandError, Membership, Patient, StreamId};
+use icr_events::{CommandError, Membership, Patient, Review, StreamId};
 use icr_log::{EventLog, LogError};
-use icr_proto::pb::event_payload::Kind;
-use icr_proto::pb::{EventPayload, RecordedEvent, ReviewOutcome};
+use icr_proto::pb::{EventPayload, RecordedEvent};
 use quick_cache::sync::Cache;
 
 /// How many streams keep their folded state.
@@ -32,9 +31,7 @@ pub(crate) struct Folded {
 enum State {
     Patient(Box<Patient>),
     Membership(Membership),
-    /// A review stream: the outcome its last event recorded, if it was a
-    /// review.
-    Review(Option<ReviewOutcome>),
+    Review(Review),
 }
 
 impl Folded {
@@ -44,7 +41,7 @@ impl Folded {
             StreamId::Organisation(_) | StreamId::Role(_) | StreamId::Region(_) => {
                 State::Membership(Membership::default())
             }
-            StreamId::Review(_) => State::Review(None),
+            StreamId::Review(_) => State::Review(Review::default()),
         };
         Self { version: 0, state }
     }
@@ -63,7 +60,7 @@ impl Folded {
                     membership.apply(payload);
                 }
             }
-            State::Review(last) => *last = review_outcome(event),
+            State::Review(review) => review.apply(payload.unwrap_or(&EventPayload::default())),
         }
     }
 
@@ -72,20 +69,8 @@ impl Folded {
         match &self.state {
             State::Patient(patient) => patient.decide(proposed, jiff::Timestamp::now()),
             State::Membership(membership) => membership.decide(proposed),
-            // One final review per access; a referral may be followed by more.
-            State::Review(None | Some(ReviewOutcome::Referred)) => Ok(()),
-            State::Review(Some(_)) => Err(CommandError::AlreadyExists(
-                "this access already has a final review".into(),
-            )),
+            State::Review(review) => review.decide(proposed),
         }
-    }
-}
-
-/// The outcome an `AccessReviewed` event recorded.
-fn review_outcome(event: &RecordedEvent) -> Option<ReviewOutcome> {
-    match event.payload.as_ref()?.kind.as_ref()? {
-        Kind::AccessReviewed(e) => Some(e.outcome()),
-        _ => None,
     }
 }
 
@@ -124,6 +109,7 @@ impl Aggregates {
 #[cfg(test)]
 mod tests {
     use icr_log::{AppendRequest, ExpectedVersion, PendingEvent, SledLog};
+    use icr_proto::pb::event_payload::Kind;
     use icr_proto::pb::{Actor, ObjectionRecorded, ObjectionWithdrawn};
 
     use super::*;

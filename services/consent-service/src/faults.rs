@@ -14,8 +14,13 @@
 //! | `fail_decision_records` | the decision audit: every `Authorize` |
 //! | `fail_reads` | reads of the log and the audit: replays, reports, writes' stream loads, the projection follower |
 //! | `pause_projections` | the follower stops folding: the view lags the log |
-//! | `fail_evaluation` | a casbin error, a casbin panic, or a panic in computing a decision |
-//! | `hold_decisions` | decisions wait, between evaluating and recording, until released |
+//! | `panic_view_reads` | every read of the current state panics: a decision is a recorded deny |
+//! | `hold_decisions` | recording decisions waits, after they are evaluated, until released |
+//!
+//! Every switch bites in storage or in the view, never in the decision code,
+//! which calls the engine directly. A casbin error needs no switch: a model
+//! whose matcher casbin cannot evaluate for some requests does it (see the
+//! integration tests).
 
 #[cfg(feature = "fault-injection")]
 mod storage;
@@ -23,20 +28,7 @@ mod storage;
 #[cfg(feature = "fault-injection")]
 use std::sync::Arc;
 #[cfg(feature = "fault-injection")]
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-
-use icr_decision::{AccessRequest, Engine, Facts, Verdict};
-
-/// A failure to inject into access decisions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvaluationFault {
-    /// casbin returns an error.
-    CasbinError,
-    /// casbin panics.
-    CasbinPanic,
-    /// The service panics while computing a decision, outside casbin.
-    Panic,
-}
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The switchboard: cheap to clone, every clone the same switches.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +45,7 @@ struct Switches {
     reads: AtomicBool,
     /// `true` while the follower is paused.
     paused: tokio::sync::watch::Sender<bool>,
-    /// 0 for none, else 1 + the [`EvaluationFault`]'s index.
-    evaluation: AtomicU8,
+    view_reads_panic: AtomicBool,
     /// `true` while decisions are held.
     held: tokio::sync::watch::Sender<bool>,
 }
@@ -83,15 +74,15 @@ impl Faults {
         self.switches.paused.send_replace(on);
     }
 
-    /// Every decision meets `fault` until it is set to `None`.
-    pub fn fail_evaluation(&self, fault: Option<EvaluationFault>) {
-        let code = fault.map_or(0, |f| 1 + f as u8);
-        self.switches.evaluation.store(code, Ordering::SeqCst);
+    /// Every read of the current state (projections and engine) panics
+    /// while `on`, as a bug in computing a decision would.
+    pub fn panic_view_reads(&self, on: bool) {
+        self.switches.view_reads_panic.store(on, Ordering::SeqCst);
     }
 
-    /// Every decision waits between being evaluated and being recorded
-    /// while `on`: a delay as long as the test wants, so a client's deadline
-    /// expires in the middle of the decision without racing a timer.
+    /// Recording decisions waits while `on`, after they are evaluated: a
+    /// delay as long as the test wants, so a client's deadline expires in
+    /// the middle of the decision without racing a timer.
     pub fn hold_decisions(&self, on: bool) {
         self.switches.held.send_replace(on);
     }
@@ -102,7 +93,7 @@ impl Faults {
         self.fail_decision_records(false);
         self.fail_reads(false);
         self.pause_projections(false);
-        self.fail_evaluation(None);
+        self.panic_view_reads(false);
         self.hold_decisions(false);
     }
 }
@@ -134,53 +125,18 @@ impl Faults {
         }
     }
 
-    /// Panics if asked to panic while computing a decision.
-    pub(crate) fn panic_in_decision(&self) {
+    /// Panics while view reads are switched to panic.
+    pub(crate) fn view_read(&self) {
         #[cfg(feature = "fault-injection")]
-        if self.evaluation() == Some(EvaluationFault::Panic) {
-            panic!("injected fault: panic while computing a decision");
+        if self.switches.view_reads_panic.load(Ordering::SeqCst) {
+            panic!("injected fault: panic while reading the current state");
         }
     }
 
-    /// Decides with `engine`, meeting an injected casbin fault if one is set.
-    pub(crate) fn decide(
-        &self,
-        engine: &Engine,
-        request: &AccessRequest<'_>,
-        facts: &Facts,
-    ) -> Verdict {
-        #[cfg(feature = "fault-injection")]
-        {
-            use icr_decision::InjectedFault;
-            let fault = match self.evaluation() {
-                Some(EvaluationFault::CasbinError) => Some(InjectedFault::CasbinError),
-                Some(EvaluationFault::CasbinPanic) => Some(InjectedFault::CasbinPanic),
-                Some(EvaluationFault::Panic) | None => None,
-            };
-            if let Some(fault) = fault {
-                return engine.decide_with_fault(request, facts, fault);
-            }
-        }
-        engine.decide(request, facts)
-    }
-
-    /// Returns once decisions may go on to be recorded (at once unless held).
-    pub(crate) async fn decision_may_proceed(&self) {
-        #[cfg(feature = "fault-injection")]
-        {
-            let mut held = self.switches.held.subscribe();
-            let _ = held.wait_for(|held| !held).await;
-        }
-    }
-
+    /// Returns once decisions may be recorded (at once unless held).
     #[cfg(feature = "fault-injection")]
-    fn evaluation(&self) -> Option<EvaluationFault> {
-        const FAULTS: [EvaluationFault; 3] = [
-            EvaluationFault::CasbinError,
-            EvaluationFault::CasbinPanic,
-            EvaluationFault::Panic,
-        ];
-        let code = self.switches.evaluation.load(Ordering::SeqCst);
-        FAULTS.get(usize::from(code).checked_sub(1)?).copied()
+    async fn decisions_may_be_recorded(&self) {
+        let mut held = self.switches.held.subscribe();
+        let _ = held.wait_for(|held| !held).await;
     }
 }

@@ -11,8 +11,10 @@
 //!   loads the default policy pack into an empty log, rebuilds
 //!   the projections, and serves gRPC until shutdown, signing checkpoints
 //!   when it has a key (`tamper`).
-//! - `api/`: one file per gRPC service. Handlers validate (`validate`), then
-//!   either write through `writes` or read through `view`. The audit service
+//! - `api/`: one file per gRPC service. A write RPC's request proposes its
+//!   event (`api/commands`, one impl per request type) and takes the one
+//!   write path (`api/write`) into `writes`; a read validates (`validate`)
+//!   and reads `view` or the log. The audit service
 //!   is split: `audit` (replay, report, checkpoints), `replay` (filtered,
 //!   resumable, live streams), `review` (the review queue) and `history`
 //!   (point-in-time decisions and re-checks).
@@ -21,26 +23,34 @@
 //! - `view`: projections and the casbin engine at one log position, and the
 //!   follower task that folds new durable events into them.
 //! - `status`: the one map from domain errors to gRPC codes.
-//! - `policy_files` and `startup`: the model, rules and policy pack.
+//! - `calling_system`: the `x-calling-system` header, read by writes and
+//!   decisions alike.
+//! - `policy_files` and `startup`: the model, rules and policy pack (read
+//!   and checked by `icr-packs`), loaded into a new log.
 //! - `access`, `gate` and `overload`: who is calling (mutual TLS), what
 //!   they may call, and the limits past which requests are refused.
 //! - `health`: `grpc.health.v1`, tied to the projections and shutdown.
 //! - [`config`]: the TOML configuration file under flags and variables.
 //! - [`telemetry`]: OpenTelemetry traces (a span per RPC, `telemetry::rpc`)
 //!   and metrics, exported over OTLP when the `OTEL_*` variables ask.
-//! - [`faults`]: switches that make storage, projections and decisions fail
-//!   on demand, for tests (feature `fault-injection`; inert without it).
+//! - [`faults`]: switches that make storage fail or stall, the follower
+//!   pause and reads of the view panic, for tests (feature
+//!   `fault-injection`; inert without it). The decision code has no hooks.
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
+//! Modules import each other one way too (`module_graph` checks it).
 #![forbid(unsafe_code)]
 
 mod access;
 mod aggregates;
 mod api;
+mod calling_system;
 pub mod config;
 pub mod faults;
 mod gate;
 mod health;
+#[cfg(test)]
+mod module_graph;
 mod opening;
 mod overload;
 mod policy_files;
@@ -85,7 +95,7 @@ impl<T> Storage for T where
     T: icr_log::EventLog + icr_log::DecisionAudit + icr_log::TamperEvidence + Clone
 {
 }
-pub use writes::CALLING_SYSTEM_HEADER;
+pub use icr_proto::CALLING_SYSTEM_HEADER;
 
 /// Longest in-flight requests may run on once shutdown begins; past it a
 /// warning names the grace period and the service stops without them.
@@ -110,8 +120,9 @@ pub struct Options {
     pub tls: Option<MutualTls>,
     /// Overload limits.
     pub limits: Limits,
-    /// Failures to inject, for tests (switches only with the
-    /// `fault-injection` feature; without it, none).
+    /// Failures to inject into storage and the view, for tests (only with
+    /// the `fault-injection` feature).
+    #[cfg(feature = "fault-injection")]
     pub faults: faults::Faults,
 }
 
@@ -126,8 +137,17 @@ impl Options {
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             tls: None,
             limits: Limits::default(),
+            #[cfg(feature = "fault-injection")]
             faults: faults::Faults::default(),
         }
+    }
+
+    /// The failures to inject: none without the `fault-injection` feature.
+    pub(crate) fn faults(&self) -> faults::Faults {
+        #[cfg(feature = "fault-injection")]
+        return self.faults.clone();
+        #[cfg(not(feature = "fault-injection"))]
+        faults::Faults::default()
     }
 }
 

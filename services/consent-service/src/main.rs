@@ -228,14 +228,12 @@ async fn serve() -> anyhow::Result<()> {
         listener,
         health_port,
         Options {
-            data_dir: args.data_dir,
-            policy,
             signing_key,
             checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every_secs),
             snapshot_every: args.snapshot_every_events,
             tls,
             limits,
-            faults: Default::default(),
+            ..Options::new(args.data_dir, policy)
         },
         shutdown::signal(),
     )

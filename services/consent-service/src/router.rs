@@ -2,20 +2,23 @@
 //! authenticate and limit each request.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use anyhow::Context;
 use icr_log::SledLog;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
-use crate::run::Folded;
+use crate::faults::Faulty;
+use crate::view::View;
 use crate::{Options, access, api, gate, overload, telemetry};
 
-/// The server on `incoming` until `shutdown` resolves and in-flight
+/// The server over `view` and `storage` on `incoming` until `shutdown` resolves and in-flight
 /// requests have finished; `stopped` turns true when shutdown begins.
 pub(crate) fn serve<H: Health, S: Future<Output = ()> + Send>(
     options: &Options,
-    folded: &Folded,
+    view: &Arc<View>,
+    storage: &Faulty<SledLog>,
     health_service: HealthServer<H>,
     stopped: tokio::sync::watch::Receiver<bool>,
     incoming: TcpIncoming,
@@ -41,10 +44,9 @@ pub(crate) fn serve<H: Health, S: Future<Output = ()> + Send>(
         .context("server reflection (v1alpha)")?;
     let reflection = reflection().build_v1().context("server reflection")?;
     let traced = telemetry::rpc::layer(&described).context("naming RPC spans")?;
-    let storage: crate::faults::Faulty<SledLog> = folded.storage.clone();
     let api = api::Api::new(
-        storage,
-        folded.view.clone(),
+        storage.clone(),
+        view.clone(),
         options.policy.clone(),
         stopped,
     );

@@ -181,10 +181,10 @@ impl Startup {
         let (log, options) = (&self.log, &self.options);
         let snapshot_position = snapshot.as_ref().map_or(0, Projections::position);
         let from_snapshot = snapshot.is_some();
-        let view = View::starting_from(snapshot.unwrap_or_default(), options.faults.clone());
+        let view = View::starting_from(snapshot.unwrap_or_default(), options.faults());
         // The follower and the handlers use storage that fails on demand under
         // the `fault-injection` feature; without it, `storage` is `log`.
-        let storage = options.faults.storage(log.clone());
+        let storage = options.faults().storage(log.clone());
         let follower = tokio::spawn(view.clone().follow(storage.clone(), options.policy.clone()));
         self.guard.tasks.push(follower.abort_handle());
         let verifier = from_snapshot.then(|| {
@@ -268,7 +268,10 @@ impl Startup {
             }
             stopping.send_replace(true);
         };
-        let _gauges = telemetry::metrics::projection_gauges(view.clone(), log.clone());
+        let _gauges = {
+            let view = view.clone();
+            telemetry::metrics::projection_gauges(move || view.position(), log.clone())
+        };
         let health_keeper = tokio::spawn(health::keep(
             reporter.clone(),
             view.clone(),
@@ -277,7 +280,8 @@ impl Startup {
         let mut began = stopped.clone();
         let server = crate::router::serve(
             &self.options,
-            folded,
+            &folded.view,
+            &folded.storage,
             health_service,
             stopped,
             TcpIncoming::from(listener).with_nodelay(Some(true)),

@@ -339,24 +339,16 @@ mod tests {
     #[test]
     fn no_status_is_built_elsewhere() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut dirs = vec![src.clone()];
         let mut offenders = Vec::new();
         let mut files = 0;
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read src") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    files += 1;
-                    if path == src.join("status.rs") {
-                        continue;
-                    }
-                    let text = std::fs::read_to_string(&path).expect("read file");
-                    for line in status_built(&text) {
-                        offenders.push(format!("{}:{line}", path.display()));
-                    }
-                }
+        for path in crate::module_graph::sources(&src) {
+            files += 1;
+            if path == src.join("status.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read file");
+            for line in status_built(&text) {
+                offenders.push(format!("{}:{line}", path.display()));
             }
         }
         assert!(files > 20, "only {files} source files found under {src:?}");

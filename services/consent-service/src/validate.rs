@@ -1,5 +1,6 @@
 //! Request validation shared by the handlers. Every error names the field by
-//! its path in the request. The bounds are in [`limits`].
+//! its path in the request. The bounds are in [`limits`]; a policy event is
+//! checked by `icr-packs` (`validate_policy_event`), with its own bounds.
 
 pub(crate) mod limits;
 #[cfg(test)]
@@ -10,7 +11,7 @@ mod props_audit;
 use icr_events::codes::{identifier, ods_code};
 use icr_events::{EVENT_TYPES, FieldError, NhsNumber};
 use icr_proto::pb::{Submitter, submitter::Who};
-use limits::{MAX_ECHO, MAX_EVENT_TYPE_FILTERS, MAX_ID, MAX_NAME};
+use limits::{MAX_ECHO, MAX_EVENT_TYPE_FILTERS, MAX_ID};
 
 /// A valid NHS number (ten digits, Modulus 11 check digit), written as
 /// ten digits or in the 3-3-4 groups NHS letters print (`943 476 5919`).
@@ -46,11 +47,6 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), FieldError> {
     identifier(field, value, MAX_ID)
 }
 
-/// A required name.
-pub(crate) fn name(field: &str, value: &str) -> Result<(), FieldError> {
-    identifier(field, value, MAX_NAME)
-}
-
 /// An optional ODS code: empty, or valid (and rewritten as [`ods`] does).
 pub(crate) fn optional_ods(field: &str, value: &mut String) -> Result<(), FieldError> {
     if value.is_empty() {
@@ -75,17 +71,8 @@ pub(crate) fn submitter(field: &str, value: Option<&Submitter>) -> Result<String
     }
 }
 
-/// A repeated field of at most `max` entries. Checked before the entries
-/// are, so a long list costs nothing.
-pub(crate) fn at_most(field: &str, len: usize, max: usize) -> Result<(), FieldError> {
-    if len > max {
-        return Err(FieldError::new(
-            field,
-            format!("must list at most {max} values, not {len}"),
-        ));
-    }
-    Ok(())
-}
+/// A repeated field of at most `max` entries, checked before its entries.
+pub(crate) use icr_events::codes::at_most;
 
 /// A replay's event type filter: known names, at most one of each.
 pub(crate) fn event_types(field: &str, names: &[String]) -> Result<(), FieldError> {

@@ -65,7 +65,8 @@ impl Drop for StopGuard<'_> {
 pub(crate) struct View {
     state: RwLock<State>,
     progress: watch::Sender<Progress>,
-    /// Injected failures (only with the `fault-injection` feature).
+    /// Injected failures (only with the `fault-injection` feature): a
+    /// paused follower, panicking reads.
     faults: Faults,
 }
 
@@ -85,11 +86,6 @@ impl View {
             progress,
             faults,
         })
-    }
-
-    /// The faults injected into the follower and into decisions.
-    pub(crate) fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// Stops every decision and write for good: something found the state
@@ -125,6 +121,12 @@ impl View {
     /// Runs `read` on the projections and engine of one position. The lock
     /// is never held across an await.
     pub(crate) fn read<R>(&self, read: impl FnOnce(&Projections, Option<&Engine>) -> R) -> R {
+        self.faults.view_read();
+        self.read_state(read)
+    }
+
+    /// [`View::read`] for the follower, which no injected fault stops.
+    fn read_state<R>(&self, read: impl FnOnce(&Projections, Option<&Engine>) -> R) -> R {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         read(&state.projections, state.engine.as_deref())
     }
@@ -165,7 +167,7 @@ impl View {
         let mut engine_built = false;
         let mut retry = READ_RETRY.0;
         loop {
-            let at = self.read(|p, _| p.position());
+            let at = self.read_state(|p, _| p.position());
             let durable = *head.borrow_and_update();
             if at >= durable && engine_built {
                 if head.changed().await.is_err() {
@@ -214,7 +216,7 @@ impl View {
             .filter(|(_, p)| PolicyState::is_policy_event(p))
             .collect();
         let engine = if force_build || !policy_changes.is_empty() {
-            let mut policy = self.read(|p, _| p.policy().clone());
+            let mut policy = self.read_state(|p, _| p.policy().clone());
             policy_changes
                 .into_iter()
                 .for_each(|(position, p)| policy.apply(position, p));

@@ -11,12 +11,10 @@ use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
 use crate::aggregates::Aggregates;
+use crate::calling_system::calling_system;
 use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 use crate::view::View;
-
-/// Metadata key naming the calling system (until mutual TLS identifies it).
-pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
 
 /// How often a write without an explicit expected version is retried when
 /// another write to the same stream slipped in between read and append.
@@ -49,20 +47,6 @@ pub(crate) fn fingerprint(rpc: &str, request: &impl Message) -> Vec<u8> {
     hasher.update([0]);
     hasher.update(request.encode_to_vec());
     hasher.finalize().to_vec()
-}
-
-/// The calling system named in the request metadata.
-pub(crate) fn calling_system(metadata: &MetadataMap) -> Result<String, FieldError> {
-    match metadata.get(CALLING_SYSTEM_HEADER) {
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| FieldError::new(CALLING_SYSTEM_HEADER, "must be ASCII"))?;
-            validate::id(CALLING_SYSTEM_HEADER, value)?;
-            Ok(value.to_owned())
-        }
-        None => Ok("unidentified".to_owned()),
-    }
 }
 
 /// The actor of a write: the calling system from metadata, the user from the

@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use consent_service::PolicyFiles;
 use icr_datagen::{Population, Profile};
 use icr_decision::{AccessRequest, Engine, Verdict};
 use icr_events::NhsNumber;
 use icr_events::codes::{purpose_name, section_name};
+use icr_packs::PolicyFiles;
 use icr_projections::{FactQuery, Projections};
 use icr_proto::pb::{AccessMode, Purpose, RecordSection};
 use jiff::Timestamp;

@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use consent_service::{Options, PolicyFiles};
+use icr_proto::pb::JoinOrganisationRequest;
+use icr_proto::pb::event_payload::Kind;
 use tokio::sync::oneshot;
 use tonic::transport::Endpoint;
 

@@ -10,7 +10,7 @@ use crate::gate::Admission;
 use crate::status::ServiceError;
 
 use super::{Caller, Callers, Unidentified};
-use crate::writes::CALLING_SYSTEM_HEADER;
+use crate::calling_system::CALLING_SYSTEM_HEADER;
 
 /// Identifies callers and enforces what each kind may call (an
 /// [`Admission`] for [`crate::gate::Gate`]).

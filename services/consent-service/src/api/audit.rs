@@ -303,7 +303,7 @@ impl<L: Storage> AuditService for Handle<L> {
         &self,
         request: Request<RecordAccessReviewRequest>,
     ) -> Result<Response<RecordAccessReviewResponse>, Status> {
-        write_rpc!(self, request, record_review, RecordAccessReviewResponse)
+        self.write(request).await
     }
 
     async fn authorize_at(

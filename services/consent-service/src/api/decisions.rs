@@ -3,7 +3,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::Storage;
-use crate::faults::Faults;
 use icr_decision::{AccessRequest, Engine, Reason, Verdict, explain};
 use icr_events::codes::{purpose_name, section, section_name};
 use icr_events::{FieldError, timestamp_to_proto};
@@ -20,7 +19,7 @@ use ulid::Ulid;
 mod question;
 
 use question::speaks_for;
-pub(crate) use question::{Asked, Question, question};
+pub(crate) use question::{Asked, Question, asked, question};
 
 use super::Api;
 use super::servers::Handle;
@@ -150,7 +149,7 @@ pub(crate) fn evaluate(
     now: jiff::Timestamp,
 ) -> Evaluated {
     let evaluated = catch_unwind(AssertUnwindSafe(|| {
-        evaluate_with(q, sections, projections, engine, now, &Faults::default())
+        evaluate_sections(q, sections, projections, engine, now)
     }));
     evaluated.unwrap_or_else(|_| {
         tracing::error!("deciding panicked; denying");
@@ -158,16 +157,14 @@ pub(crate) fn evaluate(
     })
 }
 
-/// [`evaluate`], meeting the injected `faults`.
-fn evaluate_with(
+/// [`evaluate`], letting a panic through.
+fn evaluate_sections(
     q: &Question<'_>,
     sections: &[RecordSection],
     projections: &Projections,
     engine: Option<&Engine>,
     now: jiff::Timestamp,
-    faults: &Faults,
 ) -> Evaluated {
-    faults.panic_in_decision();
     let position = projections.position();
     let request_facts = projections.facts(&FactQuery {
         nhs_number: &q.nhs_number,
@@ -193,7 +190,7 @@ fn evaluate_with(
                 patient_region: &request_facts.patient_region,
             };
             let verdict = match engine {
-                Some(engine) => faults.decide(engine, &request, &request_facts.facts),
+                Some(engine) => engine.decide(&request, &request_facts.facts),
                 None => Verdict {
                     allowed: false,
                     reason: POLICY_UNAVAILABLE.into(),
@@ -240,13 +237,12 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<Vec<Decision>> {
         self.caught_up(q.min_log_position).await?;
         let now = jiff::Timestamp::now();
-        let faults = self.view.faults();
         // A panic while deciding (a bug, in casbin or in the facts) is a
         // deny with its own reason, recorded like any other decision; the
         // view's read lock is not poisoned by a reader's panic.
         let evaluated = catch_unwind(AssertUnwindSafe(|| {
             self.view.read(|projections, engine: Option<&Engine>| {
-                evaluate_with(&q, sections, projections, engine, now, faults)
+                evaluate_sections(&q, sections, projections, engine, now)
             })
         }));
         let Evaluated {
@@ -256,7 +252,6 @@ impl<L: Storage> Api<L> {
             tracing::error!("deciding panicked; denying");
             panicked(sections, self.view.position().unwrap_or_default())
         });
-        faults.decision_may_proceed().await;
         for d in &mut decisions {
             d.decision_id = Ulid::new().to_string();
         }
@@ -294,21 +289,15 @@ impl<L: Storage> Api<L> {
         Ok(decisions)
     }
 
+    /// Refuses a caller that does not speak for the requester, then decides.
     async fn authorize(
         &self,
+        extensions: &tonic::Extensions,
         metadata: &MetadataMap,
         mut req: AuthorizeRequest,
     ) -> ServiceResult<AuthorizeResponse> {
-        let q = question(Asked {
-            nhs_number: &mut req.nhs_number,
-            requester: req.requester.as_mut(),
-            purpose: req.purpose,
-            source_organisation_ods: &mut req.source_organisation_ods,
-            access_mode: req.access_mode,
-            access_reason: &req.access_reason,
-            min_log_position: req.min_log_position,
-            metadata,
-        })?;
+        speaks_for(extensions, req.requester.as_ref())?;
+        let q = question(asked!(req, metadata))?;
         let s = section("section", req.section)?;
         let mut decisions = self.decide(q, &[s]).await?;
         Ok(AuthorizeResponse {
@@ -316,21 +305,15 @@ impl<L: Storage> Api<L> {
         })
     }
 
+    /// [`Api::authorize`] for several sections at once.
     async fn authorize_batch(
         &self,
+        extensions: &tonic::Extensions,
         metadata: &MetadataMap,
         mut req: AuthorizeBatchRequest,
     ) -> ServiceResult<AuthorizeBatchResponse> {
-        let q = question(Asked {
-            nhs_number: &mut req.nhs_number,
-            requester: req.requester.as_mut(),
-            purpose: req.purpose,
-            source_organisation_ods: &mut req.source_organisation_ods,
-            access_mode: req.access_mode,
-            access_reason: &req.access_reason,
-            min_log_position: req.min_log_position,
-            metadata,
-        })?;
+        speaks_for(extensions, req.requester.as_ref())?;
+        let q = question(asked!(req, metadata))?;
         if req.sections.is_empty() || req.sections.len() > MAX_BATCH_SECTIONS {
             let message = format!("must list 1 to {MAX_BATCH_SECTIONS} sections");
             return Err(FieldError::new("sections", message).into());
@@ -354,10 +337,7 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         request: Request<AuthorizeRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
         let (metadata, extensions, req) = request.into_parts();
-        let answer = async {
-            speaks_for(&extensions, req.requester.as_ref())?;
-            Ok(self.0.authorize(&metadata, req).await?)
-        };
+        let answer = async { Ok(self.0.authorize(&extensions, &metadata, req).await?) };
         let answer = self.0.metrics.authorize_timed("Authorize", answer).await;
         Ok(Response::new(answer?))
     }
@@ -367,15 +347,9 @@ impl<L: Storage> AccessDecisionService for Handle<L> {
         request: Request<AuthorizeBatchRequest>,
     ) -> Result<Response<AuthorizeBatchResponse>, Status> {
         let (metadata, extensions, req) = request.into_parts();
-        let answer = async {
-            speaks_for(&extensions, req.requester.as_ref())?;
-            Ok(self.0.authorize_batch(&metadata, req).await?)
-        };
-        let answer = self
-            .0
-            .metrics
-            .authorize_timed("AuthorizeBatch", answer)
-            .await;
+        let answer = async { Ok(self.0.authorize_batch(&extensions, &metadata, req).await?) };
+        let answer = self.0.metrics.authorize_timed("AuthorizeBatch", answer);
+        let answer = answer.await;
         Ok(Response::new(answer?))
     }
 }

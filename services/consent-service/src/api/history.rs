@@ -13,7 +13,7 @@ use icr_proto::pb::{
 };
 
 use super::Api;
-use super::decisions::{Asked, Question, evaluate, question};
+use super::decisions::{Asked, Question, asked, evaluate, question};
 use crate::Storage;
 use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
@@ -90,15 +90,10 @@ impl<L: Storage> Api<L> {
     ) -> ServiceResult<AuthorizeAtResponse> {
         let asked = validate::present("request", req.request.as_mut())?;
         let empty = tonic::metadata::MetadataMap::new();
+        // Asked of the past, it waits for no position.
         let q = question(Asked {
-            nhs_number: &mut asked.nhs_number,
-            requester: asked.requester.as_mut(),
-            purpose: asked.purpose,
-            source_organisation_ods: &mut asked.source_organisation_ods,
-            access_mode: asked.access_mode,
-            access_reason: &asked.access_reason,
             min_log_position: 0,
-            metadata: &empty,
+            ..asked!(asked, &empty)
         })
         .map_err(|e| within("request", e))?;
         let s = section("request.section", asked.section)?;

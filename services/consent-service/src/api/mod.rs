@@ -1,21 +1,12 @@
-//! gRPC handlers, one file per service. Each handler validates its request,
-//! builds a domain command or query, and leaves the rest to [`crate::writes`]
-//! and [`crate::view`]. Domain errors become statuses in [`crate::status`].
-
-/// Body of a write RPC whose handler takes `(&metadata, request)`: split the
-/// request, run the handler, wrap its [`WriteResult`] in the response type.
-macro_rules! write_rpc {
-    ($self:ident, $request:ident, $handler:ident, $response:ident) => {{
-        let (metadata, _, req) = $request.into_parts();
-        let result = $self.0.$handler(&metadata, req).await?;
-        Ok(tonic::Response::new($response {
-            result: Some(result),
-        }))
-    }};
-}
+//! gRPC handlers, one file per service. A write RPC's request proposes its
+//! event in `commands` (one impl per request type) and takes the one path in
+//! `write` to a command for [`crate::writes`]; a read validates its request
+//! and reads [`crate::view`] or the log. Domain errors become statuses in
+//! [`crate::status`].
 
 mod audit;
 mod care;
+mod commands;
 mod consent;
 mod decisions;
 mod heads;
@@ -24,6 +15,7 @@ mod policy;
 mod replay;
 mod report;
 mod review;
+mod write;
 
 pub(crate) use policy::validate_policy_event;
 
@@ -31,17 +23,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Storage;
-use icr_proto::pb::{EventPayload, WriteResult};
-use prost::Message;
-use tonic::metadata::MetadataMap;
 
 use crate::aggregates::Aggregates;
 use crate::policy_files::PolicyFiles;
 use crate::status::{ServiceError, ServiceResult};
 use crate::telemetry::metrics::Metrics;
-use crate::validate;
 use crate::view::View;
-use crate::writes::{self, Command, actor, fingerprint};
 
 /// The handlers of every service, sharing the log and the view.
 pub(crate) struct Api<L> {
@@ -79,20 +66,6 @@ impl<L: Storage> Api<L> {
     }
 }
 
-/// The parts every write request has.
-pub(crate) struct WriteParts<'a> {
-    /// RPC name, part of the fingerprint.
-    pub(crate) rpc: &'static str,
-    /// Request metadata (calling system).
-    pub(crate) metadata: &'a MetadataMap,
-    /// The user named in the request.
-    pub(crate) user_id: &'a str,
-    /// The patient an attorney acts for, or empty.
-    pub(crate) on_behalf_of: &'a str,
-    /// Expected stream version, if the client gave one.
-    pub(crate) expected_version: Option<u64>,
-}
-
 /// Longest a read waits for the projections to catch up.
 const CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
 
@@ -120,27 +93,6 @@ impl<L: Storage> Api<L> {
             }
             other => other,
         }
-    }
-
-    /// Validates the request id and actor, fingerprints the request and runs
-    /// the write. `request_id` is taken out of `request` before hashing so a
-    /// retry hashes the same.
-    pub(crate) async fn write<M: Message>(
-        &self,
-        parts: WriteParts<'_>,
-        request_id: String,
-        request: &M,
-        payload: EventPayload,
-    ) -> ServiceResult<WriteResult> {
-        validate::id("request_id", &request_id)?;
-        let command = Command {
-            request_id,
-            fingerprint: fingerprint(parts.rpc, request),
-            expected_version: parts.expected_version,
-            actor: actor(parts.metadata, parts.user_id, parts.on_behalf_of)?,
-            payload,
-        };
-        writes::execute(&self.log, &self.view, &self.aggregates, command).await
     }
 }
 

@@ -4,113 +4,19 @@
 use crate::Storage;
 use icr_decision::Engine;
 use icr_events::FieldError;
-use icr_events::codes::{
-    consent_model, iso_date, ods_code, purpose, region_code, role_code, section,
-};
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
 use icr_proto::pb::*;
 use tonic::{Request, Response, Status};
 
+use super::Api;
 use super::servers::Handle;
-use super::{Api, WriteParts};
-use crate::status::{ServiceError, ServiceResult};
-use crate::validate;
+use super::write::Proposal;
+use crate::status::ServiceResult;
 
-use crate::validate::limits::{
-    MAX_MINIMUM_AGE, MAX_REVIEW_DAYS, MAX_ROLE_PURPOSES, MAX_ROLE_SECTIONS, MAX_VIEWING_REGIONS,
-};
-
-/// Refuses a list that names the same value twice: each policy line is
-/// multiplied out when the engine is built, so repeats only cost.
-fn distinct<T: Ord>(field: &str, values: &[T]) -> Result<(), FieldError> {
-    let unique: std::collections::BTreeSet<_> = values.iter().collect();
-    if unique.len() == values.len() {
-        Ok(())
-    } else {
-        Err(FieldError::new(field, "must not repeat a value"))
-    }
-}
-
-/// An ODS code already in its one, upper-case form: the policy RPCs
-/// rewrite a request's code before the event is built, so only a pack file
-/// can bring another form here, and it is refused rather than recorded.
-fn recorded_ods(field: &str, value: &str) -> Result<(), FieldError> {
-    if ods_code(field, value)? == value {
-        Ok(())
-    } else {
-        Err(FieldError::new(field, "must be written upper-case, as RKB"))
-    }
-}
-
-/// Checks a policy event the way the decision engine will read it, so a bad
-/// policy is refused before it reaches the log. The policy pack loaded at
-/// first start goes through here too.
-pub(crate) fn validate_policy_event(payload: &EventPayload) -> Result<(), FieldError> {
-    match payload.kind.as_ref() {
-        Some(Kind::OrganisationJoined(e)) => {
-            recorded_ods("ods_code", &e.ods_code)?;
-            validate::name("name", &e.name)?;
-            region_code("region", &e.region)
-        }
-        Some(Kind::OrganisationLeft(e)) => recorded_ods("ods_code", &e.ods_code),
-        Some(Kind::RolePolicySet(e)) => {
-            role_code("role_code", &e.role_code)?;
-            validate::name("description", &e.description)?;
-            validate::at_most("sections", e.sections.len(), MAX_ROLE_SECTIONS)?;
-            validate::at_most("purposes", e.purposes.len(), MAX_ROLE_PURPOSES)?;
-            for (i, &s) in e.sections.iter().enumerate() {
-                section(&format!("sections[{i}]"), s)?;
-            }
-            distinct("sections", &e.sections)?;
-            distinct("purposes", &e.purposes)?;
-            if e.purposes.is_empty() {
-                return Err(FieldError::new(
-                    "purposes",
-                    "must list at least one purpose",
-                ));
-            }
-            for (i, &p) in e.purposes.iter().enumerate() {
-                purpose(&format!("purposes[{i}]"), p)?;
-            }
-            Ok(())
-        }
-        Some(Kind::RegionPolicySet(e)) => {
-            region_code("region", &e.region)?;
-            validate::name("name", &e.name)?;
-            consent_model("consent_model", e.consent_model)?;
-            if e.minimum_age > MAX_MINIMUM_AGE {
-                return Err(FieldError::new(
-                    "minimum_age",
-                    format!("must be at most {MAX_MINIMUM_AGE}"),
-                ));
-            }
-            validate::at_most(
-                "viewing_regions",
-                e.viewing_regions.len(),
-                MAX_VIEWING_REGIONS,
-            )?;
-            for (i, r) in e.viewing_regions.iter().enumerate() {
-                region_code(&format!("viewing_regions[{i}]"), r)?;
-            }
-            distinct("viewing_regions", &e.viewing_regions)?;
-            if !e.children_social_care_from.is_empty() {
-                iso_date("children_social_care_from", &e.children_social_care_from)?;
-            }
-            // Exceptional access is only allowed with a real review period.
-            let exceptional = e.break_glass || e.self_claimed_relationship;
-            let min_review = u32::from(exceptional);
-            if !(min_review..=MAX_REVIEW_DAYS).contains(&e.review_within_days) {
-                return Err(FieldError::new(
-                    "review_within_days",
-                    format!("must be {min_review} to {MAX_REVIEW_DAYS} days"),
-                ));
-            }
-            Ok(())
-        }
-        _ => Err(FieldError::new("payload", "not a policy event")),
-    }
-}
+/// Checks a policy event the way the decision engine will read it; the
+/// pack loaded at first start goes through the same check (`icr-packs`).
+pub(crate) use icr_packs::validate_policy_event;
 
 impl<L: Storage> Api<L> {
     /// Builds the engine the current policy with `payload` applied would
@@ -129,47 +35,22 @@ impl<L: Storage> Api<L> {
             })
     }
 
-    async fn policy_write(
-        &self,
-        parts: WriteParts<'_>,
-        request_id: String,
-        request: &impl prost::Message,
-        kind: Kind,
-    ) -> ServiceResult<WriteResult> {
+    /// The proposal of a policy change, checked the way the engine will
+    /// read it; it holds the policy lock until the change is written.
+    pub(crate) async fn policy_change(&self, kind: Kind) -> ServiceResult<Proposal<'_>> {
         let payload = EventPayload { kind: Some(kind) };
         validate_policy_event(&payload)?;
         // One policy change at a time, checked against the policy as of
         // everything durable: two changes that each build alone may not
         // build together.
-        let _serialised = self.policy_writes.lock().await;
+        let serialised = self.policy_writes.lock().await;
         self.caught_up(0).await?;
         self.check_engine_builds(&payload).await?;
-        self.write(parts, request_id, request, payload).await
+        Ok(Proposal {
+            serialised: Some(serialised),
+            ..Proposal::of(payload)
+        })
     }
-}
-
-/// Runs one policy RPC: take the request id and expected stream version out,
-/// build the event, write.
-macro_rules! policy_rpc {
-    ($self:ident, $request:ident, $rpc:literal, $response:ident, |$req:ident| $kind:expr) => {{
-        let (metadata, _, mut $req) = $request.into_parts();
-        let request_id = std::mem::take(&mut $req.request_id);
-        // A retry may re-read the stream version; it is not part of what the
-        // request asks for, so it stays out of the fingerprint.
-        let expected_version = $req.expected_stream_version.take();
-        let kind = $kind;
-        let parts = WriteParts {
-            rpc: $rpc,
-            metadata: &metadata,
-            user_id: &$req.user_id,
-            on_behalf_of: "",
-            expected_version,
-        };
-        let result = $self.0.policy_write(parts, request_id, &$req, kind).await?;
-        Ok(Response::new($response {
-            result: Some(result),
-        }))
-    }};
 }
 
 #[tonic::async_trait]
@@ -178,80 +59,27 @@ impl<L: Storage> PolicyAdminService for Handle<L> {
         &self,
         request: Request<JoinOrganisationRequest>,
     ) -> Result<Response<JoinOrganisationResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "JoinOrganisation",
-            JoinOrganisationResponse,
-            |req| {
-                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
-                Kind::OrganisationJoined(OrganisationJoined {
-                    ods_code: req.ods_code.clone(),
-                    name: req.name.clone(),
-                    region: req.region.clone(),
-                })
-            }
-        )
+        self.write(request).await
     }
 
     async fn leave_organisation(
         &self,
         request: Request<LeaveOrganisationRequest>,
     ) -> Result<Response<LeaveOrganisationResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "LeaveOrganisation",
-            LeaveOrganisationResponse,
-            |req| {
-                validate::ods("ods_code", &mut req.ods_code).map_err(ServiceError::from)?;
-                Kind::OrganisationLeft(OrganisationLeft {
-                    ods_code: req.ods_code.clone(),
-                })
-            }
-        )
+        self.write(request).await
     }
 
     async fn set_role_policy(
         &self,
         request: Request<SetRolePolicyRequest>,
     ) -> Result<Response<SetRolePolicyResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "SetRolePolicy",
-            SetRolePolicyResponse,
-            |req| Kind::RolePolicySet(RolePolicySet {
-                role_code: req.role_code.clone(),
-                description: req.description.clone(),
-                sections: req.sections.clone(),
-                purposes: req.purposes.clone(),
-                clinical: req.clinical,
-            })
-        )
+        self.write(request).await
     }
 
     async fn set_region_policy(
         &self,
         request: Request<SetRegionPolicyRequest>,
     ) -> Result<Response<SetRegionPolicyResponse>, Status> {
-        policy_rpc!(
-            self,
-            request,
-            "SetRegionPolicy",
-            SetRegionPolicyResponse,
-            |req| Kind::RegionPolicySet(RegionPolicySet {
-                region: req.region.clone(),
-                name: req.name.clone(),
-                consent_model: req.consent_model,
-                minimum_age: req.minimum_age,
-                viewing_regions: req.viewing_regions.clone(),
-                break_glass: req.break_glass,
-                self_claimed_relationship: req.self_claimed_relationship,
-                review_within_days: req.review_within_days,
-                secondary_use_pseudonymised: req.secondary_use_pseudonymised,
-                children_social_care_from: req.children_social_care_from.clone(),
-            })
-        )
+        self.write(request).await
     }
 }

@@ -1,25 +1,19 @@
 //! The review queue: exceptional accesses (break glass, self-claimed
 //! relationships) awaiting a privacy officer, and the reviews recorded as
-//! `AccessReviewed` events on stream `review/<decision id>`: referrals until
+//! `AccessReviewed` events (proposed in `commands`) on stream `review/<decision id>`: referrals until
 //! one final outcome (justified or not justified).
 
-use icr_events::codes::identifier;
-use icr_events::{CommandError, FieldError, StreamId};
+use icr_events::StreamId;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{
-    AccessReview, AccessReviewed, EventPayload, ListReviewQueueRequest, ListReviewQueueResponse,
-    RecordAccessReviewRequest, ReviewItem, ReviewOutcome, WriteResult,
+    AccessReview, ListReviewQueueRequest, ListReviewQueueResponse, ReviewItem, ReviewOutcome,
 };
-use tonic::metadata::MetadataMap;
 
+use super::Api;
 use super::audit::{page_size, page_token};
 use super::replay::PAGE;
-use super::{Api, WriteParts};
 use crate::Storage;
 use crate::status::ServiceResult;
-use crate::validate;
-
-use crate::validate::limits::MAX_NOTE;
 
 impl<L: Storage> Api<L> {
     /// The latest review recorded for a decision, if any.
@@ -81,61 +75,5 @@ impl<L: Storage> Api<L> {
             }
             from = after;
         }
-    }
-
-    /// Records a privacy officer's review of one access from the queue.
-    pub(crate) async fn record_review(
-        &self,
-        metadata: &MetadataMap,
-        mut req: RecordAccessReviewRequest,
-    ) -> ServiceResult<WriteResult> {
-        let request_id = std::mem::take(&mut req.request_id);
-        validate::id("request_id", &request_id)?;
-        validate::id("user_id", &req.user_id)?;
-        validate::id("decision_id", &req.decision_id)?;
-        let outcome = match ReviewOutcome::try_from(req.outcome) {
-            Ok(ReviewOutcome::Unspecified) | Err(_) => {
-                let message = "must be JUSTIFIED, NOT_JUSTIFIED or REFERRED";
-                return Err(FieldError::new("outcome", message).into());
-            }
-            Ok(outcome) => outcome,
-        };
-        if req.note.is_empty() && outcome != ReviewOutcome::Justified {
-            let message = "must say what was found unless the access was justified";
-            return Err(FieldError::new("note", message).into());
-        }
-        if !req.note.is_empty() {
-            identifier("note", &req.note, MAX_NOTE)?;
-        }
-
-        let Some(record) = self.log.find_decision(&req.decision_id).await? else {
-            let message = format!("no decision {} is in the audit trail", req.decision_id);
-            return Err(CommandError::FailedPrecondition(message).into());
-        };
-        if record.user_id == req.user_id {
-            let message = "the person who made an access cannot review it";
-            return Err(CommandError::FailedPrecondition(message.into()).into());
-        }
-        if record.review_due_by.is_none() {
-            let message = "this decision needs no review: it was not an allowed break-glass or \
-                           self-claimed access";
-            return Err(CommandError::FailedPrecondition(message.into()).into());
-        }
-        let payload = EventPayload {
-            kind: Some(Kind::AccessReviewed(AccessReviewed {
-                decision_id: req.decision_id.clone(),
-                audit_position: record.audit_position,
-                outcome: outcome.into(),
-                note: req.note.clone(),
-            })),
-        };
-        let parts = WriteParts {
-            rpc: "RecordAccessReview",
-            metadata,
-            user_id: &req.user_id,
-            on_behalf_of: "",
-            expected_version: None,
-        };
-        self.write(parts, request_id, &req, payload).await
     }
 }

@@ -87,6 +87,7 @@ impl<L: EventLog> EventLog for FaultyStorage<L> {
 
 impl<L: DecisionAudit> DecisionAudit for FaultyStorage<L> {
     async fn record(&self, records: Vec<DecisionRecord>) -> Result<Vec<u64>, LogError> {
+        self.faults.decisions_may_be_recorded().await;
         self.record_check()?;
         self.log.record(records).await
     }

@@ -12,15 +12,12 @@
 //! Reasons are the fixed codes of `policies/README.md`, so the counter's
 //! series are bounded.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use icr_log::SledLog;
 use icr_proto::pb::{Decision, Outcome};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, ObservableGauge};
-
-use crate::view::View;
 
 /// Name of the meter, reported as the instrumentation scope.
 const METER: &str = "consent-service";
@@ -110,17 +107,21 @@ pub(crate) struct ProjectionGauges {
 
 /// Registers `icr.projection.position` (the log position the projections
 /// have applied) and `icr.projection.lag` (durable events not yet applied).
-/// A failed view reports neither: its position means nothing any more.
-pub(crate) fn projection_gauges(view: Arc<View>, log: SledLog) -> ProjectionGauges {
+/// `applied` answers the position, or `None` for a failed view, which
+/// reports neither: its position means nothing any more.
+pub(crate) fn projection_gauges(
+    applied: impl Fn() -> Option<u64> + Clone + Send + Sync + 'static,
+    log: SledLog,
+) -> ProjectionGauges {
     let meter = opentelemetry::global::meter(METER);
     let position = {
-        let view = view.clone();
+        let applied = applied.clone();
         meter
             .u64_observable_gauge("icr.projection.position")
             .with_unit("{event}")
             .with_description("Log position the projections have applied")
             .with_callback(move |observer| {
-                if let Some(position) = view.position() {
+                if let Some(position) = applied() {
                     observer.observe(position, &[]);
                 }
             })
@@ -131,7 +132,7 @@ pub(crate) fn projection_gauges(view: Arc<View>, log: SledLog) -> ProjectionGaug
         .with_unit("{event}")
         .with_description("Durable events the projections have not applied yet")
         .with_callback(move |observer| {
-            if let Some(position) = view.position() {
+            if let Some(position) = applied() {
                 observer.observe(log.head().saturating_sub(position), &[]);
             }
         })

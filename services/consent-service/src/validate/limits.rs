@@ -5,7 +5,9 @@
 //! whatever the state of the service, so retrying it unchanged will fail
 //! again (`ResourceExhausted` would tell the caller to back off and retry).
 //! The size of a whole message and the number of concurrent streams are
-//! bounded by the server builder, not here.
+//! bounded by the server builder, not here; the bounds on a policy event
+//! (names, role lists, viewing regions, review period, minimum age) are in
+//! `icr_packs::limits`, where the pack loader checks them too.
 //!
 //! The bounds are generous for every real caller and small enough that no
 //! single request can make the service do much more work, keep much more
@@ -28,11 +30,6 @@
 /// email address or an NHS smartcard user id several times over.
 pub(crate) const MAX_ID: usize = 128;
 
-/// Longest name accepted, in bytes: organisation and region names and a
-/// role's description. The longest NHS organisation names are about 100
-/// characters.
-pub(crate) const MAX_NAME: usize = 256;
-
 /// Longest access reason accepted, in bytes. A reason for break glass or a
 /// self-claimed relationship is a sentence or two for the privacy officer;
 /// it is kept in every decision record of the request, one per section.
@@ -50,21 +47,6 @@ pub(crate) const MAX_STREAM: usize = 160;
 /// decided and recorded in the audit trail before the answer, so a batch
 /// is bounded like a page; a viewer showing a whole record needs 19.
 pub(crate) const MAX_BATCH_SECTIONS: usize = 64;
-
-/// Most sections a role policy may list. Repeats are refused and there are
-/// 19 sections, so this only stops a long list before it is checked item
-/// by item; it leaves room for the vocabulary to grow.
-pub(crate) const MAX_ROLE_SECTIONS: usize = 64;
-
-/// Most purposes a role policy may list (there are two; repeats are
-/// refused). Like [`MAX_ROLE_SECTIONS`], a cheap bound checked first.
-pub(crate) const MAX_ROLE_PURPOSES: usize = 8;
-
-/// Most viewing regions a region policy may list. England has 42
-/// integrated care boards; each listed region is multiplied into the
-/// engine's policy lines, so an unbounded list would make every engine
-/// build (and every decision's policy set) as large as the request.
-pub(crate) const MAX_VIEWING_REGIONS: usize = 64;
 
 /// Most event types a replay may filter on: naming every type once is the
 /// most a filter can mean. The filter is checked against each replayed
@@ -86,10 +68,3 @@ pub(crate) const MAX_PAGE: u32 = 1000;
 
 /// Page size when the caller does not say.
 pub(crate) const DEFAULT_PAGE: u32 = 100;
-
-/// Longest review period a region may set, in days: a year (a leap year's).
-pub(crate) const MAX_REVIEW_DAYS: u32 = 366;
-
-/// Oldest minimum age a region may set: above any human age, so a typo
-/// (1800) is refused rather than shutting every patient out.
-pub(crate) const MAX_MINIMUM_AGE: u32 = 130;

@@ -7,10 +7,10 @@ use icr_events::codes::{identifier, purpose, role_code};
 use icr_proto::pb::{AccessMode, Purpose, Requester};
 use tonic::metadata::MetadataMap;
 
+use crate::calling_system::calling_system;
 use crate::status::{ServiceError, ServiceResult};
 use crate::validate;
 use crate::validate::limits::MAX_REASON;
-use crate::writes::calling_system;
 
 /// A validated access question about one patient, for one or more sections.
 pub(crate) struct Question<'a> {
@@ -38,6 +38,24 @@ pub(crate) struct Asked<'a> {
     pub(crate) min_log_position: u64,
     pub(crate) metadata: &'a MetadataMap,
 }
+
+/// The [`Asked`] of `$req`, an `AuthorizeRequest` or an
+/// `AuthorizeBatchRequest` (which share these fields), with `$metadata`.
+macro_rules! asked {
+    ($req:ident, $metadata:expr) => {
+        $crate::api::decisions::Asked {
+            nhs_number: &mut $req.nhs_number,
+            requester: $req.requester.as_mut(),
+            purpose: $req.purpose,
+            source_organisation_ods: &mut $req.source_organisation_ods,
+            access_mode: $req.access_mode,
+            access_reason: &$req.access_reason,
+            min_log_position: $req.min_log_position,
+            metadata: $metadata,
+        }
+    };
+}
+pub(crate) use asked;
 
 /// Validates the question, naming fields as in the request.
 pub(crate) fn question(asked: Asked<'_>) -> ServiceResult<Question<'_>> {

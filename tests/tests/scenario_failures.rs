@@ -1,6 +1,7 @@
-//! The runner reports what went wrong: each kind of failure, run against the
-//! real service with the default pack.
+//! The scenario runner (`icr-scenarios`) reports what went wrong: each kind
+//! of failure, run against the real service with the default pack.
 
+use icr_integration_tests::in_process::InProcess;
 use icr_scenarios::{PolicyFiles, Report, ScenarioFile};
 
 const GIVEN: &str = r#"given = [
@@ -12,7 +13,7 @@ const WHEN: &str =
 
 async fn run(text: &str) -> Report {
     let scenarios = ScenarioFile::from_toml(text, "failures.toml").expect("parses");
-    icr_scenarios::run(&PolicyFiles::built_in(), &scenarios).await
+    icr_scenarios::run(InProcess, &PolicyFiles::built_in(), &scenarios).await
 }
 
 fn failure(report: &Report, name: &str) -> String {
@@ -120,7 +121,7 @@ async fn a_pack_the_service_refuses_fails_every_scenario() {
         "[[scenario]]\nname = \"any\"\n{GIVEN}\n{WHEN}\nthen = {{ outcome = \"allow\" }}\n"
     );
     let scenarios = ScenarioFile::from_toml(&text, "any.toml").expect("parses");
-    let report = icr_scenarios::run(&files, &scenarios).await;
+    let report = icr_scenarios::run(InProcess, &files, &scenarios).await;
     let why = failure(&report, "any");
     assert!(why.contains("unknown section 'medicine'"), "{why}");
 }

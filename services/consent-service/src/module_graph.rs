@@ -1,0 +1,214 @@
+//! Data flows one way between the crate's modules: a source scan builds the
+//! graph of `crate::` paths between top-level modules and fails on a cycle.
+//!
+//! Test code is left out (`#[cfg(test)]` modules, inline or in their own
+//! files): a test may reach anything. Doc comments are left out too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// Every `.rs` file under `dir`, in order.
+pub(crate) fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The top-level module `file` belongs to (`api` for `src/api/care.rs`),
+/// `None` for the crate root and the binary.
+fn top_module(src: &Path, file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(src).ok()?;
+    let first = relative.components().next()?.as_os_str().to_str()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main")).then(|| name.to_owned())
+}
+
+/// `text` without doc and line comments and without test-only code: an
+/// inline `#[cfg(test)] mod … {` runs to the end of the file (where this
+/// crate keeps it). Also the files of `#[cfg(test)] mod name;`, in `tests`.
+fn production_code(text: &str, dir: &Path, tests: &mut BTreeSet<PathBuf>) -> String {
+    let mut kept = String::new();
+    let mut lines = text.lines().peekable();
+    let mut path_attr: Option<String> = None;
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        if line.starts_with("//") {
+            continue;
+        }
+        if line == "#[cfg(test)]" {
+            // Skip further attributes, remembering a `#[path = "…"]`.
+            while let Some(next) = lines.peek().map(|l| l.trim()) {
+                if let Some(path) = next.strip_prefix("#[path = \"") {
+                    path_attr = path.strip_suffix("\"]").map(str::to_owned);
+                } else if !next.starts_with("#[") {
+                    break;
+                }
+                lines.next();
+            }
+            let Some(item) = lines.next().map(str::trim) else {
+                break;
+            };
+            if let Some(name) = item.strip_prefix("mod ").and_then(|m| m.strip_suffix(';')) {
+                let file = path_attr.take().unwrap_or_else(|| format!("{name}.rs"));
+                tests.insert(dir.join(file));
+                continue;
+            }
+            if item.starts_with("mod ") || item.starts_with("pub(crate) mod ") {
+                break;
+            }
+            continue;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
+}
+
+/// The names that follow `crate::` in `code`, including each name of a
+/// `crate::{a, b::c}` group.
+fn crate_paths(code: &str) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = &group[..group.find('}').unwrap_or(group.len())];
+            for part in inner.split(',') {
+                names.insert(ident(part.trim()));
+            }
+        } else {
+            names.insert(ident(rest));
+        }
+    }
+    names.remove("");
+    names
+}
+
+/// The module graph of the crate under `src`.
+fn module_graph(src: &Path) -> Graph {
+    let files = sources(src);
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| top_module(src, f)).collect();
+    let mut tests = BTreeSet::new();
+    let mut code = BTreeMap::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read source");
+        // A file's `mod x;` children live beside it (`a.rs` → `a/x.rs`).
+        let dir = match file.file_stem().and_then(|s| s.to_str()) {
+            Some("lib" | "main" | "mod") => file.parent().expect("parent").to_path_buf(),
+            Some(stem) => file.with_file_name(stem),
+            None => continue,
+        };
+        code.insert(file.clone(), production_code(&text, &dir, &mut tests));
+    }
+    let mut graph = Graph::new();
+    for (file, code) in code {
+        if tests.contains(&file) || file.file_name().is_some_and(|n| n == "main.rs") {
+            continue;
+        }
+        let Some(from) = top_module(src, &file) else {
+            continue;
+        };
+        let edges = graph.entry(from.clone()).or_default();
+        for to in crate_paths(&code) {
+            if to != from && modules.contains(&to) {
+                edges.insert(to);
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the modules along it (first repeated at the end).
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        graph: &Graph,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(graph, next, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(graph, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_imports_another_in_a_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    let edges: usize = graph.values().map(BTreeSet::len).sum();
+    assert!(
+        graph.len() > 15 && edges > 20,
+        "scan found too little: {graph:?}"
+    );
+    assert!(graph["api"].contains("writes"), "{graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "modules import each other in a circle: {}; move what they share below both",
+            cycle.join(" → ")
+        );
+    }
+}
+
+#[test]
+fn a_circle_is_found_and_named() {
+    let graph: Graph = [("api", "writes"), ("writes", "view"), ("view", "api")]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), BTreeSet::from([b.to_owned()])))
+        .collect();
+    let cycle = find_cycle(&graph).expect("a cycle");
+    assert_eq!(cycle, ["api", "writes", "view", "api"]);
+    let mut acyclic = graph;
+    acyclic.remove("view");
+    assert_eq!(find_cycle(&acyclic), None);
+}
+
+#[test]
+fn paths_are_read_from_uses_groups_and_expressions_but_not_tests() {
+    let code = "use crate::status::ServiceError;\n\
+                use crate::{access, api::Api};\n\
+                /// [`crate::docs`]\n\
+                fn f() { crate::validate::id(\"x\", y); }\n\
+                #[cfg(test)]\n\
+                mod tests {\n\
+                use crate::view::View;\n\
+                }\n";
+    let kept = production_code(code, Path::new("src"), &mut BTreeSet::new());
+    let names: Vec<_> = crate_paths(&kept).into_iter().collect();
+    assert_eq!(names, ["access", "api", "status", "validate"]);
+}
