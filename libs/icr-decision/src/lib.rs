@@ -17,7 +17,7 @@ mod reason;
 mod rules;
 
 pub use engine::{AccessRequest, Engine, EngineError, PolicySet, RolePolicy};
-pub use facts::{Fact, Facts};
+pub use facts::{Fact, FactInputs, FactQuery, Facts, age_on};
 pub use reason::{Reason, explain};
 
 /// The answer to one access request.

@@ -3,9 +3,9 @@
 //!
 //! [`Projections::apply`] is the only way state changes, and it refuses an
 //! event out of order, so state always equals a replay of the log up to
-//! [`Projections::position`]. [`Projections::facts`] turns an access request
-//! into the [`Facts`] the decision engine needs; the engine, not this crate,
-//! decides.
+//! [`Projections::position`]. [`Projections::facts`] looks up what an access
+//! request concerns and computes the [`Facts`] the decision engine needs, as
+//! `icr_decision` declares them; the engine, not this crate, decides.
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
@@ -20,8 +20,9 @@ use std::sync::Arc;
 use icr_events::{NhsNumber, Patient};
 use icr_proto::pb::RecordedEvent;
 
-pub use facts::{FactQuery, RequestFacts, age_on};
+pub use facts::RequestFacts;
 pub use icr_decision::Facts;
+pub use icr_decision::{FactQuery, age_on};
 pub use policy::PolicyState;
 pub use snapshot::{SNAPSHOT_FORMAT, Snapshot, SnapshotError};
 
