@@ -12,8 +12,9 @@
 //!   the projections, and serves gRPC until shutdown, signing checkpoints
 //!   when it has a key (`tamper`).
 //! - `api/`: one file per gRPC service. A write RPC's request proposes its
-//!   event (`api/commands`, one impl per request type) and takes the one
-//!   write path (`api/write`) into `writes`; a read validates (`validate`)
+//!   event (one impl per request type, in its service's file beside the
+//!   tonic method) and takes the one write path (`api/write`) into
+//!   `writes`; a read validates (`validate`)
 //!   and reads `view` or the log. The audit service
 //!   is split: `audit` (replay, report, checkpoints), `replay` (filtered,
 //!   resumable, live streams), `review` (the review queue) and `history`

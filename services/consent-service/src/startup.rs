@@ -3,10 +3,10 @@
 
 use anyhow::Context;
 use icr_log::{EventLog, LogError};
+use icr_packs::validate_policy_event;
 use icr_proto::pb::Actor;
 
 use crate::aggregates::Aggregates;
-use crate::api::validate_policy_event;
 use crate::policy_files::PolicyFiles;
 use crate::view::View;
 use crate::writes::{self, Command, fingerprint};

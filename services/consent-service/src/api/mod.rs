@@ -1,12 +1,12 @@
 //! gRPC handlers, one file per service. A write RPC's request proposes its
-//! event in `commands` (one impl per request type) and takes the one path in
-//! `write` to a command for [`crate::writes`]; a read validates its request
-//! and reads [`crate::view`] or the log. Domain errors become statuses in
+//! event in its service's file (its envelope row and one impl per request
+//! type, beside the tonic method) and takes the one path in `write` to a
+//! command for [`crate::writes`]; a read validates its request and reads
+//! [`crate::view`] or the log. Domain errors become statuses in
 //! [`crate::status`].
 
 mod audit;
 mod care;
-mod commands;
 mod consent;
 mod decisions;
 mod heads;
@@ -16,8 +16,6 @@ mod replay;
 mod report;
 mod review;
 mod write;
-
-pub(crate) use policy::validate_policy_event;
 
 use std::sync::Arc;
 use std::time::Duration;

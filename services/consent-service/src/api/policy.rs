@@ -1,9 +1,11 @@
 //! PolicyAdminService: organisations, role policy and region policy, each
-//! change an event validated as strictly as the engine will read it.
+//! change an event validated as strictly as the engine will read it, one at
+//! a time (see [`Api::policy_change`]). The pack loaded at first start goes
+//! through the same check (`icr_packs::validate_policy_event`).
 
-use crate::Storage;
 use icr_decision::Engine;
 use icr_events::FieldError;
+use icr_packs::validate_policy_event;
 use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::policy_admin_service_server::PolicyAdminService;
 use icr_proto::pb::*;
@@ -11,12 +13,17 @@ use tonic::{Request, Response, Status};
 
 use super::Api;
 use super::servers::Handle;
-use super::write::Proposal;
+use super::write::{Proposal, WriteRequest, envelopes};
+use crate::Storage;
 use crate::status::ServiceResult;
+use crate::validate;
 
-/// Checks a policy event the way the decision engine will read it; the
-/// pack loaded at first start goes through the same check (`icr-packs`).
-pub(crate) use icr_packs::validate_policy_event;
+envelopes! {
+    JoinOrganisationRequest: "JoinOrganisation" => JoinOrganisationResponse;
+    LeaveOrganisationRequest: "LeaveOrganisation" => LeaveOrganisationResponse;
+    SetRolePolicyRequest: "SetRolePolicy" => SetRolePolicyResponse;
+    SetRegionPolicyRequest: "SetRegionPolicy" => SetRegionPolicyResponse;
+}
 
 impl<L: Storage> Api<L> {
     /// Builds the engine the current policy with `payload` applied would
@@ -81,5 +88,58 @@ impl<L: Storage> PolicyAdminService for Handle<L> {
         request: Request<SetRegionPolicyRequest>,
     ) -> Result<Response<SetRegionPolicyResponse>, Status> {
         self.write(request).await
+    }
+}
+
+impl WriteRequest for JoinOrganisationRequest {
+    async fn propose<'a, L: Storage>(&mut self, api: &'a Api<L>) -> ServiceResult<Proposal<'a>> {
+        validate::ods("ods_code", &mut self.ods_code)?;
+        let kind = Kind::OrganisationJoined(OrganisationJoined {
+            ods_code: self.ods_code.clone(),
+            name: self.name.clone(),
+            region: self.region.clone(),
+        });
+        api.policy_change(kind).await
+    }
+}
+
+impl WriteRequest for LeaveOrganisationRequest {
+    async fn propose<'a, L: Storage>(&mut self, api: &'a Api<L>) -> ServiceResult<Proposal<'a>> {
+        validate::ods("ods_code", &mut self.ods_code)?;
+        let kind = Kind::OrganisationLeft(OrganisationLeft {
+            ods_code: self.ods_code.clone(),
+        });
+        api.policy_change(kind).await
+    }
+}
+
+impl WriteRequest for SetRolePolicyRequest {
+    async fn propose<'a, L: Storage>(&mut self, api: &'a Api<L>) -> ServiceResult<Proposal<'a>> {
+        let kind = Kind::RolePolicySet(RolePolicySet {
+            role_code: self.role_code.clone(),
+            description: self.description.clone(),
+            sections: self.sections.clone(),
+            purposes: self.purposes.clone(),
+            clinical: self.clinical,
+        });
+        api.policy_change(kind).await
+    }
+}
+
+impl WriteRequest for SetRegionPolicyRequest {
+    async fn propose<'a, L: Storage>(&mut self, api: &'a Api<L>) -> ServiceResult<Proposal<'a>> {
+        let kind = Kind::RegionPolicySet(RegionPolicySet {
+            region: self.region.clone(),
+            name: self.name.clone(),
+            consent_model: self.consent_model,
+            minimum_age: self.minimum_age,
+            viewing_regions: self.viewing_regions.clone(),
+            break_glass: self.break_glass,
+            self_claimed_relationship: self.self_claimed_relationship,
+            review_within_days: self.review_within_days,
+            secondary_use_pseudonymised: self.secondary_use_pseudonymised,
+            children_social_care_from: self.children_social_care_from.clone(),
+        });
+        api.policy_change(kind).await
     }
 }

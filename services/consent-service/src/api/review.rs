@@ -1,7 +1,8 @@
 //! The review queue: exceptional accesses (break glass, self-claimed
 //! relationships) awaiting a privacy officer, and the reviews recorded as
-//! `AccessReviewed` events (proposed in `commands`) on stream `review/<decision id>`: referrals until
-//! one final outcome (justified or not justified).
+//! `AccessReviewed` events (proposed in `audit`, beside the AuditService
+//! methods) on stream `review/<decision id>`: referrals until one final
+//! outcome (justified or not justified).
 
 use icr_events::StreamId;
 use icr_proto::pb::event_payload::Kind;

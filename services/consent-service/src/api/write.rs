@@ -1,11 +1,12 @@
 //! The one path every write RPC takes: the request proposes an event
-//! ([`WriteRequest`], implemented once per request type in
-//! [`super::commands`]), the request id and expected stream version come
-//! out of it, what is left is fingerprinted, and the command runs through
-//! [`crate::writes`].
+//! ([`WriteRequest`], implemented once per request type in its service's
+//! file, beside the tonic method), the request id and expected stream
+//! version come out of it, what is left is fingerprinted, and the command
+//! runs through [`crate::writes`].
 
 use std::future::Future;
 
+use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{EventPayload, WriteResult};
 use prost::Message;
 use tokio::sync::MutexGuard;
@@ -21,8 +22,8 @@ use crate::writes::{self, Command, actor, fingerprint};
 
 /// What every write request carries around its content: its RPC's name,
 /// the ids taken out before hashing, its user, and the response that
-/// carries its result. Declared for all of them in one table
-/// (`envelopes!` in [`super::commands`]).
+/// carries its result. Declared by [`envelopes!`], one row per RPC in its
+/// service's file.
 pub(crate) trait Envelope: Message + Sized + Send + 'static {
     /// The RPC's name, hashed into the fingerprint: a request id reused by
     /// another RPC is not a retry.
@@ -78,6 +79,61 @@ impl Proposal<'_> {
     }
 }
 
+/// Implements [`Envelope`] for each write request, from one line per RPC:
+/// `Request: "RpcName" => Response`, marked `unversioned` when the request
+/// has no expected stream version. Each service's file lists its own.
+macro_rules! envelopes {
+    ($($request:ident: $rpc:literal => $response:ident $(, $unversioned:ident)?;)*) => {$(
+        impl $crate::api::write::Envelope for $request {
+            const RPC: &'static str = $rpc;
+            type Response = $response;
+
+            $crate::api::write::envelopes!(@take_ids $($unversioned)?);
+
+            fn user_id(&self) -> &str {
+                &self.user_id
+            }
+
+            // One response (RegisterPatient's) has more than the result.
+            #[allow(clippy::needless_update)]
+            fn response(result: ::icr_proto::pb::WriteResult) -> $response {
+                $response {
+                    result: Some(result),
+                    ..Default::default()
+                }
+            }
+        }
+    )*};
+    (@take_ids) => {
+        fn take_ids(&mut self) -> (String, Option<u64>) {
+            (std::mem::take(&mut self.request_id), self.expected_stream_version.take())
+        }
+    };
+    (@take_ids unversioned) => {
+        fn take_ids(&mut self) -> (String, Option<u64>) {
+            (std::mem::take(&mut self.request_id), None)
+        }
+    };
+}
+pub(crate) use envelopes;
+
+/// The event payload of `kind`.
+pub(crate) fn payload(kind: Kind) -> EventPayload {
+    EventPayload { kind: Some(kind) }
+}
+
+/// A proposal an attorney may make for the patient `nhs_number`.
+pub(crate) fn submitted(kind: Kind, attorney_id: &str, nhs_number: &str) -> Proposal<'static> {
+    Proposal {
+        on_behalf_of: if attorney_id.is_empty() {
+            String::new()
+        } else {
+            nhs_number.to_owned()
+        },
+        ..Proposal::of(payload(kind))
+    }
+}
+
 impl<L: Storage> Api<L> {
     /// Turns `req` into the command it asks for. The returned guard, if
     /// any, is to be held until the command has run.
@@ -121,3 +177,6 @@ impl<L: Storage> Handle<L> {
         Ok(Response::new(self.0.write_request(&metadata, req).await?))
     }
 }
+
+#[cfg(test)]
+mod tests;
