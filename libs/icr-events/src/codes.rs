@@ -192,6 +192,10 @@ pub fn access_report_mark(record: &DecisionRecord) -> AccessReportMark {
 }
 
 #[cfg(test)]
+#[path = "codes_readme_tests.rs"]
+mod readme_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
