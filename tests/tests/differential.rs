@@ -211,3 +211,18 @@ fn the_reference_knows_every_rule_in_file_order() {
         .collect();
     assert_eq!(file, read, "rules.csv and the reference's reading of it");
 }
+
+/// The reference's own table of section numbers and names is the API's:
+/// a section added to `RecordSection` fails here until the reference
+/// knows it, deliberately.
+#[test]
+fn the_reference_knows_every_section() {
+    let api: Vec<(i32, String)> = icr_events::codes::sections()
+        .map(|section| (section as i32, icr_events::codes::section_name(section)))
+        .collect();
+    let reference: Vec<(i32, String)> = reference::SECTIONS
+        .iter()
+        .map(|&(number, name)| (number, name.to_owned()))
+        .collect();
+    assert_eq!(reference, api, "the reference's sections and RecordSection");
+}

@@ -155,6 +155,15 @@ pub fn short_name(proto_name: &str, prefix: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Every record section this build knows, in number order. The generated
+/// `RecordSection` is the one list of sections: names, parsing, the policy
+/// README's list and the load generator's batches all follow from it.
+/// `icr-proto`'s tests check that its numbers run from 1 without a gap, so
+/// this scan stops at the last section and misses none.
+pub fn sections() -> impl Iterator<Item = RecordSection> + Clone {
+    (1..).map_while(|number| RecordSection::try_from(number).ok())
+}
+
 /// Policy-file name of a section.
 pub fn section_name(section: RecordSection) -> String {
     short_name(section.as_str_name(), "RECORD_SECTION_")
@@ -195,6 +204,10 @@ pub fn access_report_mark(record: &DecisionRecord) -> AccessReportMark {
 }
 
 #[cfg(test)]
+#[path = "codes_readme_tests.rs"]
+mod readme_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -207,6 +220,16 @@ mod tests {
         );
         assert_eq!(section_from_name("unspecified"), None);
         assert_eq!(section_from_name("everything"), None);
+    }
+
+    #[test]
+    fn every_section_has_a_name_that_parses_back() {
+        let all: Vec<RecordSection> = sections().collect();
+        assert_eq!(all.first(), Some(&RecordSection::Demographics));
+        assert!(!all.contains(&RecordSection::Unspecified));
+        for section in all {
+            assert_eq!(section_from_name(&section_name(section)), Some(section));
+        }
     }
 
     #[test]

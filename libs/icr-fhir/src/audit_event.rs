@@ -18,7 +18,7 @@
 //! the section asked for and the decision's own facts are entity details
 //! (named in [`detail`]) rather than entities of their own.
 
-use icr_events::codes::access_report_mark;
+use icr_events::codes::{access_report_mark, short_name};
 use icr_proto::Timestamp;
 use icr_proto::pb::{AccessMode, AccessReportMark, DecisionRecord, Purpose, RecordSection};
 
@@ -324,10 +324,7 @@ fn detail(name: &str, value: String) -> EntityDetail {
 /// `medications` for `RECORD_SECTION_MEDICATIONS`, as the CLI spells it; a
 /// section this build does not know is written as its number.
 fn section_name(raw: i32) -> String {
-    match RecordSection::try_from(raw) {
-        Ok(section) => short_name(section.as_str_name(), "RECORD_SECTION_"),
-        Err(_) => raw.to_string(),
-    }
+    RecordSection::try_from(raw).map_or_else(|_| raw.to_string(), icr_events::codes::section_name)
 }
 
 fn access_mode_name(raw: i32) -> String {
@@ -335,12 +332,6 @@ fn access_mode_name(raw: i32) -> String {
         Ok(mode) => short_name(mode.as_str_name(), "ACCESS_MODE_"),
         Err(_) => raw.to_string(),
     }
-}
-
-fn short_name(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
 }
 
 /// An RFC 3339 instant in UTC (`Z`), which is a valid FHIR `instant`.

@@ -62,6 +62,35 @@ mod tests {
         assert_eq!(compiled, on_disk);
     }
 
+    /// `icr_events::codes::sections` lists the sections by reading numbers
+    /// from 1 until one is unknown: a gap (a `reserved` number) would hide
+    /// every section after it. Every other list of sections follows from that
+    /// one.
+    #[test]
+    fn record_section_numbers_run_from_zero_without_a_gap() {
+        let numbers: Vec<i32> = descriptor_set()
+            .file
+            .iter()
+            .flat_map(|file| &file.enum_type)
+            .filter(|e| e.name() == "RecordSection")
+            .flat_map(|e| &e.value)
+            .map(|value| value.number())
+            .collect();
+        let expected: Vec<i32> = (0..).take(numbers.len()).collect();
+        assert!(numbers.len() > 1, "RecordSection has sections");
+        assert_eq!(
+            numbers, expected,
+            "RecordSection's numbers must run 0, 1, 2, … with no gap; with one, \
+             change icr_events::codes::sections to scan past it"
+        );
+        for number in numbers {
+            assert!(
+                crate::pb::RecordSection::try_from(number).is_ok(),
+                "{number}"
+            );
+        }
+    }
+
     #[test]
     fn every_service_is_in_the_descriptor_set() {
         let services: BTreeSet<String> = descriptor_set()

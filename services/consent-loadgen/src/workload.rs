@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use icr_events::codes;
 use icr_proto::pb::access_decision_service_client::AccessDecisionServiceClient;
 use icr_proto::pb::consent_service_client::ConsentServiceClient;
 use icr_proto::pb::submitter::Who;
@@ -63,13 +64,13 @@ impl Target {
     }
 }
 
-/// The sections of an `authorize-batch` request: every section in turn
-/// (there are 19), then round again.
+/// The sections of an `authorize-batch` request: every section this build
+/// knows in turn, then round again.
 pub fn batch_sections() -> Vec<i32> {
-    let first = RecordSection::Demographics as i32;
-    let count = RecordSection::SafeguardingDols as i32 - first + 1;
-    (0..BATCH_SECTIONS as i32)
-        .map(|i| first + i % count)
+    codes::sections()
+        .map(i32::from)
+        .cycle()
+        .take(BATCH_SECTIONS)
         .collect()
 }
 
