@@ -11,9 +11,9 @@
 
 use std::sync::{Arc, OnceLock};
 
+pub(super) use icr_events::arbitrary::{enum_value, timestamp};
 use icr_log::SledLog;
 use icr_projections::Projections;
-use icr_proto::Timestamp;
 use icr_proto::pb::access_decision_service_server::AccessDecisionService;
 use icr_proto::pb::care_context_service_server::CareContextService;
 use icr_proto::pb::consent_service_server::ConsentService;
@@ -133,22 +133,6 @@ pub(super) fn text(valid: &'static [&'static str]) -> BoxedStrategy<String> {
         1 => "[A-Z0-9]{0,12}",
         1 => "[ -~]{0,300}",
         1 => (any::<char>(), 0usize..6000).prop_map(|(c, n)| c.to_string().repeat(n)),
-    ]
-    .boxed()
-}
-
-/// An enum number: usually in or near the known range, sometimes anything.
-pub(super) fn enum_value() -> BoxedStrategy<i32> {
-    prop_oneof![4 => -1i32..22, 1 => any::<i32>()].boxed()
-}
-
-/// An optional timestamp: absent, plausible, or any pair of numbers.
-pub(super) fn timestamp() -> BoxedStrategy<Option<Timestamp>> {
-    let plausible = (1_500_000_000i64..2_500_000_000, 0i32..1_000_000_000);
-    prop_oneof![
-        1 => Just(None),
-        2 => plausible.prop_map(|(seconds, nanos)| Some(Timestamp { seconds, nanos })),
-        1 => any::<(i64, i32)>().prop_map(|(seconds, nanos)| Some(Timestamp { seconds, nanos })),
     ]
     .boxed()
 }
