@@ -132,7 +132,7 @@ impl Engine {
     /// policy. Every line is checked here, so evaluation cannot meet a rule
     /// it does not understand.
     pub async fn build(model: &str, rules: &str, policy: &PolicySet) -> Result<Self, EngineError> {
-        crate::model_check::check_model(model)?;
+        model_check::check_model(model)?;
         let model = DefaultModel::from_str(model).await?;
         let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
         enforcer.add_function("anyFact", OperatorFunction::Arg2(any_fact));
@@ -184,7 +184,7 @@ impl Engine {
     /// allow line). A matcher or line casbin cannot evaluate then stops the
     /// build instead of turning every later decision into a deny.
     fn probe(&self, policy: &PolicySet) -> Result<(), EngineError> {
-        for (request, facts) in crate::model_check::probes(policy) {
+        for (request, facts) in model_check::probes(policy) {
             let args = Self::args(&request, &facts);
             let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
             let failed = match outcome {
@@ -291,6 +291,7 @@ impl Engine {
 }
 
 mod deny_reason;
+mod model_check;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

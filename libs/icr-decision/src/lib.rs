@@ -12,7 +12,6 @@
 
 mod engine;
 mod facts;
-mod model_check;
 mod reason;
 mod rules;
 
