@@ -5,33 +5,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
 use crate::Verdict;
+use crate::error::EngineError;
 use crate::facts::Facts;
 use crate::reason::{Reason, explain};
 use crate::rules::{any_fact, parse_rules};
 use casbin::function_map::OperatorFunction;
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-
-/// Why an engine could not be built from a model, rules and policy. The
-/// service then has no engine and denies every request until a policy change
-/// builds again.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// casbin rejected the model or a policy line.
-    #[error("casbin: {0}")]
-    Casbin(#[from] casbin::Error),
-    /// The model is not the shape the engine feeds, or its matcher calls a
-    /// function that is not registered or could panic.
-    #[error("model: {0}")]
-    Model(String),
-    /// A deny rule is malformed or names a fact no request carries.
-    #[error("rule {line}: {message}")]
-    Rule {
-        /// 1-based line in the rules file.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The sections and purposes one national RBAC role may see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
