@@ -5,33 +5,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
 use crate::Verdict;
+use crate::error::EngineError;
 use crate::facts::Facts;
 use crate::reason::{Reason, explain};
 use crate::rules::{any_fact, parse_rules};
 use casbin::function_map::OperatorFunction;
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-
-/// Why an engine could not be built from a model, rules and policy. The
-/// service then has no engine and denies every request until a policy change
-/// builds again.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// casbin rejected the model or a policy line.
-    #[error("casbin: {0}")]
-    Casbin(#[from] casbin::Error),
-    /// The model is not the shape the engine feeds, or its matcher calls a
-    /// function that is not registered or could panic.
-    #[error("model: {0}")]
-    Model(String),
-    /// A deny rule is malformed or names a fact no request carries.
-    #[error("rule {line}: {message}")]
-    Rule {
-        /// 1-based line in the rules file.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The sections and purposes one national RBAC role may see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,7 +111,7 @@ impl Engine {
     /// policy. Every line is checked here, so evaluation cannot meet a rule
     /// it does not understand.
     pub async fn build(model: &str, rules: &str, policy: &PolicySet) -> Result<Self, EngineError> {
-        crate::model_check::check_model(model)?;
+        model_check::check_model(model)?;
         let model = DefaultModel::from_str(model).await?;
         let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
         enforcer.add_function("anyFact", OperatorFunction::Arg2(any_fact));
@@ -184,7 +163,7 @@ impl Engine {
     /// allow line). A matcher or line casbin cannot evaluate then stops the
     /// build instead of turning every later decision into a deny.
     fn probe(&self, policy: &PolicySet) -> Result<(), EngineError> {
-        for (request, facts) in crate::model_check::probes(policy) {
+        for (request, facts) in model_check::probes(policy) {
             let args = Self::args(&request, &facts);
             let outcome = catch_unwind(AssertUnwindSafe(|| self.enforcer.enforce_ex(args)));
             let failed = match outcome {
@@ -291,6 +270,7 @@ impl Engine {
 }
 
 mod deny_reason;
+mod model_check;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -11,12 +11,13 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+mod error;
 mod facts;
-mod model_check;
 mod reason;
 mod rules;
 
-pub use engine::{AccessRequest, Engine, EngineError, PolicySet, RolePolicy};
+pub use engine::{AccessRequest, Engine, PolicySet, RolePolicy};
+pub use error::EngineError;
 pub use facts::{Fact, FactInputs, FactQuery, Facts, age_on};
 pub use reason::{Reason, explain};
 

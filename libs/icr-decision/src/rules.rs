@@ -3,7 +3,7 @@
 use casbin::rhai::{Dynamic, Map};
 use icr_events::codes::{purpose_from_name, role_code, section_from_name};
 
-use crate::engine::EngineError;
+use crate::error::EngineError;
 use crate::facts::Facts;
 
 /// `anyFact(facts, "a|b")`: whether any named fact holds. A name the facts

@@ -4,30 +4,20 @@
 //! `event_kinds!` below takes the one list of kinds: one row per kind, the
 //! patient kinds' rows in `patient/kinds.rs` beside their rules, the others
 //! here. From it follow [`EVENT_TYPES`], [`EVENT_KINDS`], [`event_type`],
-//! [`StreamId::of`], [`summary`], and the dispatch of patient events to
-//! their fold and decide rules (each patient kind's
-//! [`PatientEvent`] impl). The matches it
-//! generates name every kind, so a kind added to `events.proto` does not
-//! compile until it has a row.
+//! [`StreamId::of`] and [`summary`]; the patient module hands its own rows
+//! to their fold and decide rules. The matches here name every kind, so a
+//! kind added to `events.proto` does not compile until it has a row.
 
 use std::fmt;
 
 use icr_proto::pb::EventPayload;
 use icr_proto::pb::event_payload::Kind;
-use jiff::Timestamp;
 
-use crate::patient::{Patient, PatientEvent};
-use crate::{CommandError, NhsNumber};
-
-/// A readable account of one event of a kind, for operators (the CLI's
-/// `events` table). Each kind says it beside its other rules.
-pub trait Summary {
-    /// One line of plain words saying what the event records.
-    fn summary(&self) -> String;
-}
+use crate::NhsNumber;
+pub use crate::words::Summary;
 
 /// Declares the event kinds. Patient kinds go to `patient/<nhs_number>` and
-/// are folded by [`Patient`]; every other kind names the [`StreamId`]
+/// are folded by [`Patient`](crate::Patient); every other kind names the [`StreamId`]
 /// variant and the field that identifies its stream.
 macro_rules! event_kinds {
     (
@@ -74,29 +64,6 @@ macro_rules! event_kinds {
                 $(Kind::$patient(e) => e.summary(),)*
                 $(Kind::$other(e) => e.summary(),)*
             })
-        }
-
-        /// Folds `kind` into `patient` when it is a patient kind.
-        pub(crate) fn apply_to_patient(kind: &Kind, patient: &mut Patient, position: u64) {
-            match kind {
-                $(Kind::$patient(e) => e.apply(patient, position),)*
-                $(Kind::$other(_) => {})*
-            }
-        }
-
-        /// Whether the patient kind `kind` may be appended to `patient`'s
-        /// stream at `now`; any other kind is refused.
-        pub(crate) fn decide_for_patient(
-            kind: &Kind,
-            patient: &Patient,
-            now: Timestamp,
-        ) -> Result<(), CommandError> {
-            match kind {
-                $(Kind::$patient(e) => e.decide(patient, now),)*
-                $(Kind::$other(_))|* => Err(CommandError::FailedPrecondition(
-                    "not a patient event".into(),
-                )),
-            }
         }
     };
 }

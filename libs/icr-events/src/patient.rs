@@ -19,6 +19,7 @@ mod ods;
 mod sorted;
 mod uncommon;
 
+use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{EventPayload, ObjectionScope, Purpose};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,31 @@ impl TryFrom<Unchecked> for Patient {
     }
 }
 
+/// Hands each patient kind to its fold and decide rule (its
+/// [`PatientEvent`] impl), from the patient rows of the list of kinds.
+macro_rules! patient_kinds_dispatch {
+    (patient { $($patient:ident: $version:literal,)* }) => {
+        /// Folds `kind` into `patient` when it is a patient kind.
+        fn apply_kind(kind: &Kind, patient: &mut Patient, position: u64) {
+            match kind {
+                $(Kind::$patient(e) => e.apply(patient, position),)*
+                _ => {}
+            }
+        }
+
+        /// Whether the patient kind `kind` may be appended to `patient`'s
+        /// stream at `now`; any other kind is refused.
+        fn decide_kind(kind: &Kind, patient: &Patient, now: Timestamp) -> Result<(), CommandError> {
+            match kind {
+                $(Kind::$patient(e) => e.decide(patient, now),)*
+                _ => Err(CommandError::FailedPrecondition("not a patient event".into())),
+            }
+        }
+    };
+}
+
+with_patient_kinds! { patient_kinds_dispatch! {} }
+
 /// Whether an objection with scope number `recorded` bars use for `scope`.
 /// The Summary Care Record opt-out is separate and bars no ICR purpose; an
 /// unspecified or unknown scope bars every purpose.
@@ -102,7 +128,7 @@ impl Patient {
             self.change_uncommon(true, |u| u.note_unreadable(position));
             return;
         };
-        crate::event::apply_to_patient(kind, self, position);
+        apply_kind(kind, self, position);
     }
 
     /// Decides whether `proposed` may be appended to this patient's stream at
@@ -113,7 +139,7 @@ impl Patient {
         let Some(kind) = proposed.kind.as_ref() else {
             return Err(CommandError::FailedPrecondition("empty event".into()));
         };
-        crate::event::decide_for_patient(kind, self, now)
+        decide_kind(kind, self, now)
     }
 
     /// Changes the uncommon parts: made first when `adds` (the change may add

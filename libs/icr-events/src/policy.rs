@@ -9,8 +9,7 @@ use icr_proto::pb::{
 };
 
 use crate::CommandError;
-use crate::event::Summary;
-use crate::words::{enum_name, enum_names, viewed_from};
+use crate::words::{Summary, enum_name, enum_names, viewed_from};
 
 /// An organisation's standing in the sharing agreement, folded from its stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

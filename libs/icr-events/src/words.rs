@@ -1,9 +1,17 @@
-//! Small pieces of the plain words event summaries are made of.
+//! The plain words events are read in: the [`Summary`] each kind gives,
+//! and the small pieces summaries are made of.
 
 use icr_proto::pb::{
     CareRelationshipKind, ConsentModel, ObjectionScope, PowerOfAttorneyKind, Purpose,
     RecordSection, ReviewOutcome,
 };
+
+/// A readable account of one event of a kind, for operators (the CLI's
+/// `events` table). Each kind says it beside its other rules.
+pub trait Summary {
+    /// One line of plain words saying what the event records.
+    fn summary(&self) -> String;
+}
 
 /// A protobuf enum with the prefix its value names carry.
 pub(crate) trait Named: TryFrom<i32> {

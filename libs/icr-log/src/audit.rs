@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::chain::{Chain, link};
 use crate::keys::{self, decode_u64, positioned};
 use crate::metrics::Kind;
-use crate::sled_log::{Tip, Track};
+use crate::tip::{Tip, Track};
 use crate::{LogError, SledLog};
 
 pub(crate) const RECORD: u8 = b'a';

@@ -17,7 +17,7 @@ use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::signer::key_fingerprint;
+use crate::fingerprint::key_fingerprint;
 
 /// A chain hash.
 pub type ChainHash = [u8; 32];

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::acknowledged::Heads;
 use crate::opening;
-use crate::sled_log::Track;
+use crate::tip::Track;
 use crate::{LogError, SledLog};
 
 impl SledLog {

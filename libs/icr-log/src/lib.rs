@@ -27,6 +27,7 @@ mod combine;
 mod decode_props;
 mod disk;
 mod error;
+mod fingerprint;
 mod flush;
 mod integrity;
 mod keys;
@@ -55,8 +56,9 @@ pub use chain::Break;
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
+pub use fingerprint::key_fingerprint;
 pub use opening::{Damage, Lost};
-pub use signer::{KeyMismatch, key_fingerprint, key_mismatch};
+pub use signer::{KeyMismatch, key_mismatch};
 /// The storage engine, whose errors [`LogError::Storage`] carries.
 pub use sled;
 pub use sled_log::SledLog;

@@ -19,7 +19,7 @@ use crate::disk::DiskSync;
 use crate::keys::{self, decode_u64};
 use crate::metrics::{Kind, LogMetrics};
 use crate::opening::{self, Keeping};
-pub(crate) use crate::tip::{Tip, Track};
+use crate::tip::{Tip, Track};
 use crate::{AppendRequest, Appended, EventLog, LogError};
 
 pub(crate) struct Inner {

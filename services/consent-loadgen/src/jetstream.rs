@@ -26,9 +26,9 @@ use icr_proto::pb::event_payload::Kind;
 use icr_proto::pb::{Actor, EventPayload, ObjectionRecorded, ObjectionScope, RecordedEvent};
 use prost::Message;
 
+use crate::calling::CALLING_SYSTEM;
 use crate::driver::{Call, Window, closed_loop};
 use crate::report::{Outcome, Report, RunDescription};
-use crate::workload::CALLING_SYSTEM;
 
 /// The target name in reports.
 pub const TARGET: &str = "jetstream-publish";

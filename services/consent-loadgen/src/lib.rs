@@ -39,6 +39,7 @@ pub mod pb {
     pub use crate::generated::*;
 }
 
+mod calling;
 pub mod driver;
 pub mod jetstream;
 pub mod noop;

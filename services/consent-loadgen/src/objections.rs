@@ -13,7 +13,7 @@ use icr_proto::pb::{GetConsentStatusRequest, ObjectionScope};
 use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 
-use crate::workload::request;
+use crate::calling::request;
 
 /// Status reads in flight while the states are read before a run.
 const READS_IN_FLIGHT: usize = 32;

@@ -15,8 +15,8 @@ use icr_proto::pb::{
 };
 use tonic::transport::Channel;
 
+use crate::calling::request;
 use crate::driver::connect;
-use crate::workload::request;
 
 /// The GP practice seeded patients are registered with (Coventry).
 pub const PRACTICE: &str = "M86003";

@@ -20,16 +20,12 @@ use icr_proto::pb::{
 use prost::Message;
 use tonic::transport::Channel;
 
+use crate::calling::request;
+pub use crate::calling::{CALLING_SYSTEM, CALLING_SYSTEM_HEADER};
 use crate::objections::{Objection, PatientPool, objection_of};
 use crate::pb::PingRequest;
 use crate::pb::bench_service_client::BenchServiceClient;
 use crate::report::Outcome;
-
-/// Metadata key naming the calling system, as the consent service reads it.
-pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
-
-/// The calling system the load generator names on every request.
-pub const CALLING_SYSTEM: &str = "consent-loadgen";
 
 /// Sections asked per `authorize-batch` request.
 pub const BATCH_SECTIONS: usize = 20;
@@ -183,16 +179,6 @@ enum Client {
 pub struct Caller {
     workload: Arc<Workload>,
     client: Client,
-}
-
-/// `message` with the calling-system header the service expects.
-pub(crate) fn request<M>(message: M) -> tonic::Request<M> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        CALLING_SYSTEM_HEADER,
-        tonic::metadata::MetadataValue::from_static(CALLING_SYSTEM),
-    );
-    request
 }
 
 /// Counts the decisions of an answer; an outcome that is neither allow nor

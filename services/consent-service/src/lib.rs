@@ -39,7 +39,8 @@
 //!   `fault-injection`; inert without it). The decision code has no hooks.
 //!
 //! Data flows one way: RPC → validate → command → append → project → decide.
-//! Modules import each other one way too (`module_graph` checks it).
+//! Modules import each other one way too (`tests/tests/architecture`
+//! checks it for every crate).
 #![forbid(unsafe_code)]
 
 mod access;
@@ -50,8 +51,6 @@ pub mod config;
 pub mod faults;
 mod gate;
 mod health;
-#[cfg(test)]
-mod module_graph;
 mod opening;
 mod overload;
 mod policy_files;

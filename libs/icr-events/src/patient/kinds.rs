@@ -14,8 +14,7 @@ use jiff::civil::Date;
 
 use super::facts::{Attorney, CareRelationship, Grant, Registration};
 use super::{OdsCode, Patient};
-use crate::event::Summary;
-use crate::words::{by_attorney, enum_name, validity};
+use crate::words::{Summary, by_attorney, enum_name, validity};
 use crate::{CommandError, timestamp_from_proto, uk_date};
 
 /// The patient event kinds, each with its schema version: the patient part

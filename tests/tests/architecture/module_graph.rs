@@ -1,8 +1,12 @@
-//! Data flows one way between the crate's modules: a source scan builds the
-//! graph of `crate::` paths between top-level modules and fails on a cycle.
+//! Data flows one way between the modules of every crate: a source scan
+//! builds, for each workspace member, the graph of `crate::` paths between
+//! the top-level modules under its `src/` and fails naming the crate and
+//! the cycle.
 //!
 //! Test code is left out (`#[cfg(test)]` modules, inline or in their own
-//! files): a test may reach anything. Doc comments are left out too.
+//! files): a test may reach anything. Doc comments are left out too. The
+//! crate root (`lib.rs`, `main.rs`) is no module of the graph: a
+//! `crate::Name` it re-exports is not followed to the module defining it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,7 +14,7 @@ use std::path::{Path, PathBuf};
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// Every `.rs` file under `dir`, in order.
-pub(crate) fn sources(dir: &Path) -> Vec<PathBuf> {
+fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![dir.to_path_buf()];
     let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {
@@ -37,8 +41,8 @@ fn top_module(src: &Path, file: &Path) -> Option<String> {
 }
 
 /// `text` without doc and line comments and without test-only code: an
-/// inline `#[cfg(test)] mod … {` runs to the end of the file (where this
-/// crate keeps it). Also the files of `#[cfg(test)] mod name;`, in `tests`.
+/// inline `#[cfg(test)] mod … {` runs to the end of the file (where the
+/// crates keep it). Also the files of `#[cfg(test)] mod name;`, in `tests`.
 fn production_code(text: &str, dir: &Path, tests: &mut BTreeSet<PathBuf>) -> String {
     let mut kept = String::new();
     let mut lines = text.lines().peekable();
@@ -169,19 +173,30 @@ fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 
 #[test]
 fn no_module_imports_another_in_a_circle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let graph = module_graph(&src);
+    let root = super::root();
+    let graphs: BTreeMap<String, Graph> = super::members()
+        .into_iter()
+        .map(|(name, member)| (name, module_graph(&root.join(&member.path).join("src"))))
+        .collect();
+    let graph = &graphs["consent-service"];
     let edges: usize = graph.values().map(BTreeSet::len).sum();
     assert!(
         graph.len() > 15 && edges > 20,
         "scan found too little: {graph:?}"
     );
     assert!(graph["api"].contains("writes"), "{graph:?}");
-    if let Some(cycle) = find_cycle(&graph) {
-        panic!(
-            "modules import each other in a circle: {}; move what they share below both",
-            cycle.join(" → ")
-        );
+    assert!(
+        graphs["icr-log"]["audit"].contains("chain"),
+        "the scan reads every member: {graphs:?}"
+    );
+    for (name, graph) in &graphs {
+        if let Some(cycle) = find_cycle(graph) {
+            panic!(
+                "modules of {name} import each other in a circle: {}; move what they share \
+                 below both",
+                cycle.join(" → ")
+            );
+        }
     }
 }
 

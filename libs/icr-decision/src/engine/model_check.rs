@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{AccessRequest, EngineError, PolicySet};
+use super::{AccessRequest, EngineError, PolicySet};
 use crate::facts::Facts;
 
 /// What the engine passes to casbin, in order.
@@ -191,7 +191,7 @@ pub(crate) fn probes(policy: &PolicySet) -> Vec<(AccessRequest<'_>, Facts)> {
 mod tests {
     use super::*;
 
-    const MODEL: &str = include_str!("../../../policies/model.conf");
+    const MODEL: &str = include_str!("../../../../policies/model.conf");
 
     fn with(from: &str, to: &str) -> String {
         assert!(MODEL.contains(from), "{from}");
