@@ -147,7 +147,7 @@ async fn every_flush_records_the_heads_it_made_durable() {
         Some(recorded.event_hash),
         stored(&log.inner.tree, crate::keys::event(3))
     );
-    let record_key = crate::keys::positioned(crate::audit::RECORD, 2);
+    let record_key = crate::keys::positioned(crate::audit_keys::RECORD, 2);
     assert_eq!(
         Some(recorded.decision_hash),
         stored(&log.inner.audit_tree, record_key)
@@ -290,7 +290,7 @@ fn an_unreadable_record_is_refused_not_rebuilt() {
              is whole, so whether acknowledged records are missing cannot be told. To go on, \
              {}",
             dir.path().join(FILE_NAME).display(),
-            crate::opening::RECORD_LOST
+            crate::damage::RECORD_LOST
         )
     );
     assert!(

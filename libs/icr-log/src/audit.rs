@@ -1,20 +1,7 @@
 //! The decision audit: every access decision, allow and deny, recorded
 //! durably before it is answered.
 //!
-//! Its own sled tree keeps consent history small (decisions will outnumber
-//! events by far). Keys make the common scans cheap:
-//!
-//! | key                                      | value                     |
-//! |------------------------------------------|---------------------------|
-//! | `a` + audit position (u64 BE)            | sealed `DecisionRecord`   |
-//! | `p` + NHS number + audit position (BE)   | empty: the patient index  |
-//! | `d` + decision id                        | audit position (u64 BE)   |
-//! | `v` + audit position (u64 BE)            | empty: needs review       |
-//!
-//! A sealed record is its chain hash (32 bytes) followed by its protobuf
-//! encoding, as for events. Audit positions are gapless and assigned in recording order, and
-//! recorded times never go backwards, so a time range is a position range
-//! found by binary search.
+//! Decisions have a sled tree of their own, laid out in [`crate::audit_keys`].
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -24,44 +11,14 @@ use icr_proto::pb::DecisionRecord;
 use prost::Message;
 use tokio::sync::watch;
 
+use crate::audit_keys::{
+    RECORD, REVIEW, decision_id_key, patient_key, patient_prefix, record_time,
+};
 use crate::chain::{Chain, link};
 use crate::keys::{self, decode_u64, positioned};
 use crate::metrics::Kind;
 use crate::tip::{Tip, Track};
 use crate::{LogError, SledLog};
-
-pub(crate) const RECORD: u8 = b'a';
-pub(crate) const PATIENT: u8 = b'p';
-pub(crate) const DECISION_ID: u8 = b'd';
-pub(crate) const REVIEW: u8 = b'v';
-
-pub(crate) fn patient_key(nhs_number: &str, position: u64) -> Vec<u8> {
-    let mut key = patient_prefix(nhs_number);
-    key.extend_from_slice(&position.to_be_bytes());
-    key
-}
-
-fn patient_prefix(nhs_number: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(nhs_number.len() + 9);
-    key.push(PATIENT);
-    key.extend_from_slice(nhs_number.as_bytes());
-    key
-}
-
-pub(crate) fn decision_id_key(decision_id: &str) -> Vec<u8> {
-    let mut key = vec![DECISION_ID];
-    key.extend_from_slice(decision_id.as_bytes());
-    key
-}
-
-fn record_time(bytes: &[u8]) -> Option<Timestamp> {
-    DecisionRecord::decode(bytes).ok()?.recorded_at
-}
-
-/// The decision chain's tip in `tree`.
-pub(crate) fn tip(tree: &sled::Tree) -> Result<Tip, LogError> {
-    Tip::load(tree, RECORD, Chain::Decisions, record_time)
-}
 
 /// Where access decisions are recorded and read back.
 pub trait DecisionAudit: Send + Sync + 'static {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::opening::{Damage, Lost};
+use crate::damage::{Damage, Lost};
 
 /// Why an append or read failed. The log is unchanged after every error but
 /// [`LogError::Storage`] on a flush, where the outcome is unknown.
@@ -58,7 +58,7 @@ pub enum LogError {
         "the record of what was acknowledged ({}) is damaged: neither of its two copies is \
          whole, so whether acknowledged records are missing cannot be told. To go on, {}",
         .0.join(crate::acknowledged::FILE_NAME).display(),
-        crate::opening::RECORD_LOST
+        crate::damage::RECORD_LOST
     )]
     AcknowledgedUnreadable(PathBuf),
     /// Opening: the record of acknowledged heads is gone from a directory
@@ -70,7 +70,7 @@ pub enum LogError {
          (a file-system check, or a copy or backup made without it, can leave a directory \
          so): whether acknowledged records are missing cannot be told. To go on, {}",
         .0.join(crate::acknowledged::FILE_NAME).display(),
-        crate::opening::RECORD_LOST
+        crate::damage::RECORD_LOST
     )]
     AcknowledgedMissing(PathBuf),
     /// Opening: another process (a running service, or `consent-cli

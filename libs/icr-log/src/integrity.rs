@@ -13,7 +13,7 @@ use icr_proto::pb::{Checkpoint, DecisionRecord, RecordedEvent};
 use prost::Message;
 
 use crate::append::RequestRecord;
-use crate::audit::{self, DECISION_ID, PATIENT, RECORD, REVIEW};
+use crate::audit_keys::{self as audit, DECISION_ID, PATIENT, RECORD, REVIEW};
 use crate::chain::{Break, Chain, ChainHash};
 use crate::keys::{self, decode_u64};
 use crate::verify::{Verification, Verifier};

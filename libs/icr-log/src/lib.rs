@@ -21,8 +21,10 @@
 mod acknowledged;
 mod append;
 mod audit;
+mod audit_keys;
 pub mod chain;
 mod combine;
+mod damage;
 #[cfg(test)]
 mod decode_props;
 mod disk;
@@ -52,12 +54,12 @@ pub use acknowledged::FILE_NAME as ACKNOWLEDGED_HEADS_FILE;
 pub use acknowledged::Heads;
 pub use audit::DecisionAudit;
 pub use chain::Break;
+pub use damage::{Damage, Lost};
 /// The signature scheme of checkpoints, re-exported so callers use the same
 /// version.
 pub use ed25519_dalek;
 pub use error::LogError;
 pub use fingerprint::key_fingerprint;
-pub use opening::{Damage, Lost};
 pub use signer::{KeyMismatch, key_mismatch};
 /// The storage engine, whose errors [`LogError::Storage`] carries.
 pub use sled;

@@ -122,7 +122,7 @@ impl SledLog {
         let tree = db.open_tree("log")?;
         let tip = Tip::load(&tree, keys::EVENT, Chain::Events, event_time)?;
         let audit_tree = db.open_tree("audit")?;
-        let audit_tip = crate::audit::tip(&audit_tree)?;
+        let audit_tip = crate::audit_keys::tip(&audit_tree)?;
         let checkpoints = db.open_tree("checkpoints")?;
         let acknowledged = match keeping {
             Some(keeping) => {

@@ -151,7 +151,7 @@ impl TamperEvidence for SledLog {
                 event_position,
                 event_hash: hash_at(&inner.tree, keys::EVENT, event_position)?,
                 audit_position,
-                audit_hash: hash_at(&inner.audit_tree, crate::audit::RECORD, audit_position)?,
+                audit_hash: hash_at(&inner.audit_tree, crate::audit_keys::RECORD, audit_position)?,
                 signed_at: Some(crate::tip::now()),
                 public_key: Vec::new(),
                 signature: Vec::new(),

@@ -139,7 +139,7 @@ async fn a_consistent_rewrite_or_a_cut_tail_is_caught_by_the_checkpoint() {
     let (_dir, log, key) = signed_log().await;
     let audit = &log.inner.audit_tree;
     audit
-        .remove(keys::positioned(crate::audit::RECORD, 2))
+        .remove(keys::positioned(crate::audit_keys::RECORD, 2))
         .expect("cut");
     let found = broken(&log, &key);
     assert_eq!(found.chain, Chain::Checkpoints, "{found}");
@@ -151,7 +151,7 @@ async fn indexes_that_disagree_with_the_chained_items_are_named() {
     let (_dir, log, key) = signed_log().await;
     let audit = &log.inner.audit_tree;
     // A view hidden from the patient's access report.
-    let entry = crate::audit::patient_key("9434765919", 2);
+    let entry = crate::audit_keys::patient_key("9434765919", 2);
     audit.remove(&entry).expect("hide");
     let found = broken(&log, &key);
     assert_eq!(
@@ -162,7 +162,7 @@ async fn indexes_that_disagree_with_the_chained_items_are_named() {
     audit.insert(&entry, &[]).expect("restore");
     // Another patient's report made to show this view.
     audit
-        .insert(crate::audit::patient_key("9434765870", 1), &[])
+        .insert(crate::audit_keys::patient_key("9434765870", 1), &[])
         .expect("plant");
     let found = broken(&log, &key);
     assert_eq!(
@@ -207,7 +207,10 @@ async fn an_index_entry_that_no_item_owns_is_found_and_named() {
     let (_dir, log, key) = signed_log().await;
     log.inner
         .audit_tree
-        .insert(crate::audit::decision_id_key("forged"), &1u64.to_be_bytes())
+        .insert(
+            crate::audit_keys::decision_id_key("forged"),
+            &1u64.to_be_bytes(),
+        )
         .expect("plant");
     let found = broken(&log, &key);
     assert_eq!(
@@ -219,7 +222,7 @@ async fn an_index_entry_that_no_item_owns_is_found_and_named() {
     let (_dir, log, key) = signed_log().await;
     log.inner
         .audit_tree
-        .insert(keys::positioned(crate::audit::REVIEW, 99), &[])
+        .insert(keys::positioned(crate::audit_keys::REVIEW, 99), &[])
         .expect("plant");
     let found = broken(&log, &key);
     assert_eq!(

@@ -5,8 +5,9 @@
 //!
 //! Test code is left out (`#[cfg(test)]` modules, inline or in their own
 //! files): a test may reach anything. Doc comments are left out too. The
-//! crate root (`lib.rs`, `main.rs`) is no module of the graph: a
-//! `crate::Name` it re-exports is not followed to the module defining it.
+//! crate root (`lib.rs`, `main.rs`) is no module of the graph, but a
+//! `crate::Name` it re-exports (`pub use module::Name;`) counts as a path
+//! into the module that defines it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -105,10 +106,49 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
     names
 }
 
+/// The names the crate root re-exports from its modules (`pub use
+/// module::Name;`, `pub(crate) use module::{A, B as C};`), each with the
+/// module it comes from.
+fn root_reexports(root: &str) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for (at, _) in root.match_indices("use ") {
+        let line_start = root[..at].rfind('\n').map_or(0, |i| i + 1);
+        let head = root[line_start..at].trim();
+        if head != "pub" && !head.starts_with("pub(") {
+            continue;
+        }
+        let statement = &root[at + "use ".len()..];
+        let statement = &statement[..statement.find(';').unwrap_or(statement.len())];
+        let Some((module, rest)) = statement.split_once("::") else {
+            continue;
+        };
+        for part in rest
+            .trim()
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+        {
+            let name = part.rsplit(" as ").next().unwrap_or(part).trim();
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name, module.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
 /// The module graph of the crate under `src`.
 fn module_graph(src: &Path) -> Graph {
     let files = sources(src);
     let modules: BTreeSet<String> = files.iter().filter_map(|f| top_module(src, f)).collect();
+    let reexports: BTreeMap<String, String> = ["lib.rs", "main.rs"]
+        .iter()
+        .filter_map(|root| std::fs::read_to_string(src.join(root)).ok())
+        .flat_map(|text| root_reexports(&text))
+        .collect();
     let mut tests = BTreeSet::new();
     let mut code = BTreeMap::new();
     for file in &files {
@@ -130,7 +170,8 @@ fn module_graph(src: &Path) -> Graph {
             continue;
         };
         let edges = graph.entry(from.clone()).or_default();
-        for to in crate_paths(&code) {
+        for path in crate_paths(&code) {
+            let to = reexports.get(&path).cloned().unwrap_or(path);
             if to != from && modules.contains(&to) {
                 edges.insert(to);
             }
@@ -226,4 +267,24 @@ fn paths_are_read_from_uses_groups_and_expressions_but_not_tests() {
     let kept = production_code(code, Path::new("src"), &mut BTreeSet::new());
     let names: Vec<_> = crate_paths(&kept).into_iter().collect();
     assert_eq!(names, ["access", "api", "status", "validate"]);
+}
+
+#[test]
+fn a_name_the_crate_root_reexports_leads_to_its_module() {
+    let root = "//! Docs that use words.\nmod audit;\npub use audit::DecisionAudit;\n\
+                #[cfg(unix)]\npub use opening::{\n    Damage,\n    Lost as Gone,\n};\n\
+                use private::Hidden;\npub use sled;\n";
+    let names = root_reexports(root);
+    let pairs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(n, m)| (n.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("Damage", "opening"),
+            ("DecisionAudit", "audit"),
+            ("Gone", "opening")
+        ]
+    );
 }
