@@ -5,6 +5,7 @@
 //! - [`nhs_number`]: NHS numbers with their Modulus 11 check digit.
 //! - [`codes`]: ODS, role and region codes, dates, and the closed enum
 //!   vocabularies (record sections, purposes, scopes, kinds).
+//! - [`names`]: enum values by their short names (`medications`).
 //! - [`event`]: the one list of event kinds, with each kind's type name,
 //!   schema version and stream; the rest of a kind lives with its aggregate.
 //! - [`patient`]: the patient aggregate, folded from a patient's stream;
@@ -26,6 +27,7 @@ pub mod codes;
 #[cfg(test)]
 mod decode_props;
 pub mod event;
+pub mod names;
 pub mod nhs_number;
 pub mod patient;
 pub mod policy;

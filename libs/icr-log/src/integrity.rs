@@ -316,7 +316,6 @@ struct Index<'a> {
     stop: &'a AtomicBool,
 }
 
-/// Ends a check early when `stop` is set.
 /// The items of a chain stored under `prefix`, each with the position its
 /// key names, up to `until`; each read fails once `stop` is set.
 fn chained<'a>(
@@ -349,6 +348,7 @@ fn unsealed<'a, M: Message + Default>(
     Ok((hash, bytes, message))
 }
 
+/// Ends a check early when `stop` is set.
 fn stopped(stop: &AtomicBool) -> Checked<()> {
     if stop.load(Ordering::Relaxed) {
         return Err(Failure::Storage(LogError::Stopped));

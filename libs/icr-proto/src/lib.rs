@@ -23,7 +23,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use prost_types::Timestamp;
 
 /// gRPC metadata key naming the calling system. The service records it in
-/// the audit log and refuses a write without it; every client sends it.
+/// the audit log (a request without it is recorded as from an `unidentified`
+/// system, unless mutual TLS names the caller); every client sends it.
 pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
 
 #[cfg(test)]

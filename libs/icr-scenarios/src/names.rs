@@ -6,45 +6,9 @@
 //! `.proto` files is usable here without an edit. A gRPC code is tonic's
 //! name in snake case (`failed_precondition`).
 
-use icr_proto::pb;
 use serde::Deserialize;
 
-/// A generated protobuf enum named by its short form. The CLI names enum
-/// values the same way and uses this trait too.
-pub trait ProtoEnum: Copy + Send + Sync + 'static + TryFrom<i32> + Into<i32> {
-    /// Prefix of every value's protobuf name, e.g. `RECORD_SECTION_`.
-    const PREFIX: &'static str;
-    /// The value with this full protobuf name.
-    fn from_proto_name(name: &str) -> Option<Self>;
-    /// The full protobuf name of this value.
-    fn proto_name(self) -> &'static str;
-}
-
-macro_rules! proto_enum {
-    ($($enum:ty => $prefix:literal),* $(,)?) => {$(
-        impl ProtoEnum for $enum {
-            const PREFIX: &'static str = $prefix;
-            fn from_proto_name(name: &str) -> Option<Self> {
-                <$enum>::from_str_name(name)
-            }
-            fn proto_name(self) -> &'static str {
-                self.as_str_name()
-            }
-        }
-    )*};
-}
-
-proto_enum! {
-    pb::RecordSection => "RECORD_SECTION_",
-    pb::Purpose => "PURPOSE_",
-    pb::ObjectionScope => "OBJECTION_SCOPE_",
-    pb::PowerOfAttorneyKind => "POWER_OF_ATTORNEY_KIND_",
-    pb::CareRelationshipKind => "CARE_RELATIONSHIP_KIND_",
-    pb::ConsentModel => "CONSENT_MODEL_",
-    pb::Outcome => "OUTCOME_",
-    pb::AccessMode => "ACCESS_MODE_",
-    pb::ReviewOutcome => "REVIEW_OUTCOME_",
-}
+pub use icr_events::names::{ProtoEnum, short_name};
 
 /// A value of `E` read from its short name; `unspecified` is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,14 +41,6 @@ impl<E: ProtoEnum> Named<E> {
     pub(crate) fn number(self) -> i32 {
         self.0.into()
     }
-}
-
-/// The short name of `value`, e.g. `deny`.
-pub fn short_name<E: ProtoEnum>(value: E) -> String {
-    let name = value.proto_name();
-    name.strip_prefix(E::PREFIX)
-        .unwrap_or(name)
-        .to_ascii_lowercase()
 }
 
 /// A gRPC status code read from its snake-case name, e.g. `already_exists`.
@@ -120,6 +76,8 @@ pub(crate) fn code_name(code: tonic::Code) -> String {
 
 #[cfg(test)]
 mod tests {
+    use icr_proto::pb;
+
     use super::*;
 
     fn named<E: ProtoEnum>(text: &str) -> Result<E, String> {

@@ -15,7 +15,9 @@ use crate::names::{code_name, short_name};
 use crate::report::{Report, ScenarioResult};
 use crate::service::{RunningService, StartService};
 
-/// Longest one scenario may take, service start and stop included.
+/// Longest one scenario's steps and question may take once its service is
+/// serving; starting and stopping the service have their own bounds (the
+/// [`StartService`] given).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most scenarios run at once. Each has its own service and directory, so
 /// they cannot see each other; the limit only bounds open files and threads.

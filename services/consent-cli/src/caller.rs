@@ -5,11 +5,9 @@
 //! request's `user_id` field (or `Requester.user_id`).
 
 use anyhow::{Context, Result};
+use icr_proto::CALLING_SYSTEM_HEADER;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
-
-/// Metadata key the service reads the calling system's identity from.
-pub(crate) const CALLING_SYSTEM_KEY: &str = "x-calling-system";
 
 /// The calling system and user sent with every request.
 #[derive(Debug, Clone)]
@@ -41,7 +39,7 @@ impl Caller {
         let mut request = Request::new(message);
         request
             .metadata_mut()
-            .insert(CALLING_SYSTEM_KEY, self.calling_system.clone());
+            .insert(CALLING_SYSTEM_HEADER, self.calling_system.clone());
         request
     }
 }
@@ -57,7 +55,7 @@ mod tests {
         assert_eq!(
             request
                 .metadata()
-                .get(CALLING_SYSTEM_KEY)
+                .get(CALLING_SYSTEM_HEADER)
                 .map(|v| v.as_bytes()),
             Some(&b"gp-connect"[..])
         );

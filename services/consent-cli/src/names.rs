@@ -14,16 +14,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 /// after it.
 const HIGHEST_SCANNED_VALUE: i32 = 255;
 
-pub(crate) use icr_scenarios::names::{ProtoEnum, short_name};
-
-/// The short name of a raw enum number as it arrives in a message. A number
-/// this build does not know (a newer server) is shown, not hidden.
-pub(crate) fn short_name_of<E: ProtoEnum>(raw: i32) -> String {
-    match E::try_from(raw) {
-        Ok(value) => short_name(value),
-        Err(_) => format!("unknown({raw})"),
-    }
-}
+pub(crate) use icr_events::names::{ProtoEnum, short_name, short_name_of};
 
 /// Short names of a repeated enum field, in order.
 pub(crate) fn short_names_of<E: ProtoEnum>(raw: &[i32]) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! header on every request, reads and writes alike.
 
 /// Metadata key naming the calling system, as the consent service reads it.
-pub const CALLING_SYSTEM_HEADER: &str = "x-calling-system";
+pub use icr_proto::CALLING_SYSTEM_HEADER;
 
 /// The calling system the load generator names on every request.
 pub const CALLING_SYSTEM: &str = "consent-loadgen";

@@ -42,8 +42,8 @@ fn top_module(src: &Path, file: &Path) -> Option<String> {
 }
 
 /// `text` without doc and line comments and without test-only code: an
-/// inline `#[cfg(test)] mod … {` runs to the end of the file (where the
-/// crates keep it). Also the files of `#[cfg(test)] mod name;`, in `tests`.
+/// inline `#[cfg(test)] mod … { … }` up to its closing brace, and the files
+/// of `#[cfg(test)] mod name;` (whatever its visibility), put in `tests`.
 fn production_code(text: &str, dir: &Path, tests: &mut BTreeSet<PathBuf>) -> String {
     let mut kept = String::new();
     let mut lines = text.lines().peekable();
@@ -66,13 +66,20 @@ fn production_code(text: &str, dir: &Path, tests: &mut BTreeSet<PathBuf>) -> Str
             let Some(item) = lines.next().map(str::trim) else {
                 break;
             };
-            if let Some(name) = item.strip_prefix("mod ").and_then(|m| m.strip_suffix(';')) {
+            let module = item
+                .find("mod ")
+                .filter(|at| item[..*at].trim().is_empty() || item.starts_with("pub"))
+                .map(|at| &item[at + "mod ".len()..]);
+            if let Some(name) = module.and_then(|m| m.strip_suffix(';')) {
                 let file = path_attr.take().unwrap_or_else(|| format!("{name}.rs"));
                 tests.insert(dir.join(file));
                 continue;
             }
-            if item.starts_with("mod ") || item.starts_with("pub(crate) mod ") {
-                break;
+            // Any other test-only item: skip it up to its closing brace.
+            let mut depth = braces(item);
+            while depth > 0 {
+                let Some(next) = lines.next() else { break };
+                depth += braces(next);
             }
             continue;
         }
@@ -82,8 +89,19 @@ fn production_code(text: &str, dir: &Path, tests: &mut BTreeSet<PathBuf>) -> Str
     kept
 }
 
-/// The names that follow `crate::` in `code`, including each name of a
-/// `crate::{a, b::c}` group.
+/// Opening minus closing braces on `line`.
+fn braces(line: &str) -> i64 {
+    line.chars()
+        .map(|c| match c {
+            '{' => 1,
+            '}' => -1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The names that follow `crate::` in `code`, including the first name of
+/// each part of a `crate::{a, b::{c, d}}` group (`a` and `b`).
 fn crate_paths(code: &str) -> BTreeSet<String> {
     let ident = |s: &str| -> String {
         s.chars()
@@ -94,9 +112,22 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
     for (at, _) in code.match_indices("crate::") {
         let rest = &code[at + "crate::".len()..];
         if let Some(group) = rest.strip_prefix('{') {
-            let inner = &group[..group.find('}').unwrap_or(group.len())];
-            for part in inner.split(',') {
-                names.insert(ident(part.trim()));
+            // Split the group at its own commas, not those of nested groups.
+            let (mut depth, mut start) = (0i64, 0);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        names.insert(ident(group[start..i].trim()));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.insert(ident(group[start..i].trim()));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
             }
         } else {
             names.insert(ident(rest));
@@ -127,7 +158,9 @@ fn root_reexports(root: &str) -> BTreeMap<String, String> {
             .trim_matches(|c| c == '{' || c == '}')
             .split(',')
         {
+            // `b::C as D` is `D`; `b::C` is `C`.
             let name = part.rsplit(" as ").next().unwrap_or(part).trim();
+            let name = name.rsplit("::").next().unwrap_or(name).trim();
             let name: String = name
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -257,23 +290,32 @@ fn a_circle_is_found_and_named() {
 #[test]
 fn paths_are_read_from_uses_groups_and_expressions_but_not_tests() {
     let code = "use crate::status::ServiceError;\n\
-                use crate::{access, api::Api};\n\
+                use crate::{access, api::{Api, Handle}, gate};\n\
                 /// [`crate::docs`]\n\
                 fn f() { crate::validate::id(\"x\", y); }\n\
                 #[cfg(test)]\n\
                 mod tests {\n\
                 use crate::view::View;\n\
-                }\n";
-    let kept = production_code(code, Path::new("src"), &mut BTreeSet::new());
+                fn g() { if true { crate::router::f(); } }\n\
+                }\n\
+                fn h() { crate::overload::admit(); }\n\
+                #[cfg(test)]\n\
+                pub(crate) mod props;\n";
+    let mut tests = BTreeSet::new();
+    let kept = production_code(code, Path::new("src"), &mut tests);
+    assert_eq!(tests, BTreeSet::from([PathBuf::from("src/props.rs")]));
     let names: Vec<_> = crate_paths(&kept).into_iter().collect();
-    assert_eq!(names, ["access", "api", "status", "validate"]);
+    assert_eq!(
+        names,
+        ["access", "api", "gate", "overload", "status", "validate"]
+    );
 }
 
 #[test]
 fn a_name_the_crate_root_reexports_leads_to_its_module() {
     let root = "//! Docs that use words.\nmod audit;\npub use audit::DecisionAudit;\n\
                 #[cfg(unix)]\npub use opening::{\n    Damage,\n    Lost as Gone,\n};\n\
-                use private::Hidden;\npub use sled;\n";
+                pub use tip::track::Track;\nuse private::Hidden;\npub use sled;\n";
     let names = root_reexports(root);
     let pairs: Vec<(&str, &str)> = names
         .iter()
@@ -284,7 +326,8 @@ fn a_name_the_crate_root_reexports_leads_to_its_module() {
         [
             ("Damage", "opening"),
             ("DecisionAudit", "audit"),
-            ("Gone", "opening")
+            ("Gone", "opening"),
+            ("Track", "tip"),
         ]
     );
 }
