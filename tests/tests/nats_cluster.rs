@@ -173,12 +173,16 @@ async fn a_three_node_cluster_keeps_every_acknowledged_message_gapless_through_a
         .filter(|&n| n != killed)
         .map(|n| cluster.client_url(n))
         .collect();
-    let (_client, js) = jetstream(&survivors).await;
+    let (client, js) = jetstream(&survivors).await;
+    // Asked while there is no stream leader, a request goes unanswered until
+    // its timeout: poll with short requests, within the same patience.
+    let mut poll = async_nats::jetstream::new(client);
+    poll.set_timeout(Duration::from_secs(2));
     let deadline = Instant::now() + PATIENCE;
-    let mut stream = loop {
-        let new_leader = match js.get_stream(STREAM).await {
-            Ok(mut s) => match s.info().await {
-                Ok(info) => info.cluster.clone().and_then(|c| c.leader).map(|l| (l, s)),
+    loop {
+        let new_leader = match poll.get_stream(STREAM).await {
+            Ok(mut stream) => match stream.info().await {
+                Ok(info) => info.cluster.clone().and_then(|c| c.leader),
                 Err(e) => {
                     eprintln!("stream info: {e}");
                     None
@@ -190,7 +194,7 @@ async fn a_three_node_cluster_keeps_every_acknowledged_message_gapless_through_a
             }
         };
         match new_leader {
-            Some((l, s)) if l != leader => break s,
+            Some(l) if l != leader => break,
             _ => {
                 assert!(
                     Instant::now() < deadline,
@@ -199,7 +203,11 @@ async fn a_three_node_cluster_keeps_every_acknowledged_message_gapless_through_a
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
-    };
+    }
+    let mut stream = js
+        .get_stream(STREAM)
+        .await
+        .expect("the stream after failover");
 
     // Every acknowledged message is readable, at its sequence, in order.
     for (sequence, payload) in &acknowledged {
