@@ -1,8 +1,10 @@
 //! Shared fixtures for the integration tests: a real server on
 //! `127.0.0.1:0` over a temporary sled directory, and typed clients;
-//! [`in_process`] starts one per policy scenario.
+//! [`in_process`] starts one per policy scenario; [`nats_cluster`] starts a
+//! three-node NATS JetStream cluster of real `nats-server` processes.
 
 pub mod in_process;
+pub mod nats_cluster;
 pub mod pki;
 
 use std::path::Path;
