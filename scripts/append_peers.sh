@@ -12,8 +12,9 @@
 #   DURATION=5s WARMUP=1s scripts/append_peers.sh
 #
 # Environment: DURATION (default 10s), WARMUP (2s), CLIENTS ("1 64"),
-# PATIENTS (1000), SERVICE_PORT (50061), PG_PORT (54329), NATS_PORT (14222).
-# Installs PostgreSQL and nats-server with apt-get when they are missing.
+# PATIENTS (1000), SERVICE_PORT (50061), PG_PORT (54329), NATS_PORT (14222),
+# ICR_NATS_SERVER (the pinned nats-server; by default scripts/nats-server.sh
+# installs it). Installs PostgreSQL with apt-get when it is missing.
 # Every server gets a fresh directory under one temporary directory, on the
 # same file system, and is stopped and removed on exit.
 set -euo pipefail
@@ -38,7 +39,10 @@ install() {
 
 pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin/initdb | grep -v '\*' | sort -V | tail -n 1 | xargs -r dirname; }
 if [ -z "$(pg_bin)" ] || ! command -v pgbench >/dev/null; then install postgresql; fi
-command -v nats-server >/dev/null || install nats-server
+# The pinned 2.15.1, which syncs before acknowledging: never a
+# distribution's nats-server (Debian's 2.9.10 acknowledges before its timed
+# sync, which is no durable peer).
+NATS_SERVER=${ICR_NATS_SERVER:-$(bash scripts/nats-server.sh)}
 PGBIN=$(pg_bin)
 
 work=$(mktemp -d)
@@ -241,21 +245,12 @@ pg_data=''
 # --- NATS JetStream: file storage, publish and await the ack ---------------
 nats=$work/nats
 mkdir -p "$nats"
-# Sync on every write where the server can (2.10 and later); 2.9 cannot,
-# and acknowledges before its timed sync.
-nats_config() {
-  printf 'listen: "127.0.0.1:%s"\njetstream {\n  store_dir: "%s"\n%s}\n' \
-    "$NATS_PORT" "$nats/store" "${1:+  sync_interval: $1
-}"
-}
-nats_config always >"$nats/nats.conf"
-js_durability="fsync before each acknowledgement (sync_interval: always)"
-if ! nats-server -c "$nats/nats.conf" -t >/dev/null 2>&1; then
-  nats_config >"$nats/nats.conf"
-  version=$(nats-server --version)
-  js_durability="acknowledged before fsync: the server syncs on a timer (nats-server ${version#nats-server: } has no sync_interval)"
-fi
-nats-server -c "$nats/nats.conf" 2>"$nats/server.log" &
+# One server, file storage, synced before every acknowledgement.
+printf 'listen: "127.0.0.1:%s"\njetstream {\n  store_dir: "%s"\n  sync_interval: always\n}\n' \
+  "$NATS_PORT" "$nats/store" >"$nats/nats.conf"
+version=$("$NATS_SERVER" --version)
+js_durability="fsync before each acknowledgement (${version#nats-server: }, sync_interval: always)"
+"$NATS_SERVER" -c "$nats/nats.conf" 2>"$nats/server.log" &
 nats_pid=$!
 wait_for "$nats/server.log" "Server is ready" 60 "$nats_pid"
 for c in $CLIENTS; do
