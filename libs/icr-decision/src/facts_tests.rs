@@ -1,13 +1,13 @@
 //! The declaration against the files that follow from it.
 
+use icr_events::policy_readme::{UPDATE, generated_block_is};
+
 use super::*;
 
 const RULES: &str = include_str!("../../../policies/rules.csv");
 /// Where the generated fact table starts and ends in `policies/README.md`.
 const BEGIN: &str = "<!-- fact table: generated from libs/icr-decision/src/facts.rs -->";
 const END: &str = "<!-- end of fact table -->";
-/// Set to rewrite the table in `policies/README.md` instead of failing.
-const UPDATE: &str = "UPDATE_POLICY_README";
 
 /// The fact table `policies/README.md` shows, from the declaration.
 fn fact_table() -> String {
@@ -22,19 +22,8 @@ fn fact_table() -> String {
 
 #[test]
 fn the_policy_readme_fact_table_is_the_declaration() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/README.md");
-    let readme = std::fs::read_to_string(path).expect("policies/README.md");
-    let (Some(start), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
-        panic!("policies/README.md lacks the markers `{BEGIN}` and `{END}`");
-    };
-    let start = start + BEGIN.len() + 1;
     let expected = fact_table();
-    if readme[start..end] == expected {
-        return;
-    }
-    if std::env::var_os(UPDATE).is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).expect("write policies/README.md");
+    if generated_block_is(BEGIN, END, &expected) {
         return;
     }
     panic!(

@@ -2,13 +2,11 @@
 //! generated enum it follows from.
 
 use super::{section_name, sections};
+use crate::policy_readme::{UPDATE, generated_block_is};
 
 /// Where the generated list starts and ends in `policies/README.md`.
 const BEGIN: &str = "<!-- section list: generated from RecordSection in types.proto -->";
 const END: &str = "<!-- end of section list -->";
-/// Set to rewrite the list in `policies/README.md` instead of failing (the
-/// same switch that rewrites its fact table).
-const UPDATE: &str = "UPDATE_POLICY_README";
 /// Longest line of the list.
 const WIDTH: usize = 79;
 
@@ -38,19 +36,8 @@ fn section_list() -> String {
 
 #[test]
 fn the_policy_readme_lists_every_section() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/README.md");
-    let readme = std::fs::read_to_string(path).expect("policies/README.md");
-    let (Some(start), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
-        panic!("policies/README.md lacks the markers `{BEGIN}` and `{END}`");
-    };
-    let start = start + BEGIN.len() + 1;
     let expected = section_list();
-    if readme[start..end] == expected {
-        return;
-    }
-    if std::env::var_os(UPDATE).is_some() {
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).expect("write policies/README.md");
+    if generated_block_is(BEGIN, END, &expected) {
         return;
     }
     panic!(

@@ -14,7 +14,8 @@
 //!   the summaries of the policy and review kinds.
 //! - [`review`]: the reviews of one exceptional access (one final review).
 //! - `arbitrary` (feature `test-util`): property-test strategies for events
-//!   with arbitrary field values.
+//!   with arbitrary field values; `policy_readme` (the same feature): the
+//!   generated blocks of `policies/README.md`, for the tests that check them.
 //!
 //! Handling a command is `Aggregate::decide(proposed event)`; folding is
 //! `Aggregate::apply(event)`, which never fails. This crate knows nothing of
@@ -31,6 +32,8 @@ pub mod names;
 pub mod nhs_number;
 pub mod patient;
 pub mod policy;
+#[cfg(any(test, feature = "test-util"))]
+pub mod policy_readme;
 pub mod review;
 mod words;
 
